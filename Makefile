@@ -1,0 +1,87 @@
+# sendshim - LD_PRELOAD interposition of the send family.
+# `make` builds build/libsendshim.so; `make check` runs every test.
+
+CC       ?= gcc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+VERSION  := 0.1.0
+
+BUILD    := build
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+LIBCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+            -DSENDSHIM_BUILDING_LIBRARY -DSENDSHIM_VERSION='"$(VERSION)"' -Ishim
+TESTCFLAGS = -std=gnu11 $(WARN) -O1 -g -D_GNU_SOURCE -Ishim -Itests
+
+CORE_SRCS      := $(sort $(wildcard shim/*.c))
+INTERPOSE_SRCS := $(sort $(wildcard shim/interpose/*.c))
+CORE_OBJS      := $(CORE_SRCS:shim/%.c=$(BUILD)/core/%.o)
+INTERPOSE_OBJS := $(INTERPOSE_SRCS:shim/interpose/%.c=$(BUILD)/interpose/%.o)
+HEADERS        := $(wildcard shim/*.h shim/interpose/*.h)
+
+UNIT_SRCS      := $(sort $(wildcard tests/unit/*.c))
+INTEG_SRCS     := $(sort $(wildcard tests/integration/*.c))
+TARGET_SRCS    := $(sort $(wildcard tests/targets/*.c))
+TARGETS        := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%)
+
+LIB            := $(BUILD)/libsendshim.so
+CORE_LIB       := $(BUILD)/libsendshim_core.a
+
+.PHONY: all check test unit integration bench lint install uninstall clean criterion fuzz
+
+all: $(LIB)
+
+$(BUILD)/core/%.o: shim/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBCFLAGS) -c $< -o $@
+
+$(BUILD)/interpose/%.o: shim/interpose/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBCFLAGS) -c $< -o $@
+
+$(LIB): $(CORE_OBJS) $(INTERPOSE_OBJS) shim/exports.map
+	$(CC) -shared -o $@ $(CORE_OBJS) $(INTERPOSE_OBJS) \
+	    -Wl,--version-script=shim/exports.map -Wl,-z,now -Wl,-z,relro -ldl
+
+$(CORE_LIB): $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# --- tests -----------------------------------------------------------------
+
+# Criterion comes from Debian's libcriterion-dev: installed here when we are
+# root, otherwise the one command that would install it is printed.
+criterion:
+	@if ! printf '#include <criterion/criterion.h>\n' | $(CC) -E -x c - >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Criterion (libcriterion-dev)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcriterion-dev) >/dev/null || exit 1; \
+	  else \
+	    echo "Criterion is missing; install it with: sudo apt-get install libcriterion-dev" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/targets/%: tests/targets/%.c shim/sendshim.h tests/targets/target.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TESTCFLAGS) -pthread $< -o $@ -ldl
+
+$(BUILD)/tests/unit: $(UNIT_SRCS) $(CORE_LIB) | criterion
+	@mkdir -p $(dir $@)
+	$(CC) $(TESTCFLAGS) -DSENDSHIM_BUILDING_LIBRARY $(UNIT_SRCS) $(CORE_LIB) -o $@ -lcriterion -ldl
+
+$(BUILD)/tests/integration: $(INTEG_SRCS) tests/harness.c tests/harness.h | criterion
+	@mkdir -p $(dir $@)
+	$(CC) $(TESTCFLAGS) $(INTEG_SRCS) tests/harness.c -o $@ -lcriterion -lpthread
+
+unit: $(BUILD)/tests/unit
+	$(BUILD)/tests/unit --short-filename
+
+integration: $(LIB) $(TARGETS) $(BUILD)/tests/integration
+	SENDSHIM_TOP=$(CURDIR) $(BUILD)/tests/integration --short-filename
+
+check: unit integration
+
+test: check
+
+clean:
+	rm -rf $(BUILD)

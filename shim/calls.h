@@ -1,0 +1,21 @@
+/* calls.h - the intercepted call kinds, shared by every stage. */
+#ifndef SENDSHIM_CALLS_H
+#define SENDSHIM_CALLS_H
+
+enum ss_call {
+    SS_CALL_SEND,
+    SS_CALL_SENDTO,
+    SS_CALL_SENDMSG,
+    SS_CALL_SENDMMSG,
+    SS_CALL_WRITE,
+    SS_CALL_WRITEV,
+    SS_NCALLS
+};
+
+#define SS_CALL_BIT(c) (1u << (c))
+#define SS_CALLS_ALL   ((1u << SS_NCALLS) - 1u)
+
+/* "send", "sendto", ... ; NULL for an out-of-range value. */
+const char *ss_call_name(enum ss_call call);
+
+#endif

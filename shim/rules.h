@@ -1,0 +1,86 @@
+/* rules.h - the fault rule language of SPEC section 8: parsed form and parser.
+ * Pure: no system calls, no allocation; safe to unit-test without sockets. */
+#ifndef SENDSHIM_RULES_H
+#define SENDSHIM_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "calls.h"
+
+#define SS_MAX_RULES     64  /* rules in force at once */
+#define SS_RULE_TEXT_MAX 128 /* rule text kept for log lines (cut beyond) */
+
+enum ss_action_bits {
+    SS_ACT_ERROR = 1u << 0,
+    SS_ACT_SHORT = 1u << 1,
+    SS_ACT_BATCH = 1u << 2,
+    SS_ACT_DROP = 1u << 3,
+    SS_ACT_DELAY = 1u << 4,
+};
+
+enum ss_cond_bits {
+    SS_COND_WHEN = 1u << 0,
+    SS_COND_P = 1u << 1,
+    SS_COND_FD = 1u << 2,
+    SS_COND_TYPE = 1u << 3,
+    SS_COND_FAMILY = 1u << 4,
+    SS_COND_PEER = 1u << 5, /* peer address (and port if peer_port != 0) */
+    SS_COND_PORT = 1u << 6,
+    SS_COND_AFTER = 1u << 7,
+};
+
+/* Socket type and family masks for type= and family=. */
+enum ss_type_bits { SS_TYPE_STREAM = 1, SS_TYPE_DGRAM = 2, SS_TYPE_SEQPACKET = 4, SS_TYPE_RAW = 8 };
+enum ss_family_bits {
+    SS_FAM_UNIX = 1,
+    SS_FAM_INET = 2,
+    SS_FAM_INET6 = 4,
+    SS_FAM_NETLINK = 8,
+    SS_FAM_PACKET = 16
+};
+
+struct ss_rule {
+    unsigned calls;   /* SS_CALL_BIT() mask */
+    unsigned actions; /* ss_action_bits */
+    unsigned conds;   /* ss_cond_bits */
+
+    int error;             /* error=: errno value */
+    uint64_t short_bytes;  /* short=N (0 when short_pct used) */
+    unsigned short_pct;    /* short=P% (1..100), 0 when short_bytes used */
+    unsigned batch;        /* batch=K */
+    uint64_t delay_min_ns; /* delay=: fixed when min == max */
+    uint64_t delay_max_ns;
+
+    uint64_t when_first;  /* when=N..M+S, 1-based call counts */
+    uint64_t when_last;   /* UINT64_MAX when open-ended */
+    uint64_t when_step;   /* 1 when no +S */
+    uint64_t p_threshold; /* p: fire when draw < threshold; UINT64_MAX means p=1 */
+    int fd;
+    unsigned types;               /* ss_type_bits */
+    unsigned families;            /* ss_family_bits */
+    struct sockaddr_storage peer; /* peer=: AF_INET/AF_INET6 (port 0 = any) or AF_UNIX path */
+    socklen_t peer_len;
+    unsigned port;        /* port=N */
+    uint64_t after_bytes; /* after=BYTES */
+
+    char text[SS_RULE_TEXT_MAX]; /* the rule as written, whitespace-trimmed */
+};
+
+struct ss_ruleset {
+    unsigned n;
+    int uses_random; /* some rule has p= or a delay range: the seed matters */
+    struct ss_rule rule[SS_MAX_RULES];
+};
+
+/* Parse RULES (separators ';' and newline; with `comments`, '#' starts a
+ * comment to the end of the line) and APPEND them to *set (rule numbers
+ * continue from set->n + 1). On error returns -1, leaves *set as it was, and
+ * writes into err one line without prefix or newline, of the form
+ *   rule 2: 'EISDIR' is not an error sendto can return (EACCES, EAGAIN, ...)
+ * naming the rule number, the offending token and what would be accepted.
+ * Returns 0 on success. */
+int ss_rules_parse(struct ss_ruleset *set, const char *text, int comments, char *err, size_t errlen);
+
+#endif

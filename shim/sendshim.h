@@ -1,0 +1,77 @@
+/* sendshim.h - public header of sendshim, the send-family interposition library.
+ *
+ * BSD-style code compiles unchanged on Linux with this header: it defines
+ * MSG_EOF, SO_NOSIGPIPE, SCM_CREDS and IP_SENDSRCADDR when the system lacks
+ * them. The library gives them their BSD meaning when it is preloaded.
+ *
+ * The runtime API is reached through dlsym(RTLD_DEFAULT), so a program that
+ * uses it still links and runs without the library (sendshim_active() == 0).
+ */
+#ifndef SENDSHIM_H
+#define SENDSHIM_H
+
+#include <errno.h>
+#include <sys/socket.h>
+
+/* MSG_EOF: FreeBSD's "send, then shut down the write side". Linux has the same
+ * bit as MSG_FIN (0x200) and ignores it on send; the library emulates it. */
+#ifndef MSG_EOF
+#ifdef MSG_FIN
+#define MSG_EOF MSG_FIN
+#else
+#define MSG_EOF 0x200
+#endif
+#endif
+
+/* SO_NOSIGPIPE at SOL_SOCKET, FreeBSD's value. Linux has no option 0x0800 at
+ * SOL_SOCKET; the library emulates it per socket. */
+#ifndef SO_NOSIGPIPE
+#define SO_NOSIGPIPE 0x0800
+#endif
+
+/* Private control-message types that no kernel accepts; the library rewrites
+ * them (SCM_CREDS -> SCM_CREDENTIALS at SOL_SOCKET, IP_SENDSRCADDR at
+ * IPPROTO_IP -> IP_PKTINFO with ipi_spec_dst). Without the library the kernel
+ * rejects them with EINVAL, never silently. */
+#ifndef SCM_CREDS
+#define SCM_CREDS 0x53530001
+#endif
+#ifndef IP_SENDSRCADDR
+#define IP_SENDSRCADDR 0x53530002
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifdef SENDSHIM_BUILDING_LIBRARY
+int sendshim_set_faults(const char *rules);
+int sendshim_active(void);
+#else
+#include <dlfcn.h>
+
+/* Replace the fault rules of the running library (NULL or "" removes them
+ * all). Returns 0, or -1 with errno EINVAL (bad rule; the reason is logged,
+ * nothing changes) or ENOSYS (the library is not loaded). */
+static inline int sendshim_set_faults(const char *rules)
+{
+    int (*fn)(const char *) = (int (*)(const char *))dlsym(RTLD_DEFAULT, "sendshim_set_faults");
+    if (!fn) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return fn(rules);
+}
+
+/* 1 when the library is loaded into this process, else 0. */
+static inline int sendshim_active(void)
+{
+    int (*fn)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "sendshim_active");
+    return fn ? fn() : 0;
+}
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif
