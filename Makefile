@@ -41,7 +41,7 @@ $(BUILD)/interpose/%.o: shim/interpose/%.c $(HEADERS)
 
 $(LIB): $(CORE_OBJS) $(INTERPOSE_OBJS) shim/exports.map
 	$(CC) -shared -o $@ $(CORE_OBJS) $(INTERPOSE_OBJS) \
-	    -Wl,--version-script=shim/exports.map -Wl,-z,now -Wl,-z,relro -ldl
+	    -Wl,--version-script=shim/exports.map -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined -ldl
 
 $(CORE_LIB): $(CORE_OBJS)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,48 @@
+/* config.h - the library's configuration (SPEC section 3), read once at load. */
+#ifndef SENDSHIM_CONFIG_H
+#define SENDSHIM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+
+enum ss_style { SS_STYLE_LINUX, SS_STYLE_FREEBSD, SS_STYLE_NETBSD, SS_STYLE_OPENBSD, SS_STYLE_MACOS };
+enum ss_unknown_mode { SS_UNKNOWN_PASS, SS_UNKNOWN_STRIP, SS_UNKNOWN_REJECT };
+enum ss_log_kind { SS_LOG_STDERR, SS_LOG_NONE, SS_LOG_FILE };
+
+#define SS_ERR_MAX 512 /* one configuration error line */
+
+struct ss_config {
+    int nosigpipe;
+    enum ss_style style;
+    enum ss_unknown_mode unknown;
+    int trace;
+    int stats;
+    int seed_given;
+    uint64_t seed;
+    enum ss_log_kind log_kind;
+    const char *log_path;    /* SS_LOG_FILE: points into the environment */
+    const char *faults_file; /* SENDSHIM_FAULTS_FILE, or NULL */
+    struct ss_ruleset rules;
+};
+
+/* Looks up one variable; returns NULL when unset. */
+typedef const char *(*ss_getenv_fn)(const char *name, void *ctx);
+
+/* Parse every variable except SENDSHIM_FAULTS_FILE's contents (the caller reads
+ * the file and passes it to ss_config_add_faults_file). Pure. On error returns
+ * -1 with one line in err, e.g.
+ *   SENDSHIM_FLAGS: 'bsd' is not a flag style (linux, freebsd, netbsd, openbsd, macos) */
+int ss_config_parse(struct ss_config *c, ss_getenv_fn get, void *ctx, char *err, size_t errlen);
+
+/* Append the rules of a faults file's text (with '#' comments). */
+int ss_config_add_faults_file(struct ss_config *c, const char *text, char *err, size_t errlen);
+
+/* Whether anything at all is configured (otherwise the library passes through). */
+int ss_config_any(const struct ss_config *c);
+
+/* Names, for diagnostics and tests. */
+const char *ss_style_name(enum ss_style s);
+
+#endif

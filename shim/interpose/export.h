@@ -1,0 +1,14 @@
+/* export.h - what every interposed function needs. */
+#ifndef SENDSHIM_EXPORT_H
+#define SENDSHIM_EXPORT_H
+
+#include "pipeline.h"
+#include "real.h"
+
+/* Our definitions of libc functions are the library's only exports (with the
+ * version script in shim/exports.map). */
+#define SS_EXPORT __attribute__((visibility("default")))
+
+#define SS_LIKELY(x) __builtin_expect(!!(x), 1)
+
+#endif

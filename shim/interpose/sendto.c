@@ -1,0 +1,19 @@
+/* sendto.c - sendto(2). */
+#include <sys/socket.h>
+
+#include "export.h"
+
+SS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
+                         socklen_t addrlen)
+{
+    if (SS_LIKELY(!ss_active && !(flags & SS_FLAGS_NEED_PIPELINE)))
+        return SS_REAL(sendto)(fd, buf, len, flags, addr, addrlen);
+    struct ss_request rq = {.call = SS_CALL_SENDTO,
+                            .fd = fd,
+                            .flags_in = flags,
+                            .buf = buf,
+                            .len = len,
+                            .addr = addr,
+                            .addrlen = addrlen};
+    return ss_process(&rq);
+}

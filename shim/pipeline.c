@@ -1,0 +1,65 @@
+/* pipeline.c - normalize -> flags -> faults -> forward, for every configured
+ * call, and the bookkeeping after it (MSG_EOF, stats, trace). */
+#include "pipeline.h"
+
+#include <errno.h>
+
+#include "real.h"
+#include "state.h"
+#include "stages.h"
+#include "stats.h"
+
+int ss_active;
+struct ss_config ss_cfg;
+
+/* Hand the request to the real function of the same kind: a sendmmsg stays
+ * one sendmmsg, so batching is never lost. */
+static ssize_t forward(const struct ss_request *rq)
+{
+    switch (rq->call) {
+    case SS_CALL_SEND:
+        return SS_REAL(send)(rq->fd, rq->buf, rq->len, rq->flags);
+    case SS_CALL_SENDTO:
+        return SS_REAL(sendto)(rq->fd, rq->buf, rq->len, rq->flags, rq->addr, rq->addrlen);
+    case SS_CALL_SENDMSG:
+        return SS_REAL(sendmsg)(rq->fd, rq->msg, rq->flags);
+    case SS_CALL_SENDMMSG:
+        return SS_REAL(sendmmsg)(rq->fd, rq->vec, rq->vlen, (ss_mmsg_flags_t)rq->flags);
+    case SS_CALL_WRITE:
+        return SS_REAL(write)(rq->fd, rq->buf, rq->len);
+    case SS_CALL_WRITEV:
+        return SS_REAL(writev)(rq->fd, rq->iov, rq->iovcnt);
+    case SS_NCALLS:
+        break;
+    }
+    errno = ENOSYS;
+    return -1;
+}
+
+static ssize_t finish(struct ss_request *rq, ssize_t ret, int err, int saved_errno)
+{
+    if (ret >= 0)
+        ss_stage_after_success(rq, ret);
+    if (ss_cfg.stats)
+        ss_stats_count(rq, ret);
+    if (ss_cfg.trace)
+        ss_trace_call(rq, ret, err);
+    /* Success leaves errno as the program had it; failure sets the call's. */
+    errno = ret < 0 ? err : saved_errno;
+    return ret;
+}
+
+ssize_t ss_process(struct ss_request *rq)
+{
+    int saved_errno = errno;
+    rq->flags = rq->flags_in;
+
+    int err = ss_stage_normalize(rq);
+    if (!err)
+        err = ss_stage_flags(rq);
+    if (err)
+        return finish(rq, -1, err, saved_errno);
+
+    ssize_t ret = forward(rq);
+    return finish(rq, ret, ret < 0 ? errno : 0, saved_errno);
+}

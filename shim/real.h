@@ -1,0 +1,51 @@
+/* real.h - the one place that knows the real libc functions. */
+#ifndef SENDSHIM_REAL_H
+#define SENDSHIM_REAL_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __GLIBC__
+typedef int ss_mmsg_flags_t; /* glibc: sendmmsg(int, struct mmsghdr *, unsigned int, int) */
+#else
+typedef unsigned ss_mmsg_flags_t; /* musl: sendmmsg(int, struct mmsghdr *, unsigned, unsigned) */
+#endif
+
+struct ss_real {
+    ssize_t (*send)(int, const void *, size_t, int);
+    ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+    ssize_t (*sendmsg)(int, const struct msghdr *, int);
+    int (*sendmmsg)(int, struct mmsghdr *, unsigned int, ss_mmsg_flags_t);
+    ssize_t (*write)(int, const void *, size_t);
+    ssize_t (*writev)(int, const struct iovec *, int);
+    ssize_t (*sendfile)(int, int, off_t *, size_t);
+    ssize_t (*sendfile64)(int, int, off_t *, size_t);
+    ssize_t (*splice)(int, loff_t *, int, loff_t *, size_t, unsigned int);
+    int (*setsockopt)(int, int, int, const void *, socklen_t);
+    int (*getsockopt)(int, int, int, void *, socklen_t *);
+    int (*close)(int);
+    int (*dup)(int);
+    int (*dup2)(int, int);
+    int (*dup3)(int, int, int);
+    int (*fcntl)(int, int, ...);
+    int (*accept)(int, struct sockaddr *, socklen_t *);
+    int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+};
+
+extern struct ss_real ss_real;
+
+/* Resolve every function that exists (constructor time). */
+void ss_real_resolve_all(void);
+/* Resolve one slot now; a missing function is fatal (message, then abort):
+ * a shim that cannot reach libc must not pretend to work. */
+void *ss_real_resolve(void **slot, const char *name);
+
+/* The real function NAME, resolved on first use. Calls that arrive before our
+ * constructor (from other libraries' constructors) resolve here. */
+#define SS_REAL(name)                                                                                        \
+    (__builtin_expect(ss_real.name != NULL, 1)                                                               \
+         ? ss_real.name                                                                                      \
+         : (__typeof__(ss_real.name))ss_real_resolve((void **)&ss_real.name, #name))
+
+#endif

@@ -1,0 +1,58 @@
+/* stats.c - SENDSHIM_STATS counters and their summary. */
+#include "stats.h"
+
+#include "log.h"
+
+struct ss_stats ss_stats;
+
+static void add(uint64_t *counter, uint64_t n)
+{
+    __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+void ss_stats_count(const struct ss_request *rq, ssize_t ret)
+{
+    struct ss_call_stats *s = &ss_stats.call[rq->call];
+    add(&s->calls, 1);
+    if (ret < 0)
+        add(&s->failed, 1);
+    else if (rq->call == SS_CALL_SENDMMSG)
+        for (ssize_t i = 0; i < ret; i++)
+            add(&s->bytes, rq->vec[i].msg_len);
+    else
+        add(&s->bytes, (uint64_t)ret);
+    if (rq->flags != rq->flags_in)
+        add(&ss_stats.flags_rewritten, 1);
+}
+
+static uint64_t get(const uint64_t *counter)
+{
+    return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+void ss_stats_report(void)
+{
+    char line[SS_LINE_MAX];
+    struct ss_buf b;
+    for (int c = 0; c < SS_NCALLS; c++) {
+        const struct ss_call_stats *s = &ss_stats.call[c];
+        ss_log_begin(&b, line, sizeof line);
+        ss_buf_str(&b, "stats: ");
+        ss_buf_str(&b, ss_call_name((enum ss_call)c));
+        ss_buf_str(&b, " calls=");
+        ss_buf_u64(&b, get(&s->calls));
+        ss_buf_str(&b, " failed=");
+        ss_buf_u64(&b, get(&s->failed));
+        ss_buf_str(&b, " bytes=");
+        ss_buf_u64(&b, get(&s->bytes));
+        ss_log_end(&b);
+    }
+    ss_log_begin(&b, line, sizeof line);
+    ss_buf_str(&b, "stats: flags_rewritten=");
+    ss_buf_u64(&b, get(&ss_stats.flags_rewritten));
+    ss_buf_str(&b, " normalized=");
+    ss_buf_u64(&b, get(&ss_stats.normalized));
+    ss_buf_str(&b, " faults=");
+    ss_buf_u64(&b, get(&ss_stats.faults));
+    ss_log_end(&b);
+}

@@ -1,0 +1,39 @@
+/* stats.h - counters for SENDSHIM_STATS and the per-call trace line. */
+#ifndef SENDSHIM_STATS_H
+#define SENDSHIM_STATS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "calls.h"
+#include "fmt.h"
+#include "request.h"
+
+struct ss_call_stats {
+    uint64_t calls;
+    uint64_t failed;
+    uint64_t bytes; /* bytes the calls reported sent */
+};
+
+struct ss_stats {
+    struct ss_call_stats call[SS_NCALLS];
+    uint64_t flags_rewritten; /* calls whose flags word we changed */
+    uint64_t normalized;      /* messages the normalizer repaired */
+    uint64_t faults;          /* injected faults */
+};
+
+extern struct ss_stats ss_stats;
+
+/* Count one finished call (atomic, lock-free). */
+void ss_stats_count(const struct ss_request *rq, ssize_t ret);
+
+/* Write the summary lines (at exit). */
+void ss_stats_report(void);
+
+/* "MSG_DONTWAIT|MSG_NOSIGNAL", "0", unknown bits in hex. */
+void ss_buf_flags(struct ss_buf *b, int flags);
+
+/* The SENDSHIM_TRACE line of one call. `err` is errno when ret < 0. */
+void ss_trace_call(const struct ss_request *rq, ssize_t ret, int err);
+
+#endif

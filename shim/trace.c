@@ -1,0 +1,152 @@
+/* trace.c - the SENDSHIM_TRACE line: function, fd, sizes, flags by name,
+ * control messages by name, result or errno name. */
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "stats.h"
+
+static const struct {
+    int bit;
+    const char *name;
+} flag_names[] = {
+    {MSG_OOB, "MSG_OOB"},
+    {MSG_PEEK, "MSG_PEEK"},
+    {MSG_DONTROUTE, "MSG_DONTROUTE"},
+    {MSG_CTRUNC, "MSG_CTRUNC"},
+    {MSG_PROXY, "MSG_PROBE"},
+    {MSG_TRUNC, "MSG_TRUNC"},
+    {MSG_DONTWAIT, "MSG_DONTWAIT"},
+    {MSG_EOR, "MSG_EOR"},
+    {MSG_WAITALL, "MSG_WAITALL"},
+    {MSG_FIN, "MSG_EOF"},
+    {MSG_SYN, "MSG_SYN"},
+    {MSG_CONFIRM, "MSG_CONFIRM"},
+    {MSG_RST, "MSG_RST"},
+    {MSG_ERRQUEUE, "MSG_ERRQUEUE"},
+    {MSG_NOSIGNAL, "MSG_NOSIGNAL"},
+    {MSG_MORE, "MSG_MORE"},
+    {MSG_WAITFORONE, "MSG_WAITFORONE"},
+    {MSG_BATCH, "MSG_BATCH"},
+    {MSG_ZEROCOPY, "MSG_ZEROCOPY"},
+    {MSG_FASTOPEN, "MSG_FASTOPEN"},
+    {MSG_CMSG_CLOEXEC, "MSG_CMSG_CLOEXEC"},
+};
+
+void ss_buf_flags(struct ss_buf *b, int flags)
+{
+    unsigned rest = (unsigned)flags;
+    int first = 1;
+    if (!rest) {
+        ss_buf_char(b, '0');
+        return;
+    }
+    for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++) {
+        if (!(rest & (unsigned)flag_names[i].bit))
+            continue;
+        if (!first)
+            ss_buf_char(b, '|');
+        ss_buf_str(b, flag_names[i].name);
+        rest &= ~(unsigned)flag_names[i].bit;
+        first = 0;
+    }
+    if (rest) {
+        if (!first)
+            ss_buf_char(b, '|');
+        ss_buf_hex(b, rest);
+    }
+}
+
+static const char *cmsg_name(int level, int type)
+{
+    if (level == SOL_SOCKET && type == SCM_RIGHTS)
+        return "SCM_RIGHTS";
+    if (level == SOL_SOCKET && type == SCM_CREDENTIALS)
+        return "SCM_CREDENTIALS";
+    if (level == IPPROTO_IP && type == IP_PKTINFO)
+        return "IP_PKTINFO";
+    if (level == IPPROTO_IPV6 && type == IPV6_PKTINFO)
+        return "IPV6_PKTINFO";
+    return NULL;
+}
+
+/* Names of the control messages of msg; bounded walk of the program's buffer. */
+static void buf_cmsgs(struct ss_buf *b, const struct msghdr *msg)
+{
+    if (!msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
+        return;
+    ss_buf_str(b, ", cmsg=");
+    int n = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c && n < 8; c = CMSG_NXTHDR((struct msghdr *)msg, c), n++) {
+        if (n)
+            ss_buf_char(b, ',');
+        const char *name = cmsg_name(c->cmsg_level, c->cmsg_type);
+        if (name) {
+            ss_buf_str(b, name);
+        } else {
+            ss_buf_i64(b, c->cmsg_level);
+            ss_buf_char(b, '/');
+            ss_buf_i64(b, c->cmsg_type);
+        }
+        if (c->cmsg_len < sizeof(struct cmsghdr))
+            break;
+    }
+}
+
+void ss_trace_call(const struct ss_request *rq, ssize_t ret, int err)
+{
+    char line[SS_LINE_MAX];
+    struct ss_buf b;
+    ss_log_begin(&b, line, sizeof line);
+    ss_buf_str(&b, "trace: ");
+    ss_buf_str(&b, ss_call_name(rq->call));
+    ss_buf_str(&b, "(fd=");
+    ss_buf_i64(&b, rq->fd);
+    switch (rq->call) {
+    case SS_CALL_SENDMSG:
+        if (rq->msg) {
+            ss_buf_str(&b, ", ");
+            ss_buf_u64(&b, (uint64_t)(unsigned)rq->msg->msg_iovlen);
+            ss_buf_str(&b, " iov");
+        }
+        break;
+    case SS_CALL_SENDMMSG:
+        ss_buf_str(&b, ", ");
+        ss_buf_u64(&b, rq->vlen);
+        ss_buf_str(&b, " msgs");
+        break;
+    case SS_CALL_WRITEV:
+        ss_buf_str(&b, ", ");
+        ss_buf_i64(&b, rq->iovcnt);
+        ss_buf_str(&b, " iov");
+        break;
+    default:
+        break;
+    }
+    if (rq->call != SS_CALL_SENDMSG || rq->msg) {
+        ss_buf_str(&b, ", ");
+        ss_buf_u64(&b, ss_request_bytes(rq));
+        ss_buf_str(&b, " bytes");
+    }
+    if (rq->call == SS_CALL_SENDMSG && rq->msg)
+        buf_cmsgs(&b, rq->msg);
+    if (rq->call != SS_CALL_WRITE && rq->call != SS_CALL_WRITEV) {
+        ss_buf_str(&b, ", flags=");
+        ss_buf_flags(&b, rq->flags_in);
+        if (rq->flags != rq->flags_in) {
+            ss_buf_str(&b, " -> ");
+            ss_buf_flags(&b, rq->flags);
+        }
+    }
+    ss_buf_str(&b, ") = ");
+    ss_buf_i64(&b, ret);
+    if (ret < 0) {
+        const char *name = ss_errno_name(err);
+        ss_buf_char(&b, ' ');
+        if (name)
+            ss_buf_str(&b, name);
+        else
+            ss_buf_i64(&b, err);
+    }
+    ss_log_end(&b);
+}
