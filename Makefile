@@ -22,7 +22,8 @@ HEADERS        := $(wildcard shim/*.h shim/interpose/*.h)
 UNIT_SRCS      := $(sort $(wildcard tests/unit/*.c))
 INTEG_SRCS     := $(sort $(wildcard tests/integration/*.c))
 TARGET_SRCS    := $(sort $(wildcard tests/targets/*.c))
-TARGETS        := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%)
+TARGET_SRCS    := $(filter-out tests/targets/early_lib.c tests/targets/early.c,$(TARGET_SRCS))
+TARGETS        := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%) $(BUILD)/targets/early
 
 LIB            := $(BUILD)/libsendshim.so
 CORE_LIB       := $(BUILD)/libsendshim_core.a
@@ -64,6 +65,14 @@ criterion:
 $(BUILD)/targets/%: tests/targets/%.c shim/sendshim.h tests/targets/target.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TESTCFLAGS) -pthread $< -o $@ -ldl
+
+# A library whose constructor sends before ours runs, and a program using it.
+$(BUILD)/targets/libearly.so: tests/targets/early_lib.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TESTCFLAGS) -fPIC -shared $< -o $@
+
+$(BUILD)/targets/early: tests/targets/early.c $(BUILD)/targets/libearly.so
+	$(CC) $(TESTCFLAGS) $< -o $@ -L$(BUILD)/targets -learly -Wl,-rpath,'$$ORIGIN'
 
 $(BUILD)/tests/unit: $(UNIT_SRCS) $(CORE_LIB) | criterion
 	@mkdir -p $(dir $@)

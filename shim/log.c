@@ -8,6 +8,10 @@
 
 int ss_log_fd = 2;
 
+/* Where the log file's descriptor goes: high, yet below the usual soft
+ * RLIMIT_NOFILE of 1024. */
+#define SS_LOG_FD_FLOOR 700
+
 void ss_write_all(int fd, const char *p, size_t n)
 {
     int saved = errno;
@@ -51,6 +55,14 @@ int ss_log_open(const struct ss_config *c, char *err, size_t errlen)
         ss_buf_str(&b, "); accepted: a writable file path, stderr, none");
         errno = saved;
         return -1;
+    }
+    /* Move out of the program's way: programs (and tests) expect the lowest
+     * free descriptors to be theirs. F_DUPFD_CLOEXEC picks the lowest free
+     * one at or above the floor; if that fails the original stays. */
+    int high = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, SS_LOG_FD_FLOOR);
+    if (high >= 0) {
+        syscall(SYS_close, fd);
+        fd = high;
     }
     errno = saved;
     ss_log_fd = fd;
