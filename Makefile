@@ -92,5 +92,19 @@ check: unit integration
 
 test: check
 
+# --- static checks -----------------------------------------------------------
+
+FORMAT_FILES = $(wildcard shim/*.c shim/*.h shim/interpose/*.c shim/interpose/*.h \
+               tests/*.c tests/*.h tests/unit/*.c tests/integration/*.c tests/targets/*.c tests/targets/*.h \
+               tests/fuzz/*.c scripts/*.c)
+SHELL_SCRIPTS = scripts/sendshim .ci/run $(wildcard scripts/*.sh tests/*.sh)
+
+lint:
+	$(MAKE) -s -B $(LIB) CFLAGS="$(CFLAGS) -Werror"
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	    --inline-suppr -D__GNUC__ -D_GNU_SOURCE -Ishim shim shim/interpose
+	shellcheck $(SHELL_SCRIPTS)
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
 clean:
 	rm -rf $(BUILD)

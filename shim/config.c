@@ -9,11 +9,6 @@
 static const char *const style_names[] = {"linux", "freebsd", "netbsd", "openbsd", "macos"};
 static const char *const unknown_names[] = {"pass", "strip", "reject"};
 
-const char *ss_style_name(enum ss_style s)
-{
-    return (unsigned)s < sizeof style_names / sizeof style_names[0] ? style_names[s] : "?";
-}
-
 /* "VAR: 'value' is not WHAT (ACCEPTED)" */
 static int bad_value(char *err, size_t errlen, const char *var, const char *value, const char *what,
                      const char *accepted)

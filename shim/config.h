@@ -5,9 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "normalize.h" /* enum ss_style */
 #include "rules.h"
 
-enum ss_style { SS_STYLE_LINUX, SS_STYLE_FREEBSD, SS_STYLE_NETBSD, SS_STYLE_OPENBSD, SS_STYLE_MACOS };
 enum ss_unknown_mode { SS_UNKNOWN_PASS, SS_UNKNOWN_STRIP, SS_UNKNOWN_REJECT };
 enum ss_log_kind { SS_LOG_STDERR, SS_LOG_NONE, SS_LOG_FILE };
 
@@ -41,8 +41,5 @@ int ss_config_add_faults_file(struct ss_config *c, const char *text, char *err, 
 
 /* Whether anything at all is configured (otherwise the library passes through). */
 int ss_config_any(const struct ss_config *c);
-
-/* Names, for diagnostics and tests. */
-const char *ss_style_name(enum ss_style s);
 
 #endif

@@ -29,10 +29,28 @@ static void run_ok(struct run_result *r, const char *const argv[], const char *c
 Test(core, exports_are_exactly_the_interposed_functions_and_the_api)
 {
     static const char *const expected[] = {
-        "__send",    "accept",  "accept4",   "close",      "dup",    "dup2",
-        "dup3",      "fcntl",   "fcntl64",   "getsockopt", "send",   "sendfile",
-        "sendfile64", "sendmmsg", "sendmsg", "sendshim_active", "sendshim_set_faults",
-        "sendto",    "setsockopt", "splice", "write",      "writev",
+        "__send",
+        "accept",
+        "accept4",
+        "close",
+        "dup",
+        "dup2",
+        "dup3",
+        "fcntl",
+        "fcntl64",
+        "getsockopt",
+        "send",
+        "sendfile",
+        "sendfile64",
+        "sendmmsg",
+        "sendmsg",
+        "sendshim_active",
+        "sendshim_set_faults",
+        "sendto",
+        "setsockopt",
+        "splice",
+        "write",
+        "writev",
     };
     struct run_result r;
     const char *argv[] = {"nm", "-D", "--defined-only", "--format=posix", lib_path(), NULL};
@@ -81,15 +99,24 @@ static void same_three_ways(const char *const argv[])
 
 Test(core, passthrough_tcp)
 {
-    const char *argv[] = {target_path("sendprog"), "tcp", "send:hello", "sendto:to", "sendmsg:a,b,c",
-                          "sendmmsg:m1,m2,m3", "write:w", "writev:v1,v2", "send::0x40", "recv", NULL};
+    const char *argv[] = {target_path("sendprog"),
+                          "tcp",
+                          "send:hello",
+                          "sendto:to",
+                          "sendmsg:a,b,c",
+                          "sendmmsg:m1,m2,m3",
+                          "write:w",
+                          "writev:v1,v2",
+                          "send::0x40",
+                          "recv",
+                          NULL};
     same_three_ways(argv);
 }
 
 Test(core, passthrough_udp)
 {
-    const char *argv[] = {target_path("sendprog"), "udp", "send:hello", "sendto:to", "sendmsg:a,b,c",
-                          "sendmmsg:m1,m2,m3", "write:w", "writev:v1,v2", "recv", NULL};
+    const char *argv[] = {target_path("sendprog"), "udp",     "send:hello",   "sendto:to", "sendmsg:a,b,c",
+                          "sendmmsg:m1,m2,m3",     "write:w", "writev:v1,v2", "recv",      NULL};
     same_three_ways(argv);
 }
 
@@ -97,8 +124,8 @@ Test(core, passthrough_unix_kinds)
 {
     const char *kinds[] = {"unix-stream", "unix-dgram", "unix-seqpacket"};
     for (size_t i = 0; i < 3; i++) {
-        const char *argv[] = {target_path("sendprog"), kinds[i], "send:hello", "sendmsg:a,b", "sendmmsg:x,yy",
-                              "write:w", "recv", NULL};
+        const char *argv[] = {target_path("sendprog"), kinds[i],  "send:hello", "sendmsg:a,b",
+                              "sendmmsg:x,yy",         "write:w", "recv",       NULL};
         same_three_ways(argv);
     }
 }
@@ -107,15 +134,30 @@ Test(core, passthrough_errnos)
 {
     /* EBADF, ENOTSOCK, EMSGSIZE, EAGAIN, EPIPE (with MSG_NOSIGNAL = 0x4000),
      * on every call of the family. */
-    const char *ebadf[] = {target_path("sendprog"), "udp", "fd:999", "send:x", "sendto:x", "sendmsg:x",
-                           "sendmmsg:x", "fd:-1", "send:x", NULL};
-    const char *enotsock[] = {target_path("sendprog"), "udp", "fd:pipe", "send:x", "sendto:x", "sendmsg:x",
-                              "sendmmsg:x", "write:fine", NULL};
+    const char *ebadf[] = {target_path("sendprog"),
+                           "udp",
+                           "fd:999",
+                           "send:x",
+                           "sendto:x",
+                           "sendmsg:x",
+                           "sendmmsg:x",
+                           "fd:-1",
+                           "send:x",
+                           NULL};
+    const char *enotsock[] = {target_path("sendprog"),
+                              "udp",
+                              "fd:pipe",
+                              "send:x",
+                              "sendto:x",
+                              "sendmsg:x",
+                              "sendmmsg:x",
+                              "write:fine",
+                              NULL};
     const char *emsgsize[] = {target_path("sendprog"), "udp", "big:70000", "big:65507", "recv", NULL};
     const char *eagain[] = {target_path("sendprog"), "unix-stream", "nonblock", "fill", "send:x", "sendmsg:x",
-                            "sendmmsg:x,y", NULL};
-    const char *epipe[] = {target_path("sendprog"), "unix-stream", "close-peer", "send:x:0x4000",
-                           "sendmsg:x:0x4000", "sendmmsg:x:0x4000", NULL};
+                            "sendmmsg:x,y",          NULL};
+    const char *epipe[] = {target_path("sendprog"), "unix-stream",       "close-peer", "send:x:0x4000",
+                           "sendmsg:x:0x4000",      "sendmmsg:x:0x4000", NULL};
     same_three_ways(ebadf);
     same_three_ways(enotsock);
     same_three_ways(emsgsize);
@@ -198,8 +240,18 @@ Test(core, strace_sees_the_same_syscalls)
         cr_skip_test("strace is not installed");
     char preload[4200];
     snprintf(preload, sizeof preload, "LD_PRELOAD=%s", lib_path());
-    const char *prog[] = {target_path("sendprog"), "udp", "send:hello", "sendto:to", "sendmsg:a,b",
-                          "sendmmsg:m1,m2,m3", "write:w", "writev:x,y", "fd:999", "send:bad", "recv", NULL};
+    const char *prog[] = {target_path("sendprog"),
+                          "udp",
+                          "send:hello",
+                          "sendto:to",
+                          "sendmsg:a,b",
+                          "sendmmsg:m1,m2,m3",
+                          "write:w",
+                          "writev:x,y",
+                          "fd:999",
+                          "send:bad",
+                          "recv",
+                          NULL};
     char *plain = strace_calls(prog, NULL, NULL);
     char *pre = strace_calls(prog, preload, NULL);
     char *active = strace_calls(prog, preload, "SENDSHIM_STATS=1");
@@ -215,8 +267,8 @@ Test(core, strace_sees_the_same_syscalls)
 
 Test(core, trace_one_line_per_call)
 {
-    const char *argv[] = {target_path("sendprog"), "udp", "send:hello:0x40", "sendto:to", "sendmsg:a,b",
-                          "sendmmsg:m1,m2,m3", "fd:999", "send:x", NULL};
+    const char *argv[] = {target_path("sendprog"), "udp",    "send:hello:0x40", "sendto:to", "sendmsg:a,b",
+                          "sendmmsg:m1,m2,m3",     "fd:999", "send:x",          NULL};
     const char *env[] = {"SENDSHIM_TRACE=1", NULL};
     struct run_result r;
     run_ok(&r, argv, env, 1);
@@ -236,7 +288,7 @@ Test(core, trace_one_line_per_call)
 Test(core, stats_summary_at_exit)
 {
     const char *argv[] = {target_path("sendprog"), "unix-dgram", "send:hello", "send:x", "sendmsg:ab,c",
-                          "sendmmsg:1,22,333", "fd:999", "send:fail", NULL};
+                          "sendmmsg:1,22,333",     "fd:999",     "send:fail",  NULL};
     const char *env[] = {"SENDSHIM_STATS=1", NULL};
     struct run_result r;
     run_ok(&r, argv, env, 1);
@@ -257,16 +309,19 @@ struct bad_env {
 Test(core, bad_configuration_stops_before_main_with_status_2)
 {
     static const struct bad_env cases[] = {
-        {"SENDSHIM_FLAGS=bsd", "SENDSHIM_FLAGS: 'bsd' is not a flag style (linux, freebsd, netbsd, openbsd, macos)"},
+        {"SENDSHIM_FLAGS=bsd",
+         "SENDSHIM_FLAGS: 'bsd' is not a flag style (linux, freebsd, netbsd, openbsd, macos)"},
         {"SENDSHIM_UNKNOWN_FLAGS=drop", "SENDSHIM_UNKNOWN_FLAGS: 'drop' is not a mode (pass, strip, reject)"},
         {"SENDSHIM_NOSIGPIPE=yes", "SENDSHIM_NOSIGPIPE: 'yes' is not a switch (0, 1)"},
         {"SENDSHIM_TRACE=2", "SENDSHIM_TRACE: '2' is not a switch (0, 1)"},
         {"SENDSHIM_STATS=on", "SENDSHIM_STATS: 'on' is not a switch (0, 1)"},
         {"SENDSHIM_SEED=-5", "SENDSHIM_SEED: '-5' is not a seed"},
         {"SENDSHIM_SEED=18446744073709551616", "SENDSHIM_SEED: '18446744073709551616' is not a seed"},
-        {"SENDSHIM_FAULTS=sendto:error=EISDIR", "SENDSHIM_FAULTS rule 1: 'EISDIR' is not an error sendto can return"},
+        {"SENDSHIM_FAULTS=sendto:error=EISDIR",
+         "SENDSHIM_FAULTS rule 1: 'EISDIR' is not an error sendto can return"},
         {"SENDSHIM_FAULTS=send:error=EAGAIN;bogus:drop", "SENDSHIM_FAULTS rule 2: 'bogus'"},
-        {"SENDSHIM_FAULTS_FILE=/nonexistent/rules", "SENDSHIM_FAULTS_FILE: cannot read '/nonexistent/rules' (ENOENT)"},
+        {"SENDSHIM_FAULTS_FILE=/nonexistent/rules",
+         "SENDSHIM_FAULTS_FILE: cannot read '/nonexistent/rules' (ENOENT)"},
         {"SENDSHIM_LOG=/nonexistent/dir/log", "SENDSHIM_LOG: cannot open '/nonexistent/dir/log' (ENOENT)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -366,7 +421,8 @@ Test(core, dlopened_library_falls_back_to_rtld_default)
 
 Test(core, fork_child_logs_with_its_own_pid)
 {
-    const char *argv[] = {target_path("sendprog"), "unix-dgram", "send:parent", "fork", "send:child", "recv", NULL};
+    const char *argv[] = {
+        target_path("sendprog"), "unix-dgram", "send:parent", "fork", "send:child", "recv", NULL};
     const char *env[] = {"SENDSHIM_TRACE=1", NULL};
     struct run_result r;
     run_ok(&r, argv, env, 1);
@@ -397,16 +453,15 @@ Test(core, threads_every_call_counted)
 
 /* --- real programs ---------------------------------------------------------- */
 
-static const char py_sender[] =
-    "import socket\n"
-    "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
-    "print(a.send(b'one'), a.sendmsg([b'tw', b'o']))\n"
-    "c, d = socket.socketpair()\n"
-    "c.sendall(b'x' * 100000)\n"
-    "got = 0\n"
-    "while got < 100000:\n"
-    "    got += len(d.recv(65536))\n"
-    "print(b.recv(10), b.recv(10), got)\n";
+static const char py_sender[] = "import socket\n"
+                                "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                                "print(a.send(b'one'), a.sendmsg([b'tw', b'o']))\n"
+                                "c, d = socket.socketpair()\n"
+                                "c.sendall(b'x' * 100000)\n"
+                                "got = 0\n"
+                                "while got < 100000:\n"
+                                "    got += len(d.recv(65536))\n"
+                                "print(b.recv(10), b.recv(10), got)\n";
 
 Test(core, python3_runs_unchanged_and_is_traced)
 {

@@ -18,25 +18,45 @@ static inline const char *t_errname(int e)
 {
     static char num[16];
     switch (e) {
-    case EAGAIN: return "EAGAIN";
-    case EBADF: return "EBADF";
-    case ENOTSOCK: return "ENOTSOCK";
-    case EPIPE: return "EPIPE";
-    case EMSGSIZE: return "EMSGSIZE";
-    case EINVAL: return "EINVAL";
-    case EFAULT: return "EFAULT";
-    case EINTR: return "EINTR";
-    case ECONNRESET: return "ECONNRESET";
-    case EDESTADDRREQ: return "EDESTADDRREQ";
-    case ENOTCONN: return "ENOTCONN";
-    case EISCONN: return "EISCONN";
-    case ENOBUFS: return "ENOBUFS";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case EACCES: return "EACCES";
-    case ENOSYS: return "ENOSYS";
-    default: snprintf(num, sizeof num, "%d", e); return num;
+    case EAGAIN:
+        return "EAGAIN";
+    case EBADF:
+        return "EBADF";
+    case ENOTSOCK:
+        return "ENOTSOCK";
+    case EPIPE:
+        return "EPIPE";
+    case EMSGSIZE:
+        return "EMSGSIZE";
+    case EINVAL:
+        return "EINVAL";
+    case EFAULT:
+        return "EFAULT";
+    case EINTR:
+        return "EINTR";
+    case ECONNRESET:
+        return "ECONNRESET";
+    case EDESTADDRREQ:
+        return "EDESTADDRREQ";
+    case ENOTCONN:
+        return "ENOTCONN";
+    case EISCONN:
+        return "EISCONN";
+    case ENOBUFS:
+        return "ENOBUFS";
+    case EOPNOTSUPP:
+        return "EOPNOTSUPP";
+    case ECONNREFUSED:
+        return "ECONNREFUSED";
+    case ETIMEDOUT:
+        return "ETIMEDOUT";
+    case EACCES:
+        return "EACCES";
+    case ENOSYS:
+        return "ENOSYS";
+    default:
+        snprintf(num, sizeof num, "%d", e);
+        return num;
     }
 }
 
@@ -62,7 +82,7 @@ static inline void t_die(const char *what)
 static inline void t_pair(const char *kind, int s[2])
 {
     if (!strncmp(kind, "unix-", 5)) {
-        int type = !strcmp(kind, "unix-stream") ? SOCK_STREAM
+        int type = !strcmp(kind, "unix-stream")  ? SOCK_STREAM
                    : !strcmp(kind, "unix-dgram") ? SOCK_DGRAM
                                                  : SOCK_SEQPACKET;
         if (socketpair(AF_UNIX, type, 0, s))
