@@ -1,0 +1,50 @@
+/* harness.h - spawning programs for the integration tests.
+ *
+ * Every integration test runs its program through run(): the child gets a
+ * clean environment (no SENDSHIM_* and no LD_PRELOAD inherited from the
+ * runner), the library preloaded only when asked, its own process group, and
+ * a timeout. The Criterion runner itself never has the library preloaded: it
+ * talks to its workers over sendmsg.
+ */
+#ifndef SENDSHIM_TESTS_HARNESS_H
+#define SENDSHIM_TESTS_HARNESS_H
+
+#include <stddef.h>
+
+struct run_result {
+    int exited;    /* 1 when the child exited normally */
+    int status;    /* exit code when exited */
+    int signaled;  /* 1 when killed by a signal */
+    int sig;       /* that signal */
+    int timed_out; /* 1 when the harness killed it after the timeout */
+    char *out;
+    size_t out_len; /* captured stdout, NUL-terminated */
+    char *err;
+    size_t err_len; /* captured stderr, NUL-terminated */
+};
+
+/* Run argv (argv[0] is a path or a name looked up in PATH) with the current
+ * environment minus every SENDSHIM_* variable and LD_PRELOAD, plus `env`
+ * ("K=V" strings, NULL-terminated list or NULL; an entry replaces a variable
+ * of the same name). When `preload` is non-zero LD_PRELOAD is set to the
+ * library (lib_path()); an LD_PRELOAD in `env` then comes after it. stdin gets
+ * stdin_data (NULL = /dev/null). Kills the child (SIGKILL, whole process
+ * group) after timeout_s. The child starts with default signal dispositions,
+ * an empty signal mask and only descriptors 0, 1 and 2 open.
+ * Returns 0, or -1 if it could not run at all (and cr_log_error's why). */
+int run(struct run_result *r, const char *const argv[], const char *const env[], int preload,
+        const char *stdin_data, int timeout_s);
+void run_free(struct run_result *r);
+
+const char *top_dir(void);                 /* $SENDSHIM_TOP, else the cwd (absolute) */
+const char *lib_path(void);                /* <top>/build/libsendshim.so (absolute) */
+const char *target_path(const char *name); /* <top>/build/targets/<name>, static rotating buffers */
+const char *script_path(void);             /* <top>/scripts/sendshim */
+
+/* Count the lines of text that contain needle. */
+int count_lines(const char *text, const char *needle);
+
+/* 1 when `prog` is found in PATH (or, when it contains a '/', is executable). */
+int have_program(const char *prog);
+
+#endif
