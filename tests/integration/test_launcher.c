@@ -297,6 +297,11 @@ Test(launcher, bad_values_name_option_token_and_choices)
     expect_usage_error(&r, "--log", "'/'", NULL);
     run_free(&r);
 
+    /* The library opens its log with O_NOFOLLOW: a link would only fail later. */
+    launch(&r, "--log", "/proc/self/exe", "/bin/true");
+    expect_usage_error(&r, "--log", "'/proc/self/exe'", "link", NULL);
+    run_free(&r);
+
     launch(&r, "--faults-file", "/nonexistent-dir-of-sendshim/rules", "/bin/true");
     expect_usage_error(&r, "--faults-file", "'/nonexistent-dir-of-sendshim/rules'", NULL);
     run_free(&r);
@@ -472,6 +477,18 @@ Test(launcher, options_reach_the_program)
            "\"${SENDSHIM_TRACE-unset}\"");
     cr_assert(r.exited && r.status == 0, "%s", r.err);
     cr_expect_str_eq(r.out, "1 openbsd 5 unset");
+    run_free(&r);
+}
+
+Test(launcher, options_replace_inherited_variables_and_keep_the_others)
+{
+    need_lib();
+    struct run_result r;
+    const char *env[] = {"SENDSHIM_FLAGS=netbsd", "SENDSHIM_STATS=0", NULL};
+    launch_env(&r, env, NULL, "--flags=macos", "/bin/sh", "-c",
+               "printf '%s %s' \"$SENDSHIM_FLAGS\" \"$SENDSHIM_STATS\"", (const char *)NULL);
+    cr_assert(r.exited && r.status == 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "macos 0");
     run_free(&r);
 }
 
