@@ -41,6 +41,23 @@ enum ss_family_bits {
     SS_FAM_PACKET = 16
 };
 
+/* The socket types each partial action acts on; the runtime applies short=
+ * and drop only on these, and the parser rejects a rule whose type=/family=
+ * leave none of them. short=: byte streams only (a datagram or a seqpacket
+ * record is atomic). drop: unreliable datagrams only (SOCK_DGRAM, SOCK_RAW);
+ * a seqpacket socket is reliable, so a silently lost record is a failure its
+ * kernel can never produce. */
+#define SS_TYPES_SHORT SS_TYPE_STREAM
+#define SS_TYPES_DROP  (SS_TYPE_DGRAM | SS_TYPE_RAW)
+/* Families that have stream sockets at all (netlink and packet have none). */
+#define SS_FAMS_STREAM (SS_FAM_UNIX | SS_FAM_INET | SS_FAM_INET6)
+
+#define SS_BATCH_MAX    1024u                      /* batch=K: sendmmsg's vlen is capped at UIO_MAXIOV */
+#define SS_DELAY_MAX_NS (86400ull * 1000000000ull) /* delay=: a day; more is surely a typo */
+
+/* A parsed rule. A field whose ss_cond_bits bit is clear holds its neutral
+ * value: when_first 1, when_last UINT64_MAX, when_step 1, p_threshold
+ * UINT64_MAX, fd -1; everything else 0. */
 struct ss_rule {
     unsigned calls;   /* SS_CALL_BIT() mask */
     unsigned actions; /* ss_action_bits */
@@ -56,16 +73,22 @@ struct ss_rule {
     uint64_t when_first;  /* when=N..M+S, 1-based call counts */
     uint64_t when_last;   /* UINT64_MAX when open-ended */
     uint64_t when_step;   /* 1 when no +S */
-    uint64_t p_threshold; /* p: fire when draw < threshold; UINT64_MAX means p=1 */
+    uint64_t p_threshold; /* p: fire when draw < threshold; UINT64_MAX means p=1 (always) */
     int fd;
-    unsigned types;               /* ss_type_bits */
-    unsigned families;            /* ss_family_bits */
-    struct sockaddr_storage peer; /* peer=: AF_INET/AF_INET6 (port 0 = any) or AF_UNIX path */
+    unsigned types;    /* ss_type_bits */
+    unsigned families; /* ss_family_bits */
+    /* peer=: AF_INET/AF_INET6 with sin_port/sin6_port in network byte order
+     * (0 = any port), peer_len the sockaddr's size; or AF_UNIX with sun_path
+     * NUL-terminated and peer_len = offsetof(sun_path) + strlen + 1, which is
+     * what getpeername() reports for a path socket. */
+    struct sockaddr_storage peer;
     socklen_t peer_len;
-    unsigned port;        /* port=N */
+    unsigned port;        /* port=N, host byte order, 1..65535 */
     uint64_t after_bytes; /* after=BYTES */
 
-    char text[SS_RULE_TEXT_MAX]; /* the rule as written, whitespace-trimmed */
+    /* The rule for log lines: its fields trimmed and joined by ':'; a rule
+     * longer than the buffer ends in "...". */
+    char text[SS_RULE_TEXT_MAX];
 };
 
 struct ss_ruleset {
@@ -80,7 +103,8 @@ struct ss_ruleset {
  * writes into err one line without prefix or newline, of the form
  *   rule 2: 'EISDIR' is not an error sendto can return (EACCES, EAGAIN, ...)
  * naming the rule number, the offending token and what would be accepted.
- * Returns 0 on success. */
+ * Returns 0 on success (err then holds ""). The decisions where SPEC section
+ * 8 is silent are listed at the top of rules.c. */
 int ss_rules_parse(struct ss_ruleset *set, const char *text, int comments, char *err, size_t errlen);
 
 #endif
