@@ -33,6 +33,17 @@ struct ss_request {
     int iovcnt;
 
     int eof; /* MSG_EOF asked for: shut down the write side once all was sent */
+
+    /* Normalization (sendmsg, sendmmsg). The scratch is the wrapper's stack
+     * buffer; the mapping exists only in rare large cases and is unmapped
+     * when the call is done. */
+    struct ss_norm_scratch *norm;
+    void *map;
+    size_t map_len;
+    struct mmsghdr *user_vec; /* sendmmsg: the program's array while vec is our copy */
+    unsigned int user_vlen;
+    void *batch_map; /* the copy of the array and its scratches */
+    size_t batch_map_len;
 };
 
 /* Total bytes a request asks to send (sendmmsg: over all messages). Reads the

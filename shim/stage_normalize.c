@@ -1,9 +1,208 @@
-/* stage_normalize.c - the normalize stage: runs shim/normalize.c on sendmsg
- * and sendmmsg messages. */
+/* stage_normalize.c - the normalize stage: runs the pure normalizer
+ * (normalize.c) on sendmsg and sendmmsg messages, finds it memory in the rare
+ * cases its bounded scratch is not enough, and logs its diagnostics. */
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "log.h"
+#include "normalize.h"
 #include "stages.h"
+#include "state.h"
+#include "stats.h"
+
+static void current_creds(void *arg, struct ss_creds *out)
+{
+    (void)arg;
+    out->pid = getpid();
+    out->uid = getuid();
+    out->gid = getgid();
+}
+
+static enum ss_sock_kind sock_kind(int fd)
+{
+    uint64_t st = ss_fd_probe(fd);
+    if (!ss_fd_is_socket(st))
+        return SS_SOCK_UNKNOWN;
+    return ss_fd_type(st) == SOCK_STREAM ? SS_SOCK_STREAM : SS_SOCK_DGRAM;
+}
+
+static void log_diag(const struct ss_request *rq, const char *diag)
+{
+    char line[SS_LINE_MAX];
+    struct ss_buf b;
+    ss_log_begin(&b, line, sizeof line);
+    ss_buf_str(&b, ss_call_name(rq->call));
+    ss_buf_str(&b, "(fd=");
+    ss_buf_i64(&b, rq->fd);
+    ss_buf_str(&b, "): ");
+    ss_buf_str(&b, diag);
+    ss_log_end(&b);
+}
+
+/* Anonymous memory for the rare large cases; MAP_FAILED -> NULL. */
+static void *map_bytes(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void count_normalized(unsigned applied)
+{
+    if (applied)
+        __atomic_fetch_add(&ss_stats.normalized, 1, __ATOMIC_RELAXED);
+}
+
+/* One message: the scratch first, a mapping when it asks for more. */
+static enum ss_norm_status normalize_one(struct ss_request *rq, const struct msghdr *msg,
+                                         struct ss_norm_ctx *ctx, struct ss_norm_scratch *scratch,
+                                         struct ss_norm_result *res)
+{
+    enum ss_norm_status st = ss_normalize(msg, ctx, scratch, NULL, 0, res);
+    /* The program may change the message between two passes (another
+     * thread), so the size asked for can grow: a few tries, then ENOBUFS. */
+    for (int tries = 0; st == SS_NORM_NEED_BUF && tries < 3; tries++) {
+        if (rq->map)
+            munmap(rq->map, rq->map_len);
+        rq->map_len = res->need;
+        rq->map = map_bytes(rq->map_len);
+        if (!rq->map) {
+            res->err = ENOBUFS;
+            return SS_NORM_ERROR;
+        }
+        st = ss_normalize(msg, ctx, scratch, rq->map, rq->map_len, res);
+    }
+    if (st == SS_NORM_NEED_BUF) {
+        res->err = ENOBUFS;
+        st = SS_NORM_ERROR;
+    }
+    return st;
+}
+
+static int normalize_msg(struct ss_request *rq, struct ss_norm_ctx *ctx)
+{
+    struct ss_norm_result res;
+    if (!rq->msg)
+        return 0; /* the kernel answers EFAULT */
+    switch (normalize_one(rq, rq->msg, ctx, rq->norm, &res)) {
+    case SS_NORM_UNCHANGED:
+        return 0;
+    case SS_NORM_REWRITTEN:
+        count_normalized(res.applied);
+        rq->msg = res.msg;
+        return 0;
+    default:
+        if (ctx->diag[0])
+            log_diag(rq, ctx->diag);
+        return res.err;
+    }
+}
+
+/* A batch in which message k needs a rewritten copy: build a copy of the
+ * array (and a scratch per message from k on) in one mapping, so the batch
+ * still goes out as one sendmmsg. A message that fails ends the batch there
+ * (SPEC 7); one that needs more memory than its scratch ends it too, unless it
+ * is the first, and the caller's retry of the rest starts with it. */
+static int copy_batch(struct ss_request *rq, struct ss_norm_ctx *ctx, unsigned k)
+{
+    unsigned n = rq->vlen > SS_MMSG_VLEN_MAX ? SS_MMSG_VLEN_MAX : rq->vlen;
+    size_t len = n * sizeof(struct mmsghdr) + (n - k) * sizeof(struct ss_norm_scratch);
+    char *base = map_bytes(len);
+    if (!base)
+        return ENOBUFS;
+    struct mmsghdr *copy = (struct mmsghdr *)(void *)base;
+    struct ss_norm_scratch *scratch = (struct ss_norm_scratch *)(void *)(base + n * sizeof(struct mmsghdr));
+    unsigned sent = 0;
+    for (unsigned i = 0; i < n; i++, sent++) {
+        copy[i].msg_len = 0;
+        if (i < k) {
+            copy[i].msg_hdr = rq->vec[i].msg_hdr;
+            continue;
+        }
+        struct ss_norm_result res;
+        ctx->index = i;
+        enum ss_norm_status st = ss_normalize(&rq->vec[i].msg_hdr, ctx, &scratch[i - k], NULL, 0, &res);
+        if (st == SS_NORM_NEED_BUF && i == 0) {
+            st = normalize_one(rq, &rq->vec[0].msg_hdr, ctx, &scratch[0], &res);
+            if (st != SS_NORM_ERROR) {
+                copy[0].msg_hdr = *res.msg;
+                count_normalized(res.applied);
+                sent = 1;
+            }
+        }
+        if (st == SS_NORM_NEED_BUF || st == SS_NORM_ERROR) {
+            if (st == SS_NORM_ERROR && ctx->diag[0])
+                log_diag(rq, ctx->diag);
+            if (i == 0 && st == SS_NORM_ERROR) {
+                munmap(base, len);
+                return res.err;
+            }
+            break;
+        }
+        count_normalized(res.applied);
+        copy[i].msg_hdr = *res.msg;
+    }
+    /* The copy replaces the program's array until the call is done (the
+     * mapping of message 0's large case, if any, lives in rq->map). */
+    rq->user_vec = rq->vec;
+    rq->user_vlen = rq->vlen;
+    rq->vec = copy;
+    rq->vlen = sent;
+    rq->batch_map = base;
+    rq->batch_map_len = len;
+    return 0;
+}
+
+static int normalize_batch(struct ss_request *rq, struct ss_norm_ctx *ctx)
+{
+    struct ss_norm_result res;
+    unsigned k;
+    if (!rq->vec || !rq->vlen)
+        return 0; /* the kernel answers EFAULT, or 0 */
+    switch (ss_normalize_batch(rq->vec, rq->vlen, ctx, rq->norm, &k, &res)) {
+    case SS_NORM_UNCHANGED:
+        return 0;
+    case SS_NORM_ERROR:
+        if (ctx->diag[0])
+            log_diag(rq, ctx->diag);
+        if (k == 0)
+            return res.err;
+        rq->vlen = k; /* the messages before the bad one go out */
+        return 0;
+    default:
+        return copy_batch(rq, ctx, k);
+    }
+}
 
 int ss_stage_normalize(struct ss_request *rq)
 {
-    (void)rq;
-    return 0;
+    if (rq->call != SS_CALL_SENDMSG && rq->call != SS_CALL_SENDMMSG)
+        return 0;
+    char diag[SS_NORM_DIAG_MAX];
+    diag[0] = '\0';
+    struct ss_norm_ctx ctx = {
+        .kind = sock_kind(rq->fd),
+        .style = ss_cfg.style,
+        .get_creds = current_creds,
+        .diag = diag,
+        .diag_cap = sizeof diag,
+    };
+    return rq->call == SS_CALL_SENDMSG ? normalize_msg(rq, &ctx) : normalize_batch(rq, &ctx);
+}
+
+void ss_stage_normalize_done(struct ss_request *rq, ssize_t ret)
+{
+    if (rq->user_vec) {
+        for (ssize_t i = 0; i < ret && (size_t)i < rq->vlen; i++)
+            rq->user_vec[i].msg_len = rq->vec[i].msg_len;
+        rq->vec = rq->user_vec;
+        rq->vlen = rq->user_vlen;
+        rq->user_vec = NULL;
+        munmap(rq->batch_map, rq->batch_map_len);
+    }
+    if (rq->map) {
+        munmap(rq->map, rq->map_len);
+        rq->map = NULL;
+    }
 }

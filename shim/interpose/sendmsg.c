@@ -1,14 +1,28 @@
-/* sendmsg.c - sendmsg(2). A message with control data always takes the
- * pipeline: the public header's SCM_CREDS and IP_SENDSRCADDR need translating
- * even when nothing is configured. A NULL msg goes to the kernel (EFAULT). */
+/* sendmsg.c - sendmsg(2). Even when nothing is configured, a message takes the
+ * pipeline when it has control data (the public header's SCM_CREDS and
+ * IP_SENDSRCADDR need translating, bad layouts repairing) or more than
+ * IOV_MAX iovecs (upper bits in msg_iovlen, or a long stream write the kernel
+ * would refuse with EMSGSIZE). The other repairs of SPEC 7 (zero-length
+ * iovecs, name/namelen mismatches) change nothing the kernel would do, so
+ * they happen only on the pipeline. A NULL msg goes to the kernel (EFAULT). */
 #include <sys/socket.h>
 
 #include "export.h"
+#include "normalize.h"
+
+/* The slow path, apart so the fast path's frame stays small. */
+static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *msg, int flags)
+{
+    struct ss_norm_scratch scratch;
+    struct ss_request rq = {
+        .call = SS_CALL_SENDMSG, .fd = fd, .flags_in = flags, .msg = msg, .norm = &scratch};
+    return ss_process(&rq);
+}
 
 SS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    if (SS_LIKELY(!ss_active && !(flags & SS_FLAGS_NEED_PIPELINE) && (!msg || !msg->msg_controllen)))
+    if (SS_LIKELY(!ss_active && !(flags & SS_FLAGS_NEED_PIPELINE) &&
+                  (!msg || (!msg->msg_controllen && msg->msg_iovlen <= SS_IOV_MAX))))
         return SS_REAL(sendmsg)(fd, msg, flags);
-    struct ss_request rq = {.call = SS_CALL_SENDMSG, .fd = fd, .flags_in = flags, .msg = msg};
-    return ss_process(&rq);
+    return sendmsg_slow(fd, msg, flags);
 }

@@ -1,0 +1,128 @@
+/* test_normalize_e2e.c - normalization and BSD control-message translation
+ * end to end (issue 4): cmsgprog sends a shaped message on a real socket with
+ * the library preloaded, and prints what the receiver got. Each case also runs
+ * without the library, to show that the kernel alone would not deliver it. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+struct norm_case {
+    const char *name;
+    const char *style;   /* SENDSHIM_FLAGS */
+    const char *with;    /* exact stdout with the library */
+    const char *without; /* a line stdout has without it */
+    const char *diag;    /* a diagnostic expected on stderr, or NULL for none */
+};
+
+static const struct norm_case cases[] = {
+    {"bsd-rights-16", "freebsd",
+     "sendmsg 4\nreceived 4 bytes: data\n  SCM_RIGHTS 1 fds, first reads 16 'through the pipe'\n",
+     "sendmsg -1 EINVAL", NULL},
+    {"bsd-rights-12", "macos",
+     "sendmsg 4\nreceived 4 bytes: data\n  SCM_RIGHTS 1 fds, first reads 16 'through the pipe'\n",
+     "sendmsg -1 EINVAL", NULL},
+    {"bsd-creds", "freebsd",
+     "sendmsg 4\nreceived 4 bytes: data\n  SCM_CREDENTIALS pid ours uid ours gid ours\n", "sendmsg -1 EINVAL",
+     NULL},
+    {"hdr-creds", "linux",
+     "sendmsg 4\nreceived 4 bytes: data\n  SCM_CREDENTIALS pid ours uid ours gid ours\n", "sendmsg -1 EINVAL",
+     NULL},
+    {"bsd-srcaddr", "freebsd", "sendmsg 3\nsource 127.0.0.42\n", "source 127.0.0.1", NULL},
+    {"hdr-srcaddr", "linux", "sendmsg 3\nsource 127.0.0.42\n", "sendmsg -1 EINVAL", NULL},
+    {"upper-iovlen", "linux", "sendmsg 4\nreceived 4 bytes: data\n", "sendmsg -1 EMSGSIZE", NULL},
+    {"iov-1100-stream", "linux", "sendmsg 1024\nreceived 1024 bytes\n", "sendmsg -1 EMSGSIZE", NULL},
+    {"iov-1100-dgram", "linux", "sendmsg 1100\nreceived 1100 bytes\n", "sendmsg -1 EMSGSIZE", NULL},
+    {"misaligned", "linux",
+     "sendmsg 4\nreceived 4 bytes: data\n  SCM_RIGHTS 2 fds, first reads 16 'through the pipe'\n",
+     "sendmsg -1 EINVAL", NULL},
+    {"trailing-zeros", "linux",
+     "sendmsg 4\nreceived 4 bytes: data\n  SCM_RIGHTS 1 fds, first reads 16 'through the pipe'\n",
+     "sendmsg -1 EINVAL", NULL},
+    {"overrun", "linux", "sendmsg -1 EINVAL\nreceived nothing\n", "sendmsg -1 EINVAL",
+     "sendmsg(fd=3): message 0: control message 0 has cmsg_len 64, past msg_controllen (24 bytes left)\n"},
+    {"fds-254", "linux", "sendmsg -1 EINVAL\nreceived nothing\n", "sendmsg -1 EINVAL",
+     "sendmsg(fd=3): message 0: control message 0 brings SCM_RIGHTS to 254 descriptors, above SCM_MAX_FD "
+     "(253)\n"},
+    {"mmsg-bad-second", "linux",
+     "sendmmsg 1\nmsg_len 2 dead dead\nreceived 2 bytes: m0\nreceived nothing\nreceived nothing\n",
+     "sendmmsg 1",
+     "sendmmsg(fd=3): message 1: control message 0 has cmsg_len 15, below the 16-byte header (24 bytes "
+     "left)\n"},
+    {"mmsg-bsd-second", "freebsd",
+     "sendmmsg 3\nmsg_len 2 2 2\nreceived 2 bytes: m0\nreceived 2 bytes: m1\n  SCM_RIGHTS 1 fds, first reads "
+     "16 'through "
+     "the pipe'\nreceived 2 bytes: m2\n",
+     "sendmmsg 1", NULL},
+};
+
+Test(normalize_e2e, every_case_with_and_without_the_library)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct norm_case *c = &cases[i];
+        char style[64];
+        snprintf(style, sizeof style, "SENDSHIM_FLAGS=%s", c->style);
+        const char *argv[] = {target_path("cmsgprog"), c->name, NULL};
+        const char *env[] = {style, NULL};
+        struct run_result with, without;
+        cr_assert_eq(run(&with, argv, env, 1, NULL, 20), 0);
+        cr_assert_eq(run(&without, argv, NULL, 0, NULL, 20), 0);
+        cr_expect_eq(with.status, 0, "%s: %s", c->name, with.err);
+        cr_expect_str_eq(with.out, c->with, "%s with the library:\n%s", c->name, with.out);
+        cr_expect(strstr(without.out, c->without), "%s without the library:\n%s", c->name, without.out);
+        if (c->diag) {
+            cr_expect(strncmp(with.err, "sendshim[", 9) == 0 && strstr(with.err, c->diag), "%s: stderr %s",
+                      c->name, with.err);
+            cr_expect_eq(count_lines(with.err, "sendshim["), 1, "%s: %s", c->name, with.err);
+        } else {
+            cr_expect_str_empty(with.err, "%s: stderr %s", c->name, with.err);
+        }
+        run_free(&with);
+        run_free(&without);
+    }
+}
+
+/* A batch whose second message needs a rewritten copy still leaves as one
+ * sendmmsg system call. */
+Test(normalize_e2e, rewritten_batch_is_still_one_sendmmsg)
+{
+    if (!have_program("strace"))
+        cr_skip_test("strace is not installed");
+    char out[] = "/tmp/sendshim-mmsg-XXXXXX";
+    int fd = mkstemp(out);
+    cr_assert(fd >= 0);
+    close(fd);
+    char preload[4200];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", lib_path());
+    const char *argv[] = {"strace",
+                          "-f",
+                          "-qq",
+                          "-e",
+                          "trace=sendmmsg,sendmsg,sendto",
+                          "-o",
+                          out,
+                          "-E",
+                          preload,
+                          "-E",
+                          "SENDSHIM_FLAGS=freebsd",
+                          target_path("cmsgprog"),
+                          "mmsg-bsd-second",
+                          NULL};
+    struct run_result r;
+    cr_assert_eq(run(&r, argv, NULL, 0, NULL, 20), 0);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    FILE *f = fopen(out, "r");
+    cr_assert(f);
+    char text[16384];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(out);
+    cr_expect_eq(count_lines(text, "sendmmsg("), 1, "%s", text);
+    cr_expect_eq(count_lines(text, "sendmsg("), 0, "%s", text);
+    cr_expect(strstr(text, "], 3, 0) = 3"), "%s", text);
+    run_free(&r);
+}
