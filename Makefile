@@ -1,6 +1,7 @@
 # sendshim - LD_PRELOAD interposition of the send family.
 # `make` builds build/libsendshim.so; `make check` runs every test.
 
+SHELL    := /bin/bash
 CC       ?= gcc
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -28,7 +29,7 @@ TARGETS        := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%) $(BUILD)/t
 LIB            := $(BUILD)/libsendshim.so
 CORE_LIB       := $(BUILD)/libsendshim_core.a
 
-.PHONY: all check test unit integration bench lint install uninstall clean criterion fuzz
+.PHONY: all check test unit integration bench lint install uninstall clean criterion fuzz fuzz-smoke
 
 all: $(LIB)
 
@@ -88,7 +89,43 @@ unit: $(BUILD)/tests/unit
 integration: $(LIB) $(TARGETS) $(BUILD)/tests/integration
 	SENDSHIM_TOP=$(CURDIR) $(BUILD)/tests/integration --short-filename
 
-check: unit integration
+# --- fuzzing ---------------------------------------------------------------------
+# libFuzzer targets for the normalizer and the configuration/rule parser, with
+# ASan and UBSan. `make fuzz` runs each for FUZZ_SECONDS (default 600);
+# `make check` runs each for FUZZ_SMOKE_SECONDS on a copy of its seed corpus.
+FUZZ_CC            ?= clang-14
+FUZZ_SECONDS       ?= 600
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE \
+             -DSENDSHIM_BUILDING_LIBRARY -Ishim
+FUZZ_NORMALIZE_SRCS = shim/normalize.c shim/norm_cmsg.c shim/cmsg_bsd.c shim/fmt.c shim/errnames.c
+FUZZ_CONFIG_SRCS    = shim/config.c shim/rules.c shim/fmt.c shim/errnames.c
+
+$(BUILD)/fuzz/fuzz_normalize: tests/fuzz/fuzz_normalize.c $(FUZZ_NORMALIZE_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_NORMALIZE_SRCS) -o $@
+
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_CONFIG_SRCS) -o $@
+
+FUZZERS = normalize config
+
+fuzz: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
+	for f in $(FUZZERS); do \
+	  $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=20000 -print_final_stats=1 \
+	      tests/fuzz/corpus_$$f || exit 1; \
+	done
+
+fuzz-smoke: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
+	for f in $(FUZZERS); do \
+	  rm -rf $(BUILD)/fuzz/corpus_$$f && cp -r tests/fuzz/corpus_$$f $(BUILD)/fuzz/corpus_$$f && \
+	  $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SMOKE_SECONDS) -max_len=20000 -print_final_stats=1 \
+	      $(BUILD)/fuzz/corpus_$$f tests/fuzz/corpus_$$f 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
+	  test "$${PIPESTATUS[0]}" = 0 || exit 1; \
+	done
+
+check: unit integration fuzz-smoke
 
 test: check
 
@@ -108,3 +145,5 @@ lint:
 
 clean:
 	rm -rf $(BUILD)
+
+include tests/bench/Makefile.inc

@@ -17,7 +17,7 @@ static int bad_value(char *err, size_t errlen, const char *var, const char *valu
     ss_buf_init(&b, err, errlen);
     ss_buf_str(&b, var);
     ss_buf_str(&b, ": '");
-    ss_buf_str(&b, value);
+    ss_buf_token(&b, value, strlen(value), SS_ERR_TOKEN_MAX);
     ss_buf_str(&b, "' is not ");
     ss_buf_str(&b, what);
     ss_buf_str(&b, " (");

@@ -69,3 +69,20 @@ void ss_buf_hex(struct ss_buf *b, uint64_t v)
     ss_buf_mem(b, "0x", 2);
     ss_buf_mem(b, digits + sizeof digits - n, n);
 }
+
+void ss_buf_token(struct ss_buf *b, const char *s, size_t n, size_t max)
+{
+    size_t shown = n > max ? max : n;
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f) {
+            ss_buf_char(b, (char)c);
+        } else { /* keep the line one printable line */
+            ss_buf_str(b, "\\x");
+            ss_buf_char(b, "0123456789abcdef"[c >> 4]);
+            ss_buf_char(b, "0123456789abcdef"[c & 15]);
+        }
+    }
+    if (n > shown)
+        ss_buf_str(b, "...");
+}

@@ -22,6 +22,11 @@ void ss_buf_u64(struct ss_buf *b, uint64_t v);
 void ss_buf_i64(struct ss_buf *b, int64_t v);
 void ss_buf_hex(struct ss_buf *b, uint64_t v); /* 0x-prefixed */
 
+/* A token from the user quoted into a one-line message: bytes outside
+ * printable ASCII become \xNN, and beyond `max` bytes it is cut with "...". */
+void ss_buf_token(struct ss_buf *b, const char *s, size_t n, size_t max);
+#define SS_ERR_TOKEN_MAX 64 /* bytes of an offending token quoted in a message */
+
 /* Errno name ("EAGAIN") or NULL when the number has no name here. */
 const char *ss_errno_name(int err);
 /* Errno number for a name ("EAGAIN"), or 0 when unknown. */

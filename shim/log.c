@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
+#include <string.h>
 #include <unistd.h>
 
 int ss_log_fd = 2;
@@ -48,7 +49,7 @@ int ss_log_open(const struct ss_config *c, char *err, size_t errlen)
         const char *name = ss_errno_name(errno);
         ss_buf_init(&b, err, errlen);
         ss_buf_str(&b, "SENDSHIM_LOG: cannot open '");
-        ss_buf_str(&b, c->log_path);
+        ss_buf_token(&b, c->log_path, strlen(c->log_path), SS_PATH_SHOWN_MAX);
         ss_buf_str(&b, "' (");
         ss_buf_str(&b, name ? name : "error");
         ss_buf_str(&b, errno == ELOOP ? ": a symbolic link is refused" : "");

@@ -6,7 +6,8 @@
 #include "config.h"
 #include "fmt.h"
 
-#define SS_LINE_MAX 512 /* one diagnostic line; longer text is cut */
+#define SS_LINE_MAX       512 /* one diagnostic line; longer text is cut */
+#define SS_PATH_SHOWN_MAX 256 /* bytes of a path quoted in a message */
 
 /* Where lines go: -1 none, 2 stderr, or the log file's descriptor. */
 extern int ss_log_fd;

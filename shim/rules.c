@@ -47,7 +47,6 @@
 #include <string.h>
 #include <sys/un.h>
 
-#define SS_ERR_TOKEN_MAX   64  /* bytes of an offending token quoted in a message */
 #define SS_ADDR_TEXT_MAX   64  /* inet_pton input copy; INET6_ADDRSTRLEN is 46 */
 #define SS_PCT_MAX         100 /* short=P% */
 #define SS_PORT_MAX        65535
@@ -200,19 +199,7 @@ struct ctx {
 
 static void put_token(struct ss_buf *b, struct span t)
 {
-    size_t n = t.n > SS_ERR_TOKEN_MAX ? SS_ERR_TOKEN_MAX : t.n;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)t.p[i];
-        if (c >= 0x20 && c < 0x7f) {
-            ss_buf_char(b, (char)c);
-        } else { /* keep the line one printable line */
-            ss_buf_str(b, "\\x");
-            ss_buf_char(b, "0123456789abcdef"[c >> 4]);
-            ss_buf_char(b, "0123456789abcdef"[c & 15]);
-        }
-    }
-    if (t.n > n)
-        ss_buf_str(b, SS_TEXT_CUT_MARKER);
+    ss_buf_token(b, t.p, t.n, SS_ERR_TOKEN_MAX);
 }
 
 /* Start "rule N: 'TOKEN' "; the caller appends what is wrong and, in

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "export.h"
@@ -67,7 +68,7 @@ static int read_faults_file(const char *path, char *text, size_t cap, char *err,
     const char *name = ss_errno_name(errno);
     ss_buf_init(&b, err, errlen);
     ss_buf_str(&b, "SENDSHIM_FAULTS_FILE: cannot read '");
-    ss_buf_str(&b, path);
+    ss_buf_token(&b, path, strlen(path), SS_PATH_SHOWN_MAX);
     ss_buf_str(&b, "' (");
     ss_buf_str(&b, errno == EFBIG ? "larger than 64 KiB" : name ? name : "error");
     ss_buf_str(&b, "); accepted: a readable file of rules, one per line");

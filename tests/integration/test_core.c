@@ -311,6 +311,7 @@ Test(core, bad_configuration_stops_before_main_with_status_2)
     static const struct bad_env cases[] = {
         {"SENDSHIM_FLAGS=bsd",
          "SENDSHIM_FLAGS: 'bsd' is not a flag style (linux, freebsd, netbsd, openbsd, macos)"},
+        {"SENDSHIM_FLAGS=free\nbsd", "SENDSHIM_FLAGS: 'free\\x0absd' is not a flag style"},
         {"SENDSHIM_UNKNOWN_FLAGS=drop", "SENDSHIM_UNKNOWN_FLAGS: 'drop' is not a mode (pass, strip, reject)"},
         {"SENDSHIM_NOSIGPIPE=yes", "SENDSHIM_NOSIGPIPE: 'yes' is not a switch (0, 1)"},
         {"SENDSHIM_TRACE=2", "SENDSHIM_TRACE: '2' is not a switch (0, 1)"},
