@@ -60,6 +60,11 @@ ssize_t ss_process(struct ss_request *rq)
     if (err)
         return finish(rq, -1, err, saved_errno);
 
-    ssize_t ret = forward(rq);
+    struct ss_fault fault;
+    ssize_t ret = ss_stage_faults(rq, &fault);
+    if (ret == SS_FAULT_FORWARD)
+        ret = forward(rq);
+    if (fault.fired)
+        ret = ss_stage_faults_done(rq, &fault, ret);
     return finish(rq, ret, ret < 0 ? errno : 0, saved_errno);
 }

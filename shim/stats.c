@@ -1,6 +1,7 @@
 /* stats.c - SENDSHIM_STATS counters and their summary. */
 #include "stats.h"
 
+#include "faults.h"
 #include "log.h"
 
 struct ss_stats ss_stats;
@@ -55,4 +56,5 @@ void ss_stats_report(void)
     ss_buf_str(&b, " faults=");
     ss_buf_u64(&b, get(&ss_stats.faults));
     ss_log_end(&b);
+    ss_faults_stats_report();
 }

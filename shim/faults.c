@@ -1,0 +1,231 @@
+/* faults.c - the fault decision (SPEC section 8), see faults.h.
+ *
+ * Decisions where SPEC section 8 is silent:
+ * - A rule fires only when its action can act on the call: short= needs a
+ *   stream socket and a request longer than the bytes it keeps (short=100 on
+ *   a 10-byte send changes nothing, so nothing is logged and a later rule may
+ *   fire); batch= needs a sendmmsg of more than K messages; drop needs a
+ *   datagram or raw socket. error= and delay= act on every call. A rule that
+ *   combines delay= with another action fires only when that action acts.
+ *   The counter still counts the call: it matched.
+ * - write and writev match only on sockets (type known and nonzero).
+ * - An IPv4 peer= also matches the IPv4-mapped IPv6 destination
+ *   (::ffff:a.b.c.d) of a dual-stack socket: it is the same host.
+ * - A unix peer= matches path sockets only; abstract and unnamed ones have no
+ *   path to name.
+ * - sendmmsg is one call: its destination is the first message's msg_name (or
+ *   the connected peer). */
+#include "faults.h"
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/un.h>
+
+#define SS_PCT_DIV 100 /* short=P% */
+
+static unsigned type_bit(int type)
+{
+    switch (type) {
+    case SOCK_STREAM:
+        return SS_TYPE_STREAM;
+    case SOCK_DGRAM:
+        return SS_TYPE_DGRAM;
+    case SOCK_SEQPACKET:
+        return SS_TYPE_SEQPACKET;
+    case SOCK_RAW:
+        return SS_TYPE_RAW;
+    default:
+        return 0;
+    }
+}
+
+static unsigned family_bit(int family)
+{
+    switch (family) {
+    case AF_UNIX:
+        return SS_FAM_UNIX;
+    case AF_INET:
+        return SS_FAM_INET;
+    case AF_INET6:
+        return SS_FAM_INET6;
+    case AF_NETLINK:
+        return SS_FAM_NETLINK;
+    case AF_PACKET:
+        return SS_FAM_PACKET;
+    default:
+        return 0;
+    }
+}
+
+unsigned ss_faults_needs(const struct ss_rule *rules, unsigned n)
+{
+    unsigned needs = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const struct ss_rule *r = &rules[i];
+        /* write/writev match on sockets only; short= and drop act by type. */
+        if ((r->conds & (SS_COND_TYPE | SS_COND_FAMILY)) ||
+            (r->calls & (SS_CALL_BIT(SS_CALL_WRITE) | SS_CALL_BIT(SS_CALL_WRITEV))) ||
+            (r->actions & (SS_ACT_SHORT | SS_ACT_DROP)))
+            needs |= SS_NEED_SOCK;
+        if (r->conds & (SS_COND_PEER | SS_COND_PORT))
+            needs |= SS_NEED_DEST;
+        if (r->conds & SS_COND_AFTER)
+            needs |= SS_NEED_SENT;
+    }
+    return needs;
+}
+
+int ss_when_holds(const struct ss_rule *r, uint64_t count)
+{
+    if (count < r->when_first || count > r->when_last)
+        return 0;
+    return (count - r->when_first) % r->when_step == 0;
+}
+
+/* The IPv4 address inside an IPv4-mapped IPv6 address, if it is one. */
+static int v4_mapped(const struct sockaddr_in6 *a, struct in_addr *out)
+{
+    if (!IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+        return 0;
+    memcpy(&out->s_addr, &a->sin6_addr.s6_addr[12], sizeof out->s_addr);
+    return 1;
+}
+
+/* Destination port in host order, or -1 when dest has none. */
+static int dest_port(const struct sockaddr *dest, socklen_t len)
+{
+    if (!dest)
+        return -1;
+    if (dest->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
+        return ntohs(((const struct sockaddr_in *)dest)->sin_port);
+    if (dest->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6))
+        return ntohs(((const struct sockaddr_in6 *)dest)->sin6_port);
+    return -1;
+}
+
+int ss_peer_matches(const struct ss_rule *r, const struct sockaddr *dest, socklen_t len)
+{
+    if (!dest || len < (socklen_t)sizeof(sa_family_t))
+        return 0;
+    switch (r->peer.ss_family) {
+    case AF_INET: {
+        const struct sockaddr_in *want = (const struct sockaddr_in *)&r->peer;
+        struct in_addr addr;
+        if (dest->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
+            addr = ((const struct sockaddr_in *)dest)->sin_addr;
+        else if (!(dest->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6) &&
+                   v4_mapped((const struct sockaddr_in6 *)dest, &addr)))
+            return 0;
+        if (addr.s_addr != want->sin_addr.s_addr)
+            return 0;
+        return !want->sin_port || dest_port(dest, len) == ntohs(want->sin_port);
+    }
+    case AF_INET6: {
+        const struct sockaddr_in6 *want = (const struct sockaddr_in6 *)&r->peer;
+        if (dest->sa_family != AF_INET6 || len < (socklen_t)sizeof(struct sockaddr_in6))
+            return 0;
+        const struct sockaddr_in6 *got = (const struct sockaddr_in6 *)dest;
+        if (memcmp(&got->sin6_addr, &want->sin6_addr, sizeof want->sin6_addr))
+            return 0;
+        return !want->sin6_port || got->sin6_port == want->sin6_port;
+    }
+    case AF_UNIX: {
+        const struct sockaddr_un *want = (const struct sockaddr_un *)&r->peer;
+        const size_t off = offsetof(struct sockaddr_un, sun_path);
+        if (dest->sa_family != AF_UNIX || (size_t)len <= off)
+            return 0;
+        const char *path = ((const struct sockaddr_un *)dest)->sun_path;
+        size_t max = (size_t)len - off, n = 0;
+        if (max > sizeof want->sun_path)
+            max = sizeof want->sun_path;
+        while (n < max && path[n]) /* the kernel allows a path without its NUL */
+            n++;
+        if (!n) /* abstract (leading NUL) or unnamed */
+            return 0;
+        return strlen(want->sun_path) == n && !memcmp(path, want->sun_path, n);
+    }
+    default:
+        return 0;
+    }
+}
+
+int ss_rule_matches(const struct ss_rule *r, const struct ss_fault_call *c)
+{
+    if (!(r->calls & SS_CALL_BIT(c->call)))
+        return 0;
+    if ((c->call == SS_CALL_WRITE || c->call == SS_CALL_WRITEV) && !c->type)
+        return 0;
+    if (!r->conds)
+        return 1;
+    if ((r->conds & SS_COND_FD) && r->fd != c->fd)
+        return 0;
+    if ((r->conds & SS_COND_TYPE) && !(r->types & type_bit(c->type)))
+        return 0;
+    if ((r->conds & SS_COND_FAMILY) && !(r->families & family_bit(c->family)))
+        return 0;
+    if ((r->conds & SS_COND_PEER) && !ss_peer_matches(r, c->dest, c->destlen))
+        return 0;
+    if ((r->conds & SS_COND_PORT) && dest_port(c->dest, c->destlen) != (int)r->port)
+        return 0;
+    if ((r->conds & SS_COND_AFTER) && !(c->sent > r->after_bytes))
+        return 0;
+    return 1;
+}
+
+/* P% of n, at least 1, without overflow for any 64-bit n. */
+static uint64_t percent_of(uint64_t n, unsigned pct)
+{
+    uint64_t v = n / SS_PCT_DIV * pct + n % SS_PCT_DIV * pct / SS_PCT_DIV;
+    return v ? v : 1;
+}
+
+int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep)
+{
+    *keep = 0;
+    if (r->actions & SS_ACT_SHORT) {
+        if (!(type_bit(c->type) & SS_TYPES_SHORT))
+            return 0;
+        uint64_t k = r->short_pct ? percent_of(c->bytes, r->short_pct) : r->short_bytes;
+        if (k >= c->bytes)
+            return 0;
+        *keep = k;
+    }
+    if ((r->actions & SS_ACT_BATCH) && !(c->call == SS_CALL_SENDMMSG && c->vlen > r->batch))
+        return 0;
+    if ((r->actions & SS_ACT_DROP) && !(type_bit(c->type) & SS_TYPES_DROP))
+        return 0;
+    return 1;
+}
+
+void ss_faults_decide(const struct ss_rule *rules, struct ss_rule_state *st, unsigned n, uint64_t seed,
+                      const struct ss_fault_call *c, struct ss_fault_decision *d)
+{
+    d->rule = -1;
+    for (unsigned i = 0; i < n; i++) {
+        const struct ss_rule *r = &rules[i];
+        if (!ss_rule_matches(r, c))
+            continue;
+        uint64_t count = __atomic_add_fetch(&st[i].count, 1, __ATOMIC_RELAXED);
+        uint64_t keep;
+        if (d->rule >= 0 || !ss_when_holds(r, count) || !ss_rule_acts(r, c, &keep))
+            continue;
+        uint64_t base = 0;
+        if (r->p_threshold != UINT64_MAX || r->delay_min_ns != r->delay_max_ns)
+            base = ss_prng_base(seed, (uint64_t)i + 1);
+        if (r->p_threshold != UINT64_MAX && ss_prng_next(&st[i].prng, base) >= r->p_threshold)
+            continue;
+        __atomic_add_fetch(&st[i].fired, 1, __ATOMIC_RELAXED);
+        d->rule = (int)i;
+        d->actions = r->actions;
+        d->error = r->error;
+        d->keep = keep;
+        d->batch = r->batch;
+        d->delay_ns = 0;
+        if (r->actions & SS_ACT_DELAY)
+            d->delay_ns =
+                r->delay_min_ns == r->delay_max_ns
+                    ? r->delay_min_ns
+                    : ss_prng_range(ss_prng_next(&st[i].prng, base), r->delay_min_ns, r->delay_max_ns);
+    }
+}

@@ -1,0 +1,130 @@
+/* faults.h - the fault decision of SPEC section 8: which rule, if any, fires
+ * on a call. Pure apart from atomic updates of the rules' counters and
+ * generators: no system calls, so unit tests drive it without sockets. The
+ * pipeline stage (stage_faults.c) gathers the facts about a call that the rule
+ * set needs (ss_faults_needs), asks ss_faults_decide, and applies the answer. */
+#ifndef SENDSHIM_FAULTS_H
+#define SENDSHIM_FAULTS_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "calls.h"
+#include "prng.h"
+#include "rules.h"
+
+/* What a rule accumulates while it is in force. Updated atomically. */
+struct ss_rule_state {
+    uint64_t count; /* calls that matched the rule: its `when` counter */
+    uint64_t fired; /* calls it fired on */
+    struct ss_prng prng;
+};
+
+/* The facts about one call that rules test. The stage fills what the set's
+ * ss_faults_needs asks for; the rest may stay zero. */
+struct ss_fault_call {
+    enum ss_call call;
+    int fd;
+    int type;   /* SOCK_STREAM, SOCK_DGRAM, ...; 0: not a socket or unknown */
+    int family; /* AF_UNIX, AF_INET, ...; 0 when unknown */
+    /* The destination: sendto's address or msg_name when given, else the
+     * connected peer; NULL when there is none or it is unknown. */
+    const struct sockaddr *dest;
+    socklen_t destlen;
+    uint64_t sent;  /* bytes sent successfully on fd before this call */
+    uint64_t bytes; /* bytes this call asks to send (sendmmsg: all messages) */
+    unsigned vlen;  /* sendmmsg: messages in the batch (capped as the kernel caps it) */
+};
+
+enum ss_fault_needs {
+    SS_NEED_SOCK = 1u << 0, /* type and family */
+    SS_NEED_DEST = 1u << 1, /* dest (peer=, port=) */
+    SS_NEED_SENT = 1u << 2, /* sent (after=) */
+};
+
+/* What the set of rules needs to know about every call (ss_fault_needs). */
+unsigned ss_faults_needs(const struct ss_rule *rules, unsigned n);
+
+/* The outcome for one call. When rule < 0 nothing fired: the call goes on
+ * untouched. Otherwise the fields say what to do (actions is the rule's). */
+struct ss_fault_decision {
+    int rule; /* 0-based index of the rule that fired, or -1 */
+    unsigned actions;
+    int error;         /* error=: the errno */
+    uint64_t keep;     /* short=: bytes to really send (1 <= keep < bytes) */
+    unsigned batch;    /* batch=: messages to really send (< vlen) */
+    uint64_t delay_ns; /* delay=: this call's delay (drawn for a range) */
+};
+
+/* Decide for one call. Every rule whose calls and fd/type/family/peer/port/
+ * after conditions match gets its counter incremented, whether or not another
+ * rule fires. Rules are tried in order; a rule fires when its counter
+ * satisfies `when`, its action can act on this call (ss_rule_acts), and then
+ * its p draw succeeds (drawn only then). The first rule that fires decides;
+ * later rules draw nothing. Generators are seeded from `seed` and the rule's
+ * position (1-based). Lock-free and async-signal-safe. */
+void ss_faults_decide(const struct ss_rule *rules, struct ss_rule_state *st, unsigned n, uint64_t seed,
+                      const struct ss_fault_call *c, struct ss_fault_decision *d);
+
+/* The parts of the decision, for tests. */
+int ss_when_holds(const struct ss_rule *r, uint64_t count);
+/* Calls and fd/type/family/peer/port/after conditions (not when, not p). */
+int ss_rule_matches(const struct ss_rule *r, const struct ss_fault_call *c);
+/* Whether the rule's action would change this call: short= on a stream
+ * socket asking for more than the kept bytes, batch= on a sendmmsg of more
+ * than K messages, drop on a datagram or raw socket; error= and delay=
+ * always. On success *keep holds short='s byte count. */
+int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep);
+/* The address condition alone: does dest match peer=ADDR[:PORT]? */
+int ss_peer_matches(const struct ss_rule *r, const struct sockaddr *dest, socklen_t destlen);
+
+/* ---- the runtime side (stage_faults.c) ---------------------------------- */
+
+#define SS_FAULT_IOV_COPY 64            /* iovecs of a short= copy held on the stack */
+#define SS_FAULT_FORWARD  ((ssize_t)-2) /* ss_stage_faults: forward the request */
+
+/* One call's fault, on ss_process's stack: the decision, what the log line
+ * needs, and the bounded copies a short= request is rewritten into. */
+struct ss_fault {
+    int fired; /* a rule fired; the rest is valid only then */
+    int sigpipe;
+    struct ss_fault_decision d;
+    uint64_t bytes; /* the request's bytes and messages, for the log line */
+    unsigned vlen;
+    struct mmsghdr *user_vec; /* short= on sendmmsg: where message 0's msg_len goes */
+    struct ss_request_view {  /* the request as the program made it, restored after */
+        size_t len;
+        const struct msghdr *msg;
+        struct mmsghdr *vec;
+        unsigned vlen;
+        const struct iovec *iov;
+        int iovcnt;
+    } orig;
+    char text[SS_RULE_TEXT_MAX];
+    union {
+        struct msghdr msg;
+        struct mmsghdr mmsg;
+    } hdr;
+    struct iovec iov[SS_FAULT_IOV_COPY];
+};
+
+/* Replace the rules in force by those of `text` (NULL or "" removes them
+ * all), safely while other threads send. Returns 0, or -errno (-EINVAL: a bad
+ * rule; -EAGAIN, -ENOMEM) with one line in err ("rule 1: ...") and nothing
+ * changed. Not async-signal-safe only in that it may wait for readers. */
+int ss_faults_replace(const char *text, char *err, size_t errlen);
+
+/* The calls (SS_CALL_BIT mask) that some rule in force names: write and
+ * writev take the pipeline only when this says a rule may want them. */
+unsigned ss_faults_calls(void);
+
+/* SENDSHIM_STATS: one line per rule in force, "stats: rule 1 (TEXT)
+ * matched=N fired=M". */
+void ss_faults_stats_report(void);
+
+/* The "seed N (...)" line. */
+void ss_faults_log_seed(void);
+
+#endif

@@ -1,0 +1,680 @@
+/* stage_faults.c - the fault stage of the pipeline (SPEC section 8), the rule
+ * sets in force, their runtime replacement and their statistics.
+ *
+ * Rule sets and readers. The rules in force can be replaced at any time by
+ * sendshim_set_faults() while other threads (and signal handlers) send, and
+ * the send path may take no lock. The sets live in a few slots; `cur` names
+ * the slot in force. A reader (one call's decision) announces itself in the
+ * slot's reader count, then checks that the slot is still the current one
+ * (if not, it backs off and retries), reads, and leaves. A writer (serialized
+ * by a lock that is never on the send path) builds the new set in a slot that
+ * is neither current nor read, publishes it by storing `cur`, and frees an
+ * old set only once no reader is in its slot. The announce-then-check and
+ * publish-then-count pairs are sequentially consistent, so a reader that saw
+ * a slot as current is always seen by a writer that looks afterwards. A
+ * reader holds a slot only for the decision: everything the call needs later
+ * (the rule's text for the log line included) is copied out first, so a
+ * delay or a blocking send never holds a set.
+ *
+ * Memory. The constructor's rules stay where the configuration parsed them
+ * (ss_cfg.rules); their counters are a static array. A set given at run time
+ * lives in its own anonymous mapping, mapped only then and trimmed to the
+ * rules it holds (one page for a few rules; about 26 KiB for the maximum of
+ * 64), and unmapped once replaced and no longer read. So a process that
+ * never calls sendshim_set_faults() maps nothing, and one that does holds one
+ * set in the steady state (two while an old one drains).
+ *
+ * Fork. The writer lock and the reader counts are reset in the child by a
+ * pthread_atfork handler, registered the first time sendshim_set_faults()
+ * runs (a count left behind by a thread of the parent that does not exist in
+ * the child would otherwise keep its slot busy forever; a slot so lost is
+ * only skipped, never waited on when others are free).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "faults.h"
+#include "fdtable.h"
+#include "log.h"
+#include "pipeline.h"
+#include "stages.h"
+#include "state.h"
+#include "stats.h"
+
+#define SS_FAULT_SLOTS    4       /* rule-set slots: current, draining, spare */
+#define SS_SET_WAIT_TRIES 1000000 /* sched_yield()s a writer waits for a free slot */
+#define SS_MMSG_VLEN_CAP  1024u   /* sendmmsg: the kernel caps vlen at UIO_MAXIOV */
+#define SS_NS_PER_S       1000000000ull
+#define SS_NEEDS_KNOWN    (1u << 31) /* initial_needs has been computed */
+
+/* A rule set given at run time: one anonymous mapping, trimmed after the
+ * rules in use (`rs` must stay last). */
+struct ss_rtset {
+    size_t map_len;
+    unsigned needs;
+    uint64_t seed;
+    struct ss_rule_state st[SS_MAX_RULES];
+    struct ss_ruleset rs;
+};
+
+struct ss_slot {
+    unsigned readers;
+    int initial;          /* holds the constructor's rules (ss_cfg.rules) */
+    struct ss_rtset *set; /* else this set, or NULL when empty */
+};
+
+/* A set as the send path reads it. */
+struct ss_view {
+    const struct ss_rule *rule;
+    struct ss_rule_state *st;
+    unsigned n;
+    unsigned needs;
+    uint64_t seed;
+};
+
+static struct ss_slot slots[SS_FAULT_SLOTS] = {[0] = {.initial = 1}};
+static unsigned cur;                                  /* the slot in force */
+static struct ss_rule_state initial_st[SS_MAX_RULES]; /* counters of ss_cfg.rules */
+static unsigned initial_needs;
+/* The fast path's hint: once a set was given at run time, its size is in
+ * runtime_n and ss_cfg.rules no longer counts. */
+static int replaced;
+static unsigned runtime_n;
+static unsigned runtime_calls; /* SS_CALL_BIT mask of the runtime set's rules */
+static unsigned initial_calls; /* of ss_cfg.rules, with SS_NEEDS_KNOWN once computed */
+static int writer_lock;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* ---- readers ----------------------------------------------------------- */
+
+static unsigned acquire(void)
+{
+    for (;;) {
+        unsigned i = __atomic_load_n(&cur, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&slots[i].readers, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&cur, __ATOMIC_SEQ_CST) == i)
+            return i;
+        __atomic_sub_fetch(&slots[i].readers, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+static void release(unsigned i)
+{
+    __atomic_sub_fetch(&slots[i].readers, 1, __ATOMIC_RELEASE);
+}
+
+static void view_of(unsigned i, struct ss_view *v)
+{
+    const struct ss_slot *s = &slots[i];
+    if (s->initial) {
+        v->rule = ss_cfg.rules.rule;
+        v->st = initial_st;
+        v->n = ss_cfg.rules.n;
+        v->seed = ss_cfg.seed;
+        unsigned needs = __atomic_load_n(&initial_needs, __ATOMIC_RELAXED);
+        if (!needs) { /* computed once; racing threads store the same value */
+            needs = ss_faults_needs(v->rule, v->n) | SS_NEEDS_KNOWN;
+            __atomic_store_n(&initial_needs, needs, __ATOMIC_RELAXED);
+        }
+        v->needs = needs;
+        return;
+    }
+    struct ss_rtset *set = __atomic_load_n(&s->set, __ATOMIC_ACQUIRE);
+    if (!set) {
+        memset(v, 0, sizeof *v);
+        return;
+    }
+    v->rule = set->rs.rule;
+    v->st = set->st;
+    v->n = set->rs.n;
+    v->seed = set->seed;
+    v->needs = set->needs;
+}
+
+/* ---- facts about the call ------------------------------------------------ */
+
+/* Socket type and family, from the descriptor table: the kernel is asked
+ * once per descriptor (ss_fd_probe); only rule sets that test the type or
+ * family, match write/writev, or use short=/drop look. */
+static void sock_facts(int fd, int *type, int *family)
+{
+    uint64_t st = ss_fd_probe(fd);
+    *type = ss_fd_type(st);
+    *family = ss_fd_family(st);
+}
+
+/* Where the call sends: its own address if it names one, else the connected
+ * peer. getpeername is a system call, made only for rule sets with peer= or
+ * port= conditions, on every such call: the descriptor table has no room to
+ * cache a peer address (up to 110 bytes for a unix path) per descriptor. */
+static void dest_facts(const struct ss_request *rq, struct ss_fault_call *c, struct sockaddr_storage *peer)
+{
+    const struct sockaddr *a = NULL;
+    socklen_t alen = 0;
+    if (rq->call == SS_CALL_SENDTO) {
+        a = rq->addr;
+        alen = rq->addrlen;
+    } else if (rq->call == SS_CALL_SENDMSG && rq->msg) {
+        a = rq->msg->msg_name;
+        alen = rq->msg->msg_namelen;
+    } else if (rq->call == SS_CALL_SENDMMSG && rq->vec && rq->vlen) {
+        a = rq->vec[0].msg_hdr.msg_name;
+        alen = rq->vec[0].msg_hdr.msg_namelen;
+    }
+    if (a && alen) {
+        c->dest = a;
+        c->destlen = alen;
+        return;
+    }
+    int saved = errno;
+    socklen_t len = sizeof *peer;
+    if (syscall(SYS_getpeername, rq->fd, peer, &len) == 0) {
+        c->dest = (const struct sockaddr *)peer;
+        c->destlen = len;
+    }
+    errno = saved;
+}
+
+static uint64_t iov_sum(const struct iovec *iov, size_t n)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; iov && i < n; i++)
+        total += iov[i].iov_len;
+    return total;
+}
+
+static unsigned capped_vlen(const struct ss_request *rq)
+{
+    return rq->vlen > SS_MMSG_VLEN_CAP ? SS_MMSG_VLEN_CAP : rq->vlen;
+}
+
+/* ---- applying a fault ------------------------------------------------------ */
+
+/* Copy the first `keep` bytes' worth of iov into f->iov (zero-length entries
+ * skipped, the last one cut). The copy is bounded: when `keep` lies beyond
+ * SS_FAULT_IOV_COPY non-empty entries, fewer bytes are kept, which is still
+ * a legal short write of at least one byte. Returns the entries used. */
+static int cut_iov(struct ss_fault *f, const struct iovec *iov, size_t n, uint64_t keep)
+{
+    int k = 0;
+    for (size_t i = 0; i < n && keep && k < SS_FAULT_IOV_COPY; i++) {
+        if (!iov[i].iov_len)
+            continue;
+        f->iov[k] = iov[i];
+        if (f->iov[k].iov_len > keep)
+            f->iov[k].iov_len = keep;
+        keep -= f->iov[k].iov_len;
+        k++;
+    }
+    return k;
+}
+
+/* short=: make the request send at most d.keep bytes. sendmmsg on a stream
+ * socket: the messages that fit whole are sent as a shorter batch; when not
+ * even the first fits, it alone is sent cut (a one-message sendmmsg on a
+ * copy whose msg_len is copied back). Either is a result the kernel can give
+ * (a batch ends early; a stream message is sent in part). */
+static void apply_short(struct ss_request *rq, struct ss_fault *f)
+{
+    uint64_t keep = f->d.keep;
+    switch (rq->call) {
+    case SS_CALL_SEND:
+    case SS_CALL_SENDTO:
+    case SS_CALL_WRITE:
+        rq->len = (size_t)keep;
+        break;
+    case SS_CALL_WRITEV:
+        rq->iovcnt = cut_iov(f, rq->iov, (size_t)rq->iovcnt, keep);
+        rq->iov = f->iov;
+        break;
+    case SS_CALL_SENDMSG:
+        f->hdr.msg = *rq->msg;
+        f->hdr.msg.msg_iovlen = (size_t)cut_iov(f, rq->msg->msg_iov, rq->msg->msg_iovlen, keep);
+        f->hdr.msg.msg_iov = f->iov;
+        rq->msg = &f->hdr.msg;
+        break;
+    case SS_CALL_SENDMMSG: {
+        unsigned vlen = capped_vlen(rq), whole = 0;
+        uint64_t sum = 0;
+        for (; whole < vlen; whole++) {
+            const struct msghdr *m = &rq->vec[whole].msg_hdr;
+            uint64_t b = iov_sum(m->msg_iov, m->msg_iovlen);
+            if (sum + b > keep)
+                break;
+            sum += b;
+        }
+        if (whole) {
+            rq->vlen = whole;
+            break;
+        }
+        const struct msghdr *m = &rq->vec[0].msg_hdr;
+        f->hdr.mmsg.msg_hdr = *m;
+        f->hdr.mmsg.msg_hdr.msg_iovlen = (size_t)cut_iov(f, m->msg_iov, m->msg_iovlen, keep);
+        f->hdr.mmsg.msg_hdr.msg_iov = f->iov;
+        f->hdr.mmsg.msg_len = 0;
+        f->user_vec = rq->vec;
+        rq->vec = &f->hdr.mmsg;
+        rq->vlen = 1;
+        break;
+    }
+    case SS_NCALLS:
+        break;
+    }
+}
+
+/* drop: report every byte as sent, send nothing. */
+static ssize_t apply_drop(struct ss_request *rq, struct ss_fault *f)
+{
+    if (rq->call != SS_CALL_SENDMMSG)
+        return (ssize_t)f->bytes;
+    unsigned vlen = capped_vlen(rq);
+    for (unsigned i = 0; i < vlen; i++)
+        rq->vec[i].msg_len = (unsigned)iov_sum(rq->vec[i].msg_hdr.msg_iov, rq->vec[i].msg_hdr.msg_iovlen);
+    return (ssize_t)vlen;
+}
+
+/* Sleep ns on the monotonic clock, to an absolute deadline so that a signal
+ * (EINTR) resumes the sleep for the time that is left. */
+static void sleep_ns(uint64_t ns)
+{
+    struct timespec t;
+    int saved = errno;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    uint64_t sec = ns / SS_NS_PER_S + (uint64_t)t.tv_sec;
+    uint64_t nsec = ns % SS_NS_PER_S + (uint64_t)t.tv_nsec;
+    t.tv_sec = (time_t)(sec + nsec / SS_NS_PER_S);
+    t.tv_nsec = (long)(nsec % SS_NS_PER_S);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+        ;
+    errno = saved;
+}
+
+/* The kernel raises SIGPIPE for EPIPE on stream sockets only (TCP, unix
+ * stream; a unix seqpacket socket fails with EPIPE silently), in the calling
+ * thread, unless MSG_NOSIGNAL. */
+static int sigpipe_due(const struct ss_request *rq, int type)
+{
+    return type == SOCK_STREAM && !(rq->flags & MSG_NOSIGNAL);
+}
+
+/* Raised after the log line is written: by default SIGPIPE ends the process
+ * as soon as it is sent. An ignored SIGPIPE is discarded by the kernel, a
+ * blocked one stays pending, a handler runs now: the same as for the real
+ * error, which the kernel signals on the way back from the system call. */
+static void raise_sigpipe(void)
+{
+    syscall(SYS_tgkill, (pid_t)syscall(SYS_getpid), (pid_t)syscall(SYS_gettid), SIGPIPE);
+}
+
+/* ---- the stage --------------------------------------------------------------- */
+
+static unsigned rules_hint(void)
+{
+    if (__atomic_load_n(&replaced, __ATOMIC_RELAXED))
+        return __atomic_load_n(&runtime_n, __ATOMIC_RELAXED);
+    return ss_cfg.rules.n;
+}
+
+unsigned ss_faults_calls(void)
+{
+    if (__atomic_load_n(&replaced, __ATOMIC_ACQUIRE))
+        return __atomic_load_n(&runtime_calls, __ATOMIC_RELAXED);
+    unsigned calls = __atomic_load_n(&initial_calls, __ATOMIC_RELAXED);
+    if (calls)
+        return calls & ~SS_NEEDS_KNOWN;
+    for (unsigned i = 0; i < ss_cfg.rules.n; i++)
+        calls |= ss_cfg.rules.rule[i].calls;
+    /* Cached only once the constructor has fixed the configuration. */
+    if (__atomic_load_n(&ss_active, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&initial_calls, calls | SS_NEEDS_KNOWN, __ATOMIC_RELAXED);
+    return calls;
+}
+
+ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fault *f)
+{
+    f->fired = 0;
+    if (__builtin_expect(!rules_hint(), 1))
+        return SS_FAULT_FORWARD;
+
+    unsigned slot = acquire();
+    struct ss_view v;
+    view_of(slot, &v);
+    if (!v.n) {
+        release(slot);
+        return SS_FAULT_FORWARD;
+    }
+
+    struct ss_fault_call c = {.call = rq->call, .fd = rq->fd};
+    struct sockaddr_storage peer;
+    if (rq->call == SS_CALL_SENDMMSG)
+        c.vlen = capped_vlen(rq);
+    /* Bytes: only short= looks at them before firing; the log needs them after. */
+    c.bytes = ss_request_bytes(rq);
+    if ((v.needs & SS_NEED_SOCK) || rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV)
+        sock_facts(rq->fd, &c.type, &c.family);
+    if (v.needs & SS_NEED_DEST)
+        dest_facts(rq, &c, &peer);
+    if (v.needs & SS_NEED_SENT)
+        c.sent = ss_fd_bytes(rq->fd);
+
+    ss_faults_decide(v.rule, v.st, v.n, v.seed, &c, &f->d);
+    if (f->d.rule < 0) {
+        release(slot);
+        return SS_FAULT_FORWARD;
+    }
+    /* Copy out what the log line needs: the set may be replaced meanwhile. */
+    memcpy(f->text, v.rule[f->d.rule].text, sizeof f->text);
+    release(slot);
+
+    f->fired = 1;
+    f->sigpipe = 0;
+    f->user_vec = NULL;
+    f->bytes = c.bytes;
+    f->vlen = c.vlen;
+    f->orig.len = rq->len;
+    f->orig.msg = rq->msg;
+    f->orig.vec = rq->vec;
+    f->orig.vlen = rq->vlen;
+    f->orig.iov = rq->iov;
+    f->orig.iovcnt = rq->iovcnt;
+    __atomic_add_fetch(&ss_stats.faults, 1, __ATOMIC_RELAXED);
+
+    if (f->d.actions & SS_ACT_DELAY)
+        sleep_ns(f->d.delay_ns);
+    if (f->d.actions & SS_ACT_ERROR) {
+        if (f->d.error == EPIPE) {
+            if (!(v.needs & SS_NEED_SOCK))
+                sock_facts(rq->fd, &c.type, &c.family);
+            f->sigpipe = sigpipe_due(rq, c.type);
+        }
+        errno = f->d.error;
+        return -1;
+    }
+    if (f->d.actions & SS_ACT_DROP)
+        return apply_drop(rq, f);
+    if (f->d.actions & SS_ACT_SHORT)
+        apply_short(rq, f);
+    else if (f->d.actions & SS_ACT_BATCH)
+        rq->vlen = f->d.batch;
+    return SS_FAULT_FORWARD;
+}
+
+/* "10ms", "1500us", "3s": the largest unit that divides exactly. */
+static void buf_duration(struct ss_buf *b, uint64_t ns)
+{
+    static const struct {
+        uint64_t ns;
+        const char *unit;
+    } units[] = {{SS_NS_PER_S, "s"}, {1000000, "ms"}, {1000, "us"}, {1, "ns"}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (ns % units[i].ns == 0 || units[i].ns == 1) {
+            ss_buf_u64(b, ns / units[i].ns);
+            ss_buf_str(b, units[i].unit);
+            return;
+        }
+    }
+}
+
+static void buf_errno(struct ss_buf *b, int err)
+{
+    const char *name = ss_errno_name(err);
+    if (name)
+        ss_buf_str(b, name);
+    else
+        ss_buf_i64(b, err);
+}
+
+static void log_fault(const struct ss_request *rq, const struct ss_fault *f, ssize_t ret, int err)
+{
+    char line[SS_LINE_MAX];
+    struct ss_buf b;
+    int mmsg = rq->call == SS_CALL_SENDMMSG;
+    ss_log_begin(&b, line, sizeof line);
+    ss_buf_str(&b, "fault rule ");
+    ss_buf_u64(&b, (uint64_t)f->d.rule + 1);
+    ss_buf_str(&b, " (");
+    ss_buf_str(&b, f->text);
+    ss_buf_str(&b, "): ");
+    ss_buf_str(&b, ss_call_name(rq->call));
+    ss_buf_str(&b, "(fd=");
+    ss_buf_i64(&b, rq->fd);
+    ss_buf_str(&b, ", ");
+    if (mmsg) {
+        ss_buf_u64(&b, f->vlen);
+        ss_buf_str(&b, f->vlen == 1 ? " message, " : " messages, ");
+    }
+    ss_buf_u64(&b, f->bytes);
+    ss_buf_str(&b, f->bytes == 1 ? " byte)" : " bytes)");
+    if (f->d.actions & SS_ACT_DELAY) {
+        ss_buf_str(&b, " delayed ");
+        buf_duration(&b, f->d.delay_ns);
+    }
+    ss_buf_str(&b, " -> ");
+    if (ret < 0) {
+        ss_buf_str(&b, "-1 ");
+        buf_errno(&b, err);
+        if (f->sigpipe)
+            ss_buf_str(&b, " (SIGPIPE)");
+    } else if (f->d.actions & SS_ACT_DROP) {
+        ss_buf_i64(&b, ret);
+        ss_buf_str(&b, " (dropped)");
+    } else if (mmsg && (f->d.actions & (SS_ACT_BATCH | SS_ACT_SHORT))) {
+        ss_buf_i64(&b, ret);
+        ss_buf_str(&b, " of ");
+        ss_buf_u64(&b, f->vlen);
+        ss_buf_str(&b, " messages");
+        if (f->d.actions & SS_ACT_SHORT) {
+            uint64_t sent = 0;
+            for (ssize_t i = 0; i < ret; i++)
+                sent += rq->vec[i].msg_len;
+            ss_buf_str(&b, ", ");
+            ss_buf_u64(&b, sent);
+            ss_buf_str(&b, " of ");
+            ss_buf_u64(&b, f->bytes);
+            ss_buf_str(&b, " bytes");
+        }
+    } else if (f->d.actions & SS_ACT_SHORT) {
+        ss_buf_i64(&b, ret);
+        ss_buf_str(&b, " of ");
+        ss_buf_u64(&b, f->bytes);
+        ss_buf_str(&b, " bytes");
+    } else {
+        ss_buf_i64(&b, ret);
+    }
+    ss_log_end(&b);
+}
+
+ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t ret)
+{
+    int err = ret < 0 ? errno : 0;
+    if (f->user_vec && ret > 0) /* short= on sendmmsg sent a cut copy of message 0 */
+        f->user_vec[0].msg_len = f->hdr.mmsg.msg_len;
+    /* The later stages (MSG_EOF's "was everything sent?", stats, trace) see
+     * the request the program made, not the cut one. */
+    rq->len = f->orig.len;
+    rq->msg = f->orig.msg;
+    rq->vec = f->orig.vec;
+    rq->vlen = f->orig.vlen;
+    rq->iov = f->orig.iov;
+    rq->iovcnt = f->orig.iovcnt;
+    log_fault(rq, f, ret, err);
+    if (f->sigpipe)
+        raise_sigpipe();
+    if (err)
+        errno = err;
+    return ret;
+}
+
+/* ---- replacing the rules -------------------------------------------------------- */
+
+static void lock_writers(void)
+{
+    while (__atomic_exchange_n(&writer_lock, 1, __ATOMIC_ACQUIRE))
+        sched_yield();
+}
+
+static void unlock_writers(void)
+{
+    __atomic_store_n(&writer_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* In the child of fork only the forking thread exists: no lock is held and no
+ * reader is inside a slot (unless fork was called from a signal handler that
+ * interrupted a decision; that slot's count then stays high and the slot is
+ * skipped from then on). */
+static void atfork_child(void)
+{
+    __atomic_store_n(&writer_lock, 0, __ATOMIC_RELAXED);
+    for (int i = 0; i < SS_FAULT_SLOTS; i++)
+        __atomic_store_n(&slots[i].readers, 0, __ATOMIC_RELAXED);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, atfork_child);
+}
+
+static void free_slot(unsigned i)
+{
+    struct ss_rtset *set = slots[i].set;
+    slots[i].initial = 0;
+    __atomic_store_n(&slots[i].set, NULL, __ATOMIC_RELEASE);
+    if (set)
+        munmap(set, set->map_len);
+}
+
+/* A slot that is not current and has no reader, or -1 after waiting. */
+static int free_slot_index(void)
+{
+    unsigned current = __atomic_load_n(&cur, __ATOMIC_SEQ_CST);
+    for (long tries = 0; tries < SS_SET_WAIT_TRIES; tries++) {
+        for (unsigned i = 0; i < SS_FAULT_SLOTS; i++)
+            if (i != current && !__atomic_load_n(&slots[i].readers, __ATOMIC_SEQ_CST))
+                return (int)i;
+        sched_yield();
+    }
+    return -1;
+}
+
+static void report_rule(const struct ss_view *v, unsigned i, const char *suffix)
+{
+    char line[SS_LINE_MAX];
+    struct ss_buf b;
+    ss_log_begin(&b, line, sizeof line);
+    ss_buf_str(&b, "stats: rule ");
+    ss_buf_u64(&b, (uint64_t)i + 1);
+    ss_buf_str(&b, " (");
+    ss_buf_str(&b, v->rule[i].text);
+    ss_buf_str(&b, ") matched=");
+    ss_buf_u64(&b, __atomic_load_n(&v->st[i].count, __ATOMIC_RELAXED));
+    ss_buf_str(&b, " fired=");
+    ss_buf_u64(&b, __atomic_load_n(&v->st[i].fired, __ATOMIC_RELAXED));
+    ss_buf_str(&b, suffix);
+    ss_log_end(&b);
+}
+
+static void report_set(unsigned slot, const char *suffix)
+{
+    struct ss_view v;
+    view_of(slot, &v);
+    for (unsigned i = 0; i < v.n; i++)
+        report_rule(&v, i, suffix);
+}
+
+void ss_faults_stats_report(void)
+{
+    unsigned slot = acquire();
+    report_set(slot, "");
+    release(slot);
+}
+
+void ss_faults_log_seed(void)
+{
+    char line[SS_LINE_MAX];
+    struct ss_buf b;
+    ss_log_begin(&b, line, sizeof line);
+    ss_buf_str(&b, "seed ");
+    ss_buf_u64(&b, ss_cfg.seed);
+    ss_buf_str(&b, ss_cfg.seed_given ? " (SENDSHIM_SEED)" : " (set SENDSHIM_SEED to this to reproduce)");
+    ss_log_end(&b);
+}
+
+int ss_faults_replace(const char *text, char *err, size_t errlen)
+{
+    static int seed_logged;
+    pthread_once(&atfork_once, register_atfork);
+    lock_writers();
+
+    int j = free_slot_index();
+    if (j < 0) {
+        unlock_writers();
+        struct ss_buf b;
+        ss_buf_init(&b, err, errlen);
+        ss_buf_str(&b, "the rules in force are still being read; try again");
+        return -EAGAIN;
+    }
+    free_slot((unsigned)j);
+
+    /* Parse straight into a fresh mapping sized for the largest set, then
+     * give back the pages past the rules in use. Pages never touched cost
+     * nothing meanwhile. */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t max_len = (sizeof(struct ss_rtset) + page - 1) / page * page;
+    struct ss_rtset *set = mmap(NULL, max_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (set == MAP_FAILED) {
+        unlock_writers();
+        struct ss_buf b;
+        ss_buf_init(&b, err, errlen);
+        ss_buf_str(&b, "no memory for the rules");
+        return -ENOMEM;
+    }
+    if (ss_rules_parse(&set->rs, text, 0, err, errlen)) {
+        munmap(set, max_len);
+        unlock_writers();
+        return -EINVAL;
+    }
+    size_t used = offsetof(struct ss_rtset, rs.rule) + set->rs.n * sizeof set->rs.rule[0];
+    set->map_len = (used + page - 1) / page * page;
+    if (set->map_len < max_len)
+        munmap((char *)set + set->map_len, max_len - set->map_len);
+    set->seed = ss_cfg.seed;
+    set->needs = ss_faults_needs(set->rs.rule, set->rs.n);
+    unsigned n = set->rs.n;
+
+    __atomic_store_n(&slots[j].set, set, __ATOMIC_RELEASE);
+    unsigned old = __atomic_load_n(&cur, __ATOMIC_RELAXED);
+    unsigned calls = 0;
+    for (unsigned i = 0; i < n; i++)
+        calls |= set->rs.rule[i].calls;
+    __atomic_store_n(&runtime_n, n, __ATOMIC_RELAXED);
+    __atomic_store_n(&runtime_calls, calls, __ATOMIC_RELAXED);
+    __atomic_store_n(&replaced, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&cur, (unsigned)j, __ATOMIC_SEQ_CST);
+    /* Rules in force need the pipeline; it is never turned off again here
+     * (other state, e.g. SO_NOSIGPIPE, may need it too). */
+    if (n)
+        __atomic_store_n(&ss_active, 1, __ATOMIC_RELEASE);
+
+    if (ss_cfg.stats)
+        report_set(old, " (replaced)");
+    if (set->rs.uses_random && !ss_cfg.rules.uses_random && !seed_logged) {
+        seed_logged = 1;
+        ss_faults_log_seed();
+    }
+    /* Free every old set nobody reads any more; one still read is freed by a
+     * later call. */
+    for (unsigned i = 0; i < SS_FAULT_SLOTS; i++)
+        if (i != (unsigned)j && (slots[i].set || slots[i].initial) &&
+            !__atomic_load_n(&slots[i].readers, __ATOMIC_SEQ_CST))
+            free_slot(i);
+    unlock_writers();
+    return 0;
+}

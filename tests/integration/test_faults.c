@@ -1,0 +1,607 @@
+/* test_faults.c - fault injection on real sockets (issue 5): each action as
+ * the kernel would have done it, conditions, reproducibility, statistics,
+ * runtime control with sendshim_set_faults(), and real programs (python3,
+ * socat) that must survive the faults they are written to survive. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+/* The generator itself, to compute exactly which datagrams a seed drops. */
+#include "prng.c"
+
+#define T              20           /* seconds a spawned program may take */
+#define LOSS_N         2000         /* datagrams in the loss test */
+#define LOSS_SEED      4242         /* its seed */
+#define P_QUARTER      (1ull << 62) /* p=0.25 as the parser stores it */
+#define TRANSFER_BYTES (4u << 20)   /* the multi-megabyte file */
+
+static void run_ok(struct run_result *r, const char *const argv[], const char *const env[], int preload)
+{
+    cr_assert_eq(run(r, argv, env, preload, NULL, T), 0, "could not run %s", argv[0]);
+    cr_assert(!r->timed_out, "%s timed out", argv[0]);
+}
+
+/* Run a target under the library with SENDSHIM_FAULTS=rules (and more env). */
+static void run_faults(struct run_result *r, const char *rules, const char *const argv[], const char *extra)
+{
+    char var[512];
+    snprintf(var, sizeof var, "SENDSHIM_FAULTS=%s", rules);
+    const char *env[] = {var, extra, NULL};
+    run_ok(r, argv, env, 1);
+}
+
+/* The stderr lines that are fault lines, with "sendshim[PID]: " removed. */
+static char *fault_lines(const char *err)
+{
+    char *out = calloc(1, strlen(err) + 1);
+    for (const char *p = err; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+        const char *body = strstr(p, "]: ");
+        if (body && body < p + n && !strncmp(body + 3, "fault rule ", 11))
+            strncat(out, body + 3, n - (size_t)(body + 3 - p));
+        p += n;
+    }
+    return out;
+}
+
+/* --- error= ------------------------------------------------------------------ */
+
+Test(faults, error_on_the_third_call_only)
+{
+    const char *argv[] = {
+        target_path("sendprog"), "udp", "sendto:hello world!", "sendto:hello world!", "sendto:hello world!",
+        "sendto:hello world!",   NULL};
+    struct run_result r;
+    run_faults(&r, "send:delay=1ns:fd=999;sendto:error=EAGAIN:when=3", argv, NULL);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "sendto 12\nsendto 12\nsendto -1 EAGAIN\nsendto 12\n");
+    char *lines = fault_lines(r.err);
+    /* The line of SPEC 9, word for word (the descriptor number aside). */
+    cr_expect_eq(count_lines(lines, "fault rule"), 1, "%s", r.err);
+    cr_expect(!strncmp(lines, "fault rule 2 (sendto:error=EAGAIN:when=3): sendto(fd=", 53), "%s", lines);
+    cr_expect(strstr(lines, ", 12 bytes) -> -1 EAGAIN\n"), "%s", lines);
+    free(lines);
+    run_free(&r);
+}
+
+Test(faults, errno_is_the_injected_one_and_nothing_is_sent)
+{
+    const char *argv[] = {target_path("sendprog"), "tcp", "send:abc", "send:def", "recv", NULL};
+    struct run_result r;
+    run_faults(&r, "send:error=ENOBUFS:when=1", argv, NULL);
+    cr_expect_str_eq(r.out, "send -1 ENOBUFS\nsend 3\nrecv 3 def\n", "%s", r.err);
+    run_free(&r);
+}
+
+Test(faults, write_rules_match_sockets_only)
+{
+    const char *sock[] = {target_path("sendprog"), "unix-stream", "write:abc", "writev:a,b", NULL};
+    const char *pipe_[] = {
+        target_path("sendprog"), "unix-stream", "fd:pipe", "write:abc", "writev:a,b", NULL};
+    struct run_result r;
+    run_faults(&r, "write,writev:error=EAGAIN", sock, NULL);
+    cr_expect_str_eq(r.out, "write -1 EAGAIN\nwritev -1 EAGAIN\n", "%s", r.err);
+    run_free(&r);
+    run_faults(&r, "write,writev:error=EAGAIN", pipe_, NULL);
+    cr_expect_str_eq(r.out, "write 3\nwritev 2\n", "%s", r.err);
+    cr_expect_eq(count_lines(r.err, "fault rule"), 0, "%s", r.err);
+    run_free(&r);
+}
+
+/* --- EPIPE and SIGPIPE ---------------------------------------------------------- */
+
+Test(faults, epipe_on_a_stream_raises_sigpipe)
+{
+    const char *argv[] = {target_path("sendprog"), "tcp", "send:abc", NULL};
+    struct run_result r;
+    run_faults(&r, "send:error=EPIPE", argv, NULL);
+    cr_expect(r.signaled && r.sig == SIGPIPE, "exited %d signaled %d sig %d", r.status, r.signaled, r.sig);
+    /* The fault is logged before the signal ends the process. */
+    cr_expect(strstr(r.err, "send(fd=4, 3 bytes) -> -1 EPIPE (SIGPIPE)\n"), "%s", r.err);
+    run_free(&r);
+}
+
+Test(faults, epipe_without_sigpipe_where_the_kernel_sends_none)
+{
+    struct run_result r;
+    const char *nosignal[] = {target_path("sendprog"), "tcp", "send:abc:0x4000", NULL};
+    run_faults(&r, "send:error=EPIPE", nosignal, NULL);
+    cr_expect(r.exited && r.status == 0, "MSG_NOSIGNAL: signaled %d", r.signaled);
+    cr_expect_str_eq(r.out, "send -1 EPIPE\n");
+    run_free(&r);
+
+    const char *plain[] = {target_path("sendprog"), "tcp", "send:abc", NULL};
+    run_faults(&r, "send:error=EPIPE", plain, "SENDSHIM_NOSIGPIPE=1");
+    cr_expect(r.exited && r.status == 0, "SENDSHIM_NOSIGPIPE: signaled %d", r.signaled);
+    cr_expect_str_eq(r.out, "send -1 EPIPE\n");
+    run_free(&r);
+
+    const char *seqpacket[] = {target_path("sendprog"), "unix-seqpacket", "send:abc", NULL};
+    run_faults(&r, "send:error=EPIPE", seqpacket, NULL);
+    cr_expect(r.exited && r.status == 0, "seqpacket: signaled %d", r.signaled);
+    cr_expect_str_eq(r.out, "send -1 EPIPE\n");
+    run_free(&r);
+
+    const char *udp[] = {target_path("sendprog"), "udp", "send:abc", NULL};
+    run_faults(&r, "send:error=EPIPE", udp, NULL);
+    cr_expect(r.exited && r.status == 0, "udp: signaled %d", r.signaled);
+    run_free(&r);
+}
+
+Test(faults, epipe_sigpipe_ignored_handled_and_thread_directed)
+{
+    struct run_result r;
+    const char *ignore[] = {target_path("fault_sigpipe"), "ignore", NULL};
+    run_faults(&r, "send:error=EPIPE", ignore, NULL);
+    cr_expect(r.exited && r.status == 0);
+    cr_expect_str_eq(r.out, "send -1 EPIPE\n", "%s", r.err);
+    run_free(&r);
+
+    const char *handler[] = {target_path("fault_sigpipe"), "handler", NULL};
+    run_faults(&r, "send:error=EPIPE", handler, NULL);
+    cr_expect_str_eq(r.out, "send -1 EPIPE\ncaught 1\n", "%s", r.err);
+    run_free(&r);
+
+    const char *thread[] = {target_path("fault_sigpipe"), "thread", NULL};
+    run_faults(&r, "send:error=EPIPE", thread, NULL);
+    cr_expect(r.exited && r.status == 0, "signaled %d sig %d: not directed at the sending thread", r.signaled,
+              r.sig);
+    cr_expect_str_eq(r.out, "send -1 EPIPE\npending-in-thread 1\nconsumed 1\nmain alive\n", "%s", r.err);
+    run_free(&r);
+}
+
+/* --- short= ------------------------------------------------------------------------ */
+
+Test(faults, short_really_sends_the_shortened_bytes)
+{
+    struct run_result r;
+    const char *send_[] = {target_path("sendprog"), "tcp", "send:abcdefgh", "recv", NULL};
+    run_faults(&r, "send:short=3", send_, NULL);
+    cr_expect_str_eq(r.out, "send 3\nrecv 3 abc\n", "%s", r.err);
+    cr_expect(strstr(r.err, "send(fd=4, 8 bytes) -> 3 of 8 bytes\n"), "%s", r.err);
+    run_free(&r);
+
+    const char *vec[] = {target_path("sendprog"),
+                         "unix-stream",
+                         "sendmsg:ab,cd,ef",
+                         "writev:gh,ij,kl",
+                         "write:mnopqr",
+                         "recv",
+                         NULL};
+    run_faults(&r, "sendmsg,writev,write:short=50%", vec, NULL);
+    cr_expect_str_eq(r.out, "sendmsg 3\nwritev 3\nwrite 3\nrecv 9 abcghimno\n", "%s", r.err);
+    run_free(&r);
+
+    /* A datagram is atomic: short= leaves it alone. */
+    const char *udp[] = {target_path("sendprog"), "udp", "send:abcdefgh", "recv", NULL};
+    run_faults(&r, "send:short=3", udp, NULL);
+    cr_expect_str_eq(r.out, "send 8\nrecv 8 abcdefgh\n", "%s", r.err);
+    run_free(&r);
+}
+
+Test(faults, short_on_sendmmsg_over_a_stream)
+{
+    struct run_result r;
+    const char *argv[] = {target_path("sendprog"), "unix-stream", "sendmmsg:ab,cd,ef",
+                          "sendmmsg:abcdef,g",     "recv",        NULL};
+    run_faults(&r, "sendmmsg:short=5", argv, NULL);
+    /* Whole messages while they fit; else the first one cut. */
+    cr_expect(!strncmp(r.out, "sendmmsg 2\nmsg_len[0] 2\nmsg_len[1] 2\n", 36), "%s", r.out);
+    cr_expect(strstr(r.out, "sendmmsg 1\nmsg_len[0] 5\n"), "%s", r.out);
+    cr_expect(strstr(r.out, "recv 9 abcdabcde\n"), "%s\n%s", r.out, r.err);
+    run_free(&r);
+}
+
+/* --- batch= -------------------------------------------------------------------------- */
+
+Test(faults, batch_is_one_sendmmsg_of_k_messages_under_strace)
+{
+    if (!have_program("strace"))
+        cr_skip_test("strace is not installed");
+    char path[] = "/tmp/sendshim-faults-strace-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    char preload[4096];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", lib_path());
+    const char *argv[] = {"strace",
+                          "-qq",
+                          "-e",
+                          "trace=sendmmsg",
+                          "-o",
+                          path,
+                          "-E",
+                          preload,
+                          "-E",
+                          "SENDSHIM_FAULTS=sendmmsg:batch=2",
+                          target_path("sendprog"),
+                          "udp",
+                          "sendmmsg:a,b,c,d,e",
+                          NULL};
+    struct run_result r;
+    run_ok(&r, argv, NULL, 0);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect(!strncmp(r.out, "sendmmsg 2\n", 11), "%s", r.out);
+    run_free(&r);
+    FILE *f = fopen(path, "r");
+    cr_assert(f);
+    static char text[16384];
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    unlink(path);
+    cr_expect_eq(count_lines(text, "sendmmsg("), 1, "%s", text);
+    cr_expect(strstr(text, "], 2, 0) = 2\n"), "not one sendmmsg with vlen 2: %s", text);
+}
+
+Test(faults, a_sendmmsg_program_resends_the_rest)
+{
+    const char *argv[] = {target_path("fault_mmsg_resend"), "10", NULL};
+    struct run_result r;
+    run_faults(&r, "sendmmsg:batch=3", argv, NULL);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "calls 4\nreceived 0 1 2 3 4 5 6 7 8 9\n", "%s", r.err);
+    cr_expect_eq(count_lines(r.err, "-> 3 of "), 3, "%s", r.err);
+    cr_expect(strstr(r.err, "sendmmsg(fd=4, 10 messages, 10 bytes) -> 3 of 10 messages\n"), "%s", r.err);
+    run_free(&r);
+}
+
+/* --- drop ------------------------------------------------------------------------------ */
+
+Test(faults, drop_reports_everything_sent_and_sends_nothing)
+{
+    const char *argv[] = {target_path("sendprog"), "udp", "send:abc", "sendmmsg:x,yy", "recv", NULL};
+    struct run_result r;
+    run_faults(&r, "send,sendmmsg:drop", argv, NULL);
+    cr_expect_str_eq(r.out, "send 3\nsendmmsg 2\nmsg_len[0] 1\nmsg_len[1] 2\n", "%s", r.err);
+    cr_expect(strstr(r.err, "send(fd=4, 3 bytes) -> 3 (dropped)\n"), "%s", r.err);
+    run_free(&r);
+    /* Never on a stream: it would be a silent hole in the byte stream. */
+    const char *tcp[] = {target_path("sendprog"), "tcp", "send:abc", "recv", NULL};
+    run_faults(&r, "send:drop", tcp, NULL);
+    cr_expect_str_eq(r.out, "send 3\nrecv 3 abc\n", "%s", r.err);
+    run_free(&r);
+}
+
+/* Which of the first n calls rule 1 (p=0.25, alone) drops under seed. */
+static long expected_drops(uint64_t seed, long n)
+{
+    uint64_t base = ss_prng_base(seed, 1);
+    long drops = 0;
+    for (long k = 0; k < n; k++)
+        drops += ss_prng_at(base, (uint64_t)k) < P_QUARTER;
+    return drops;
+}
+
+Test(faults, udp_loss_is_the_expected_fraction_and_reproducible)
+{
+    char n[16], seed[64], other[64];
+    snprintf(n, sizeof n, "%d", LOSS_N);
+    snprintf(seed, sizeof seed, "SENDSHIM_SEED=%d", LOSS_SEED);
+    snprintf(other, sizeof other, "SENDSHIM_SEED=%d", LOSS_SEED + 1);
+    const char *argv[] = {target_path("fault_udp_loss"), n, NULL};
+    struct run_result a, b, c;
+    run_faults(&a, "send:drop:p=0.25", argv, seed);
+    run_faults(&b, "send:drop:p=0.25", argv, seed);
+    run_faults(&c, "send:drop:p=0.25", argv, other);
+
+    /* The seed fixes the schedule: exactly these datagrams are lost. */
+    long drops = expected_drops(LOSS_SEED, LOSS_N);
+    char want[128];
+    snprintf(want, sizeof want, "sent %d received %ld\nreported %d bytes\n", LOSS_N, LOSS_N - drops,
+             LOSS_N * 8);
+    cr_expect_str_eq(a.out, want, "%s", a.err);
+    cr_expect_eq(count_lines(a.err, "(dropped)"), drops);
+    /* And the fraction is what p says, within five standard deviations. */
+    double sd = __builtin_sqrt(LOSS_N * 0.25 * 0.75);
+    cr_expect(drops > LOSS_N / 4 - 5 * sd && drops < LOSS_N / 4 + 5 * sd, "%ld drops", drops);
+
+    char *la = fault_lines(a.err), *lb = fault_lines(b.err), *lc = fault_lines(c.err);
+    cr_expect_str_eq(la, lb, "same seed, different fault lines");
+    cr_expect_str_neq(la, lc, "another seed, same fault lines");
+    cr_expect(strstr(a.err, "seed 4242 (SENDSHIM_SEED)\n"), "the seed in force is logged");
+    free(la);
+    free(lb);
+    free(lc);
+    run_free(&a);
+    run_free(&b);
+    run_free(&c);
+}
+
+/* --- delay= ---------------------------------------------------------------------------- */
+
+Test(faults, delay_sleeps_through_signals_then_sends)
+{
+    const char *argv[] = {target_path("fault_delay"), "150", NULL};
+    struct run_result r;
+    run_faults(&r, "send:delay=150ms", argv, NULL);
+    cr_expect_str_eq(r.out, "send 1\nslept-enough 1\ninterrupted 1\n", "%s", r.err);
+    cr_expect(strstr(r.err, "send(fd=3, 1 byte) delayed 150ms -> 1\n"), "%s", r.err);
+    run_free(&r);
+}
+
+/* --- conditions ------------------------------------------------------------------------- */
+
+Test(faults, peer_from_the_connected_socket_and_from_sendto)
+{
+    struct run_result r;
+    const char *udp[] = {target_path("sendprog"), "udp", "send:a", "sendto:b", NULL};
+    run_faults(&r, "send,sendto:error=ECONNREFUSED:peer=127.0.0.1", udp, NULL);
+    cr_expect_str_eq(r.out, "send -1 ECONNREFUSED\nsendto -1 ECONNREFUSED\n", "%s", r.err);
+    run_free(&r);
+    run_faults(&r, "send,sendto:error=ECONNREFUSED:peer=127.0.0.2", udp, NULL);
+    cr_expect_str_eq(r.out, "send 1\nsendto 1\n", "%s", r.err);
+    run_free(&r);
+    const char *udp6[] = {target_path("sendprog"), "udp6", "send:a", NULL};
+    run_faults(&r, "send:error=ETIMEDOUT:peer=[::1]", udp6, NULL);
+    cr_expect_str_eq(r.out, "send -1 ETIMEDOUT\n", "%s", r.err);
+    run_free(&r);
+}
+
+Test(faults, type_family_fd_and_after_bytes)
+{
+    struct run_result r;
+    const char *argv[] = {
+        target_path("sendprog"), "unix-stream", "send:aaaaaaaa", "send:bbbbbbbb", "send:c", "send:d", NULL};
+    run_faults(&r, "send:error=ECONNRESET:after=10", argv, NULL);
+    cr_expect_str_eq(r.out, "send 8\nsend 8\nsend -1 ECONNRESET\nsend -1 ECONNRESET\n", "%s", r.err);
+    run_free(&r);
+    run_faults(&r, "send:error=EAGAIN:type=dgram;send:error=EINTR:family=inet", argv, NULL);
+    cr_expect_str_eq(r.out, "send 8\nsend 8\nsend 1\nsend 1\n", "%s", r.err);
+    run_free(&r);
+    run_faults(&r, "send:error=EINTR:fd=3:family=unix:type=stream", argv, NULL);
+    cr_expect_str_eq(r.out, "send -1 EINTR\nsend -1 EINTR\nsend -1 EINTR\nsend -1 EINTR\n", "%s", r.err);
+    run_free(&r);
+}
+
+/* --- statistics -------------------------------------------------------------------------- */
+
+Test(faults, stats_report_matched_and_fired_per_rule)
+{
+    const char *argv[] = {target_path("sendprog"), "tcp", "send:a", "send:b", "send:c", "send:d", NULL};
+    struct run_result r;
+    run_faults(&r, "send:error=EAGAIN:when=2;send:error=EINTR;sendto:error=EPIPE", argv, "SENDSHIM_STATS=1");
+    cr_expect_str_eq(r.out, "send -1 EINTR\nsend -1 EAGAIN\nsend -1 EINTR\nsend -1 EINTR\n", "%s", r.err);
+    cr_expect(strstr(r.err, "stats: rule 1 (send:error=EAGAIN:when=2) matched=4 fired=1\n"), "%s", r.err);
+    cr_expect(strstr(r.err, "stats: rule 2 (send:error=EINTR) matched=4 fired=3\n"), "%s", r.err);
+    cr_expect(strstr(r.err, "stats: rule 3 (sendto:error=EPIPE) matched=0 fired=0\n"), "%s", r.err);
+    cr_expect(strstr(r.err, " faults=4\n"), "%s", r.err);
+    run_free(&r);
+}
+
+/* --- sendshim_set_faults ------------------------------------------------------------------ */
+
+static const char phases_out[] = "active 1\n"
+                                 "send 4\n"
+                                 "set 0\n"
+                                 "send -1 EAGAIN\n"
+                                 "set -1 EINVAL\n"
+                                 "send -1 EAGAIN\n"
+                                 "set 0\n"
+                                 "send 4\n"
+                                 "set 0\n"
+                                 "send 4\n"
+                                 "send -1 EINTR\n"
+                                 "send 4\n"
+                                 "set 0\n"
+                                 "send 4\n";
+
+Test(faults, set_faults_switches_phases)
+{
+    const char *argv[] = {target_path("fault_phases"), NULL};
+    struct run_result r;
+    /* Nothing configured at start: set_faults alone must bring the pipeline in. */
+    run_ok(&r, argv, NULL, 1);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, phases_out, "%s", r.err);
+    cr_expect(strstr(r.err, "]: sendshim_set_faults rule 1: 'EBOGUS' is not an error send can return ("),
+              "%s", r.err);
+    cr_expect_eq(count_lines(r.err, "fault rule"), 3, "%s", r.err);
+    run_free(&r);
+}
+
+Test(faults, set_faults_without_the_library_links_runs_and_reports_inactive)
+{
+    const char *argv[] = {target_path("fault_phases"), NULL};
+    struct run_result r;
+    run_ok(&r, argv, NULL, 0);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect(!strncmp(r.out, "active 0\nsend 4\nset -1 ENOSYS\nsend 4\n", 36), "%s", r.out);
+    cr_expect_eq(count_lines(r.out, "send -1"), 0, "%s", r.out);
+    run_free(&r);
+}
+
+Test(faults, set_faults_while_threads_send)
+{
+    const char *argv[] = {target_path("fault_phases"), "20000", NULL};
+    const char *env[] = {"SENDSHIM_LOG=none", NULL};
+    struct run_result r;
+    run_ok(&r, argv, env, 1);
+    cr_expect(r.exited && r.status == 0, "status %d signaled %d sig %d", r.status, r.signaled, r.sig);
+    cr_expect(strstr(r.out, "stress flips 20000 failed 0 sends>0 1\n"), "%s", r.out);
+    run_free(&r);
+}
+
+/* --- real programs survive the faults they are written for ----------------------------------- */
+
+struct receiver {
+    int listener;
+    int port;
+    char path[64];
+    pthread_t thread;
+};
+
+static void *receive_all(void *arg)
+{
+    struct receiver *rx = arg;
+    int c = accept(rx->listener, NULL, NULL);
+    int out = open(rx->path, O_WRONLY | O_TRUNC);
+    static char buf[1 << 16];
+    ssize_t n;
+    while (c >= 0 && out >= 0 && (n = read(c, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n)
+            break;
+    close(out);
+    close(c);
+    return NULL;
+}
+
+static void receiver_start(struct receiver *rx)
+{
+    strcpy(rx->path, "/tmp/sendshim-faults-rx-XXXXXX");
+    int fd = mkstemp(rx->path);
+    cr_assert(fd >= 0);
+    close(fd);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    rx->listener = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(rx->listener >= 0);
+    cr_assert_eq(bind(rx->listener, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(rx->listener, (struct sockaddr *)&a, &len), 0);
+    cr_assert_eq(listen(rx->listener, 1), 0);
+    rx->port = ntohs(a.sin_port);
+    cr_assert_eq(pthread_create(&rx->thread, NULL, receive_all, rx), 0);
+}
+
+static void receiver_finish(struct receiver *rx)
+{
+    pthread_join(rx->thread, NULL);
+    close(rx->listener);
+}
+
+/* A file of pseudo-random bytes (so no short count can land on a repeat). */
+static void make_file(char *path)
+{
+    strcpy(path, "/tmp/sendshim-faults-tx-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    static uint64_t block[TRANSFER_BYTES / 8];
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < TRANSFER_BYTES / 8; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        block[i] = x;
+    }
+    cr_assert_eq(write(fd, block, sizeof block), (ssize_t)sizeof block);
+    close(fd);
+}
+
+static char *sha256_of(const char *path)
+{
+    const char *argv[] = {"sha256sum", path, NULL};
+    struct run_result r;
+    run_ok(&r, argv, NULL, 0);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char *hash = strndup(r.out, 64);
+    run_free(&r);
+    return hash;
+}
+
+static void expect_same_file(const char *a, const char *b)
+{
+    char *ha = sha256_of(a), *hb = sha256_of(b);
+    cr_expect_str_eq(ha, hb, "%s and %s differ", a, b);
+    free(ha);
+    free(hb);
+}
+
+/* python3's socket.sendall() loops over short sends, retries EINTR (PEP 475)
+ * and, on a socket with a timeout, waits for writability and retries EAGAIN.
+ * On a socket without a timeout, EAGAIN is an error it reports
+ * (BlockingIOError): a blocking socket never returns EAGAIN without
+ * SO_SNDTIMEO, so that is the right way to fail. */
+static const char py_sendall[] = "import socket, sys\n"
+                                 "data = open(sys.argv[1], 'rb').read()\n"
+                                 "s = socket.create_connection(('127.0.0.1', int(sys.argv[2])))\n"
+                                 "if sys.argv[3] == 'timeout':\n"
+                                 "    s.settimeout(30)\n"
+                                 "try:\n"
+                                 "    s.sendall(data)\n"
+                                 "    print('sent', len(data))\n"
+                                 "except BlockingIOError:\n"
+                                 "    print('BlockingIOError')\n"
+                                 "s.close()\n";
+
+static void python_transfer(const char *mode, const char *rules, struct run_result *r, struct receiver *rx,
+                            const char *file)
+{
+    char port[16], var[512];
+    receiver_start(rx);
+    snprintf(port, sizeof port, "%d", rx->port);
+    snprintf(var, sizeof var, "SENDSHIM_FAULTS=%s", rules);
+    const char *argv[] = {"python3", "-c", py_sendall, file, port, mode, NULL};
+    const char *env[] = {var, "SENDSHIM_SEED=11", NULL};
+    run_ok(r, argv, env, 1);
+    receiver_finish(rx);
+}
+
+Test(faults, python3_sendall_survives_short_eintr_and_eagain, .timeout = 60)
+{
+    if (!have_program("python3"))
+        cr_skip_test("python3 is not installed");
+    char file[64];
+    make_file(file);
+    struct receiver rx;
+    struct run_result r;
+    /* Errors first: the first rule that fires wins, and short= fires on
+     * every call (64 KiB at a time: many calls). */
+    python_transfer("timeout", "send:error=EINTR:p=0.15;send:error=EAGAIN:p=0.15;send:short=65536", &r, &rx,
+                    file);
+    cr_expect_eq(r.status, 0, "%.2000s", r.err);
+    cr_expect_str_eq(r.out, "sent 4194304\n", "%.2000s", r.err);
+    cr_expect_gt(count_lines(r.err, "fault rule 1 "), 0, "no EINTR injected");
+    cr_expect_gt(count_lines(r.err, "fault rule 2 "), 0, "no EAGAIN injected");
+    cr_expect_gt(count_lines(r.err, "fault rule 3 "), 10, "short= did not cut");
+    expect_same_file(file, rx.path);
+    run_free(&r);
+    unlink(rx.path);
+
+    /* Without a timeout the socket is blocking: EAGAIN is reported, not retried. */
+    python_transfer("blocking", "send:error=EAGAIN:when=3;send:short=65536", &r, &rx, file);
+    cr_expect_str_eq(r.out, "BlockingIOError\n", "%.2000s", r.err);
+    run_free(&r);
+    unlink(rx.path);
+    unlink(file);
+}
+
+/* socat writes with write(2), completes short writes, and retries EINTR and
+ * EAGAIN - after sleeping one second each time (seen with strace), so only a
+ * few of those are injected to keep the test fast. */
+Test(faults, socat_survives_short_eintr_and_eagain, .timeout = 60)
+{
+    if (!have_program("socat"))
+        cr_skip_test("socat is not installed");
+    char file[64], src[128], dst[64], var[256];
+    make_file(file);
+    struct receiver rx;
+    receiver_start(&rx);
+    snprintf(src, sizeof src, "OPEN:%s", file);
+    snprintf(dst, sizeof dst, "TCP:127.0.0.1:%d", rx.port);
+    snprintf(var, sizeof var, "SENDSHIM_FAULTS=%s",
+             "write:error=EINTR:when=5;write:error=EAGAIN:when=12;write:short=30%:p=0.5");
+    const char *argv[] = {"socat", "-u", src, dst, NULL};
+    const char *env[] = {var, "SENDSHIM_SEED=5", NULL};
+    struct run_result r;
+    run_ok(&r, argv, env, 1);
+    receiver_finish(&rx);
+    cr_expect_eq(r.status, 0, "%.2000s", r.err);
+    cr_expect_eq(count_lines(r.err, "fault rule 1 "), 1, "%.2000s", r.err);
+    cr_expect_eq(count_lines(r.err, "fault rule 2 "), 1, "%.2000s", r.err);
+    cr_expect_gt(count_lines(r.err, "fault rule 3 "), 10, "short= did not cut");
+    expect_same_file(file, rx.path);
+    run_free(&r);
+    unlink(rx.path);
+    unlink(file);
+}
