@@ -72,6 +72,8 @@ unsigned ss_faults_needs(const struct ss_rule *rules, unsigned n)
             needs |= SS_NEED_DEST;
         if (r->conds & SS_COND_AFTER)
             needs |= SS_NEED_SENT;
+        if (r->actions & SS_ACT_SHORT)
+            needs |= SS_NEED_BYTES;
     }
     return needs;
 }

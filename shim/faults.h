@@ -39,9 +39,10 @@ struct ss_fault_call {
 };
 
 enum ss_fault_needs {
-    SS_NEED_SOCK = 1u << 0, /* type and family */
-    SS_NEED_DEST = 1u << 1, /* dest (peer=, port=) */
-    SS_NEED_SENT = 1u << 2, /* sent (after=) */
+    SS_NEED_SOCK = 1u << 0,  /* type and family */
+    SS_NEED_DEST = 1u << 1,  /* dest (peer=, port=) */
+    SS_NEED_SENT = 1u << 2,  /* sent (after=) */
+    SS_NEED_BYTES = 1u << 3, /* bytes (short=) before deciding */
 };
 
 /* What the set of rules needs to know about every call (ss_fault_needs). */

@@ -352,12 +352,19 @@ ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fault *f)
         return SS_FAULT_FORWARD;
     }
 
+    /* A NULL msghdr or vector goes to the kernel, which says EFAULT. */
+    if ((rq->call == SS_CALL_SENDMSG && !rq->msg) || (rq->call == SS_CALL_SENDMMSG && !rq->vec && rq->vlen)) {
+        release(slot);
+        return SS_FAULT_FORWARD;
+    }
     struct ss_fault_call c = {.call = rq->call, .fd = rq->fd};
     struct sockaddr_storage peer;
     if (rq->call == SS_CALL_SENDMMSG)
         c.vlen = capped_vlen(rq);
-    /* Bytes: only short= looks at them before firing; the log needs them after. */
-    c.bytes = ss_request_bytes(rq);
+    /* Bytes (a walk over the iovecs): before deciding only for short=;
+     * otherwise once a rule fired, for the log line. */
+    if (v.needs & SS_NEED_BYTES)
+        c.bytes = ss_request_bytes(rq);
     if ((v.needs & SS_NEED_SOCK) || rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV)
         sock_facts(rq->fd, &c.type, &c.family);
     if (v.needs & SS_NEED_DEST)
@@ -377,7 +384,7 @@ ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fault *f)
     f->fired = 1;
     f->sigpipe = 0;
     f->user_vec = NULL;
-    f->bytes = c.bytes;
+    f->bytes = (v.needs & SS_NEED_BYTES) ? c.bytes : ss_request_bytes(rq);
     f->vlen = c.vlen;
     f->orig.len = rq->len;
     f->orig.msg = rq->msg;

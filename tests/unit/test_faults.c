@@ -401,6 +401,8 @@ Test(faults, needs_follow_the_conditions)
     load("send:error=EAGAIN:type=stream");
     cr_assert_eq(ss_faults_needs(set.rule, set.n), SS_NEED_SOCK);
     load("send:short=3");
+    cr_assert_eq(ss_faults_needs(set.rule, set.n), SS_NEED_SOCK | SS_NEED_BYTES);
+    load("send:drop");
     cr_assert_eq(ss_faults_needs(set.rule, set.n), SS_NEED_SOCK);
     load("write:error=EAGAIN");
     cr_assert_eq(ss_faults_needs(set.rule, set.n), SS_NEED_SOCK);
