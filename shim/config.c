@@ -2,6 +2,7 @@
  * An empty value means the same as an unset one: the default. */
 #include "config.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "fmt.h"
@@ -82,7 +83,11 @@ static int rules_error(char *err, size_t errlen, const char *var, const char *ms
 int ss_config_parse(struct ss_config *c, ss_getenv_fn get, void *ctx, char *err, size_t errlen)
 {
     const char *v;
-    memset(c, 0, sizeof *c);
+    /* Everything but the rule array, which stays untouched (and so not
+     * resident) until rules are parsed into it. */
+    memset(c, 0, offsetof(struct ss_config, rules));
+    c->rules.n = 0;
+    c->rules.uses_random = 0;
 
     if ((v = get_set(get, ctx, "SENDSHIM_NOSIGPIPE")) &&
         parse_bool("SENDSHIM_NOSIGPIPE", v, &c->nosigpipe, err, errlen))
