@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "real.h"
+#include "sigpipe.h"
 #include "state.h"
 #include "stages.h"
 #include "stats.h"
@@ -26,9 +27,9 @@ static ssize_t forward(const struct ss_request *rq)
     case SS_CALL_SENDMMSG:
         return SS_REAL(sendmmsg)(rq->fd, rq->vec, rq->vlen, (ss_mmsg_flags_t)rq->flags);
     case SS_CALL_WRITE:
-        return SS_REAL(write)(rq->fd, rq->buf, rq->len);
     case SS_CALL_WRITEV:
-        return SS_REAL(writev)(rq->fd, rq->iov, rq->iovcnt);
+        /* As send/sendmsg with MSG_NOSIGNAL when the SIGPIPE policy says so. */
+        return ss_forward_write(rq);
     case SS_NCALLS:
         break;
     }
@@ -38,6 +39,8 @@ static ssize_t forward(const struct ss_request *rq)
 
 static ssize_t finish(struct ss_request *rq, ssize_t ret, int err, int saved_errno)
 {
+    if (rq->norm)
+        ss_stage_normalize_done(rq, ret);
     if (ret >= 0)
         ss_stage_after_success(rq, ret);
     if (ss_cfg.stats)

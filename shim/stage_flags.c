@@ -1,5 +1,16 @@
-/* stage_flags.c - flag semantics (SPEC sections 5 and 6). */
+/* stage_flags.c - flag semantics (SPEC sections 5 and 6): the program's flag
+ * numbering translated, unknown bits handled, MSG_EOF and MSG_CONFIRM given
+ * their portable meaning, MSG_NOSIGNAL added by SENDSHIM_NOSIGPIPE or
+ * SO_NOSIGPIPE; after a complete send with MSG_EOF, the write side is shut
+ * down. */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "fdtable.h"
+#include "flags.h"
+#include "sigpipe.h"
 #include "stages.h"
+#include "state.h"
 
 void ss_stages_init(void)
 {
@@ -7,12 +18,62 @@ void ss_stages_init(void)
 
 int ss_stage_flags(struct ss_request *rq)
 {
-    (void)rq;
+    if (rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV) {
+        rq->flags = ss_write_flags(rq->fd);
+        return 0;
+    }
+    int flags;
+    int err = ss_flags_translate(ss_cfg.style, ss_cfg.unknown, rq->flags, &flags);
+    if (err)
+        return err;
+    if (flags & (SS_MSG_EOF | MSG_CONFIRM)) {
+        /* Only these two need to know what the socket is. A descriptor that is
+         * no socket (or not open) gets the bits removed; the kernel then says
+         * ENOTSOCK or EBADF itself. */
+        uint64_t st = ss_fd_probe(rq->fd);
+        flags = ss_flags_for_socket(flags, ss_fd_family(st), ss_fd_type(st), &rq->eof);
+    }
+    if (ss_cfg.nosigpipe || ss_fd_nosigpipe(rq->fd))
+        flags |= MSG_NOSIGNAL;
+    rq->flags = flags;
     return 0;
+}
+
+/* Whether the call sent everything it was asked to (MSG_EOF's condition). */
+static int complete(const struct ss_request *rq, ssize_t ret)
+{
+    size_t want = ss_request_bytes(rq);
+    if (rq->call != SS_CALL_SENDMMSG)
+        return (size_t)ret == want;
+    if (ret < 0 || (unsigned)ret != rq->vlen)
+        return 0;
+    size_t sent = 0;
+    for (unsigned i = 0; i < rq->vlen; i++)
+        sent += rq->vec[i].msg_len;
+    return sent == want;
+}
+
+static uint64_t sent_bytes(const struct ss_request *rq, ssize_t ret)
+{
+    if (rq->call != SS_CALL_SENDMMSG)
+        return (uint64_t)ret;
+    uint64_t sent = 0;
+    for (ssize_t i = 0; i < ret; i++)
+        sent += rq->vec[i].msg_len;
+    return sent;
 }
 
 void ss_stage_after_success(struct ss_request *rq, ssize_t ret)
 {
-    (void)rq;
-    (void)ret;
+    if (rq->eof && complete(rq, ret)) {
+        /* Every byte was accepted (a 0-byte send included): FIN now. A short
+         * count leaves the socket open, so the caller's retry with MSG_EOF
+         * finishes the job, as on FreeBSD. The call's result stands whatever
+         * shutdown says, and errno is the caller's. */
+        int saved = errno;
+        (void)shutdown(rq->fd, SHUT_WR);
+        errno = saved;
+    }
+    /* For fault rules' after=BYTES. */
+    ss_fd_add_bytes(rq->fd, sent_bytes(rq, ret));
 }

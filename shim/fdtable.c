@@ -1,0 +1,237 @@
+/* fdtable.c - per-descriptor state (see fdtable.h). */
+#include "fdtable.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "pipeline.h"
+#include "real.h"
+
+struct ss_fd_entry {
+    uint64_t state;
+    uint64_t bytes;
+};
+
+/* The directory: SS_FD_NCHUNKS pointers (128 KiB of BSS, of which only the
+ * pages covering used descriptors are ever touched). */
+static struct ss_fd_entry *chunks[SS_FD_NCHUNKS];
+static uint32_t next_group; /* last group number handed out */
+int ss_fd_nosigpipe_used;
+
+static struct ss_fd_entry *lookup(int fd)
+{
+    if ((unsigned)fd >= SS_FD_LIMIT)
+        return NULL;
+    struct ss_fd_entry *c = __atomic_load_n(&chunks[(unsigned)fd >> SS_FD_CHUNK_SHIFT], __ATOMIC_ACQUIRE);
+    return c ? &c[(unsigned)fd & (SS_FD_CHUNK - 1)] : NULL;
+}
+
+/* The entry for fd, mapping its chunk if needed. NULL when fd is out of range
+ * or memory is short. errno preserved. */
+static struct ss_fd_entry *ensure(int fd)
+{
+    struct ss_fd_entry *e = lookup(fd);
+    if (e || (unsigned)fd >= SS_FD_LIMIT)
+        return e;
+    int saved = errno;
+    struct ss_fd_entry **slot = &chunks[(unsigned)fd >> SS_FD_CHUNK_SHIFT];
+    struct ss_fd_entry *fresh =
+        mmap(NULL, SS_FD_CHUNK * sizeof *fresh, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (fresh == MAP_FAILED) {
+        errno = saved;
+        return NULL;
+    }
+    struct ss_fd_entry *expected = NULL;
+    /* Two threads (or a thread and a signal handler) may race here: the
+     * loser gives its chunk back and uses the winner's. */
+    if (!__atomic_compare_exchange_n(slot, &expected, fresh, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        munmap(fresh, SS_FD_CHUNK * sizeof *fresh);
+        fresh = expected;
+    }
+    errno = saved;
+    return &fresh[(unsigned)fd & (SS_FD_CHUNK - 1)];
+}
+
+static uint64_t load(const struct ss_fd_entry *e)
+{
+    return __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+}
+
+uint64_t ss_fd_state(int fd)
+{
+    const struct ss_fd_entry *e = lookup(fd);
+    return e ? load(e) : 0;
+}
+
+static uint64_t kind_word(int family, int type)
+{
+    uint64_t fam = (unsigned)family > SS_FD_FAMILY_MASK ? SS_FD_FAMILY_MASK : (uint64_t)family;
+    return SS_FD_KNOWN | SS_FD_SOCKET | fam << SS_FD_FAMILY_SHIFT |
+           ((uint64_t)type & SS_FD_TYPE_MASK) << SS_FD_TYPE_SHIFT;
+}
+
+/* Replace the kind bits of e, keeping SO_NOSIGPIPE and the group. */
+static uint64_t set_kind(struct ss_fd_entry *e, uint64_t kind)
+{
+    uint64_t old = load(e), now;
+    do
+        now = (old & ~SS_FD_KIND_BITS) | kind;
+    while (!__atomic_compare_exchange_n(&e->state, &old, now, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    return now;
+}
+
+/* Ask the kernel. Returns the kind bits, or 0 when the descriptor is not open
+ * or the question failed otherwise (nothing to cache). */
+static uint64_t ask_kernel(int fd)
+{
+    int family = 0, type = 0;
+    socklen_t len = sizeof family;
+    if (SS_REAL(getsockopt)(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0)
+        return errno == ENOTSOCK ? SS_FD_KNOWN : 0;
+    len = sizeof type;
+    if (SS_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+        return 0;
+    return kind_word(family, type);
+}
+
+uint64_t ss_fd_probe(int fd)
+{
+    struct ss_fd_entry *e = lookup(fd);
+    uint64_t st = e ? load(e) : 0;
+    if (st & SS_FD_KNOWN)
+        return st;
+    int saved = errno;
+    uint64_t kind = ask_kernel(fd);
+    if (kind && (e || (e = ensure(fd))))
+        st = set_kind(e, kind);
+    else
+        st |= kind; /* untracked descriptor: asked again next time */
+    errno = saved;
+    return st;
+}
+
+void ss_fd_socket_created(int fd, int family, int type)
+{
+    struct ss_fd_entry *e = ensure(fd);
+    if (!e)
+        return;
+    __atomic_store_n(&e->bytes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->state, kind_word(family, type), __ATOMIC_RELEASE);
+}
+
+void ss_fd_closed(int fd, uint64_t seen)
+{
+    struct ss_fd_entry *e = lookup(fd);
+    if (!e)
+        return;
+    /* Only if nobody recorded a new descriptor at this number since. */
+    if (__atomic_compare_exchange_n(&e->state, &seen, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&e->bytes, 0, __ATOMIC_RELAXED);
+}
+
+void ss_fd_not_socket(int fd)
+{
+    struct ss_fd_entry *e = lookup(fd);
+    if (e)
+        __atomic_store_n(&e->state, SS_FD_KNOWN, __ATOMIC_RELEASE);
+}
+
+/* The group of e, giving it a new one if it has none. */
+static uint64_t with_group(struct ss_fd_entry *e)
+{
+    uint64_t old = load(e);
+    while (!(old >> SS_FD_GROUP_SHIFT)) {
+        uint32_t g;
+        /* A new number; 0 means "no group". After 2^32 dups numbers repeat,
+         * which could only merge two long-lived groups. */
+        do
+            g = __atomic_add_fetch(&next_group, 1, __ATOMIC_RELAXED);
+        while (!g);
+        uint64_t now = old | (uint64_t)g << SS_FD_GROUP_SHIFT;
+        if (__atomic_compare_exchange_n(&e->state, &old, now, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return now;
+    }
+    return old;
+}
+
+void ss_fd_duplicated(int oldfd, int newfd)
+{
+    struct ss_fd_entry *o = ensure(oldfd), *n = ensure(newfd);
+    if (!n)
+        return;
+    if (!o) {
+        __atomic_store_n(&n->state, 0, __ATOMIC_RELEASE);
+        return;
+    }
+    __atomic_store_n(&n->bytes, 0, __ATOMIC_RELAXED);
+    /* Copy until the source is stable: a setsockopt(SO_NOSIGPIPE) racing in
+     * another thread either changed the source before our re-read (we copy
+     * again) or scans the group after our store (and finds newfd). */
+    uint64_t w = with_group(o);
+    for (;;) {
+        __atomic_store_n(&n->state, w, __ATOMIC_SEQ_CST);
+        uint64_t again = __atomic_load_n(&o->state, __ATOMIC_SEQ_CST);
+        if (again == w)
+            break;
+        w = again;
+    }
+}
+
+void ss_fd_accepted(int listener, int fd)
+{
+    uint64_t l = ss_fd_state(listener);
+    struct ss_fd_entry *e = (l & SS_FD_NOSIGPIPE) ? ensure(fd) : lookup(fd);
+    if (!e)
+        return;
+    __atomic_store_n(&e->bytes, 0, __ATOMIC_RELAXED);
+    /* A new socket: its own identity (no group), SO_NOSIGPIPE inherited as
+     * on BSD. Its kind is probed when needed. */
+    __atomic_store_n(&e->state, l & SS_FD_NOSIGPIPE, __ATOMIC_RELEASE);
+}
+
+static void set_bit(struct ss_fd_entry *e, int on)
+{
+    if (on)
+        __atomic_fetch_or(&e->state, SS_FD_NOSIGPIPE, __ATOMIC_SEQ_CST);
+    else
+        __atomic_fetch_and(&e->state, ~SS_FD_NOSIGPIPE, __ATOMIC_SEQ_CST);
+}
+
+int ss_fd_set_nosigpipe(int fd, int on)
+{
+    struct ss_fd_entry *e = on ? ensure(fd) : lookup(fd);
+    if (!e)
+        return on ? ENOMEM : 0;
+    if (on) {
+        /* Sends on this socket must take the pipeline from now on. */
+        __atomic_store_n(&ss_fd_nosigpipe_used, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&ss_active, 1, __ATOMIC_RELEASE);
+    }
+    set_bit(e, on);
+    uint64_t group = load(e) >> SS_FD_GROUP_SHIFT;
+    if (!group)
+        return 0;
+    /* The other descriptors of the same socket: a scan, but setsockopt is
+     * rare and only descriptors that were ever dup'ed have a group. */
+    for (unsigned c = 0; c < SS_FD_NCHUNKS; c++) {
+        struct ss_fd_entry *chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
+        for (unsigned i = 0; chunk && i < SS_FD_CHUNK; i++)
+            if (&chunk[i] != e && load(&chunk[i]) >> SS_FD_GROUP_SHIFT == group)
+                set_bit(&chunk[i], on);
+    }
+    return 0;
+}
+
+void ss_fd_add_bytes(int fd, uint64_t n)
+{
+    struct ss_fd_entry *e = ensure(fd);
+    if (e && n)
+        __atomic_fetch_add(&e->bytes, n, __ATOMIC_RELAXED);
+}
+
+uint64_t ss_fd_bytes(int fd)
+{
+    const struct ss_fd_entry *e = lookup(fd);
+    return e ? __atomic_load_n(&e->bytes, __ATOMIC_RELAXED) : 0;
+}

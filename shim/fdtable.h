@@ -1,0 +1,106 @@
+/* fdtable.h - what the library knows about each descriptor (SPEC 6).
+ *
+ * One descriptor-indexed table, O(1) and lock-free: a static array of chunk
+ * pointers, each chunk SS_FD_CHUNK entries mmap'ed on first use (never
+ * malloc, never sized by RLIMIT_NOFILE), so memory grows with the highest
+ * descriptor used. An entry is one 64-bit state word, read and updated with
+ * atomics (a reader always sees a consistent word), plus a byte counter.
+ * Async-signal-safe and fork-safe: no locks; fork copies the memory.
+ *
+ * The kernel is asked what a descriptor is (getsockopt SO_DOMAIN and SO_TYPE;
+ * ENOTSOCK means not a socket) at most once per descriptor, and only when a
+ * feature needs it (ss_fd_probe). close, dup, dup2, dup3, fcntl(F_DUPFD*),
+ * accept and accept4 keep the table true. A descriptor closed or replaced
+ * behind libc's back (raw syscall, close_range, libc-internal closes) leaves a
+ * stale entry; every user of the table is written so that stale state costs
+ * at most a retry (e.g. send -> ENOTSOCK -> write), never a wrong result.
+ *
+ * SO_NOSIGPIPE belongs to the socket, not the descriptor: descriptors made by
+ * dup/dup2/dup3/F_DUPFD share a "group" number (process-local, copied by
+ * those calls), and setting the option on one descriptor sets it on every
+ * descriptor of its group.
+ */
+#ifndef SENDSHIM_FDTABLE_H
+#define SENDSHIM_FDTABLE_H
+
+#include <stdint.h>
+
+#define SS_FD_CHUNK_SHIFT 10 /* 1024 entries (16 KiB) per chunk */
+#define SS_FD_CHUNK       (1 << SS_FD_CHUNK_SHIFT)
+#define SS_FD_LIMIT       (1 << 24) /* descriptors tracked; above: probed every time, no SO_NOSIGPIPE */
+#define SS_FD_NCHUNKS     (SS_FD_LIMIT / SS_FD_CHUNK)
+
+/* The state word. */
+#define SS_FD_KNOWN        (1ull << 0) /* probed: SOCKET, FAMILY and TYPE are true */
+#define SS_FD_SOCKET       (1ull << 1)
+#define SS_FD_NOSIGPIPE    (1ull << 2) /* emulated SO_NOSIGPIPE (only ever on sockets) */
+#define SS_FD_FAMILY_SHIFT 8
+#define SS_FD_FAMILY_MASK  0xffull /* AF_* (AF_MAX is 46 today) */
+#define SS_FD_TYPE_SHIFT   16
+#define SS_FD_TYPE_MASK    0xfull /* SOCK_* without SOCK_NONBLOCK/SOCK_CLOEXEC */
+#define SS_FD_GROUP_SHIFT  32     /* dup group, 0 = none */
+/* The parts that describe the socket itself (what a dup shares). */
+#define SS_FD_KIND_BITS                                                                                      \
+    (SS_FD_KNOWN | SS_FD_SOCKET | (SS_FD_FAMILY_MASK << SS_FD_FAMILY_SHIFT) |                                \
+     (SS_FD_TYPE_MASK << SS_FD_TYPE_SHIFT))
+
+static inline int ss_fd_is_socket(uint64_t st)
+{
+    return (st & (SS_FD_KNOWN | SS_FD_SOCKET)) == (SS_FD_KNOWN | SS_FD_SOCKET);
+}
+static inline int ss_fd_family(uint64_t st)
+{
+    return ss_fd_is_socket(st) ? (int)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK) : 0;
+}
+static inline int ss_fd_type(uint64_t st)
+{
+    return ss_fd_is_socket(st) ? (int)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK) : 0;
+}
+
+/* Set once SO_NOSIGPIPE has been turned on anywhere in the process: from then
+ * on ss_active stays 1 (sends must take the pipeline to get MSG_NOSIGNAL). */
+extern int ss_fd_nosigpipe_used;
+
+/* The state word as known now (0: nothing known). No system call. */
+uint64_t ss_fd_state(int fd);
+
+/* The state word, asking the kernel first if the descriptor was never
+ * probed. A descriptor that is not open (EBADF) is not cached. errno is
+ * preserved. */
+uint64_t ss_fd_probe(int fd);
+
+/* A socket was just created at fd (socket, socketpair): record it. */
+void ss_fd_socket_created(int fd, int family, int type);
+
+/* close(fd) is about to happen: returns the word to hand to ss_fd_closed. */
+static inline uint64_t ss_fd_closing(int fd)
+{
+    return ss_fd_state(fd);
+}
+/* close(fd) happened: forget the descriptor, unless another thread already
+ * recorded a new descriptor at that number (its word differs from `seen`). */
+void ss_fd_closed(int fd, uint64_t seen);
+
+/* newfd is now a duplicate of oldfd (dup, dup2, dup3, F_DUPFD*): it shares
+ * the socket's kind, SO_NOSIGPIPE and group. */
+void ss_fd_duplicated(int oldfd, int newfd);
+
+/* fd was accepted on listener: a new socket, with SO_NOSIGPIPE inherited. */
+void ss_fd_accepted(int listener, int fd);
+
+/* A send on fd said ENOTSOCK: the entry was stale; forget it. */
+void ss_fd_not_socket(int fd);
+
+/* Emulated SO_NOSIGPIPE: set or clear on fd and on every descriptor of its
+ * group. Returns 0, or ENOMEM when fd cannot be tracked. errno preserved. */
+int ss_fd_set_nosigpipe(int fd, int on);
+static inline int ss_fd_nosigpipe(int fd)
+{
+    return (ss_fd_state(fd) & SS_FD_NOSIGPIPE) != 0;
+}
+
+/* Bytes fd has sent successfully (for fault rules' after=BYTES). */
+void ss_fd_add_bytes(int fd, uint64_t n);
+uint64_t ss_fd_bytes(int fd);
+
+#endif

@@ -1,0 +1,40 @@
+/* sendfile.c - sendfile(2) and sendfile64: to a socket under the SIGPIPE
+ * policy, the call runs with SIGPIPE blocked in this thread and a SIGPIPE it
+ * raised is consumed (sendfile has no MSG_NOSIGNAL). */
+/* export.h (real.h) first: musl's <sys/sendfile.h> defines sendfile64 as a
+ * macro, which must not rename ss_real's member. */
+#include "export.h"
+#include "sigpipe.h"
+
+#include <sys/sendfile.h>
+
+SS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+    if (SS_LIKELY(!ss_active) || !ss_sigpipe_suppressed(out_fd))
+        return SS_REAL(sendfile)(out_fd, in_fd, offset, count);
+    struct ss_sigpipe_guard g;
+    ss_sigpipe_block(&g);
+    ssize_t r = SS_REAL(sendfile)(out_fd, in_fd, offset, count);
+    ss_sigpipe_restore(&g, out_fd);
+    return r;
+}
+
+/* glibc exports sendfile64 too (the same call on 64-bit systems; the
+ * 64-bit-offset one on 32-bit systems). The real function takes an off64_t
+ * pointer; ss_real's slot is typed with off_t, the same type on 64-bit. */
+#ifdef sendfile64
+/* musl: sendfile64 is a macro for sendfile. We still define the symbol, for
+ * programs linked against a C library that exports it. */
+#undef sendfile64
+ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count);
+#endif
+SS_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
+{
+    if (SS_LIKELY(!ss_active) || !ss_sigpipe_suppressed(out_fd))
+        return SS_REAL(sendfile64)(out_fd, in_fd, (off_t *)offset, count);
+    struct ss_sigpipe_guard g;
+    ss_sigpipe_block(&g);
+    ssize_t r = SS_REAL(sendfile64)(out_fd, in_fd, (off_t *)offset, count);
+    ss_sigpipe_restore(&g, out_fd);
+    return r;
+}

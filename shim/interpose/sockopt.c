@@ -1,0 +1,69 @@
+/* sockopt.c - setsockopt/getsockopt: the emulated SO_NOSIGPIPE at SOL_SOCKET
+ * (shim/sendshim.h's 0x0800, FreeBSD's value; Linux has no SOL_SOCKET option
+ * with that number). Every other option goes straight to libc. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "../sendshim.h"
+#include "export.h"
+#include "fdtable.h"
+
+static int set_nosigpipe(int fd, const void *optval, socklen_t optlen)
+{
+    int type;
+    socklen_t len = sizeof type;
+    /* The kernel judges the descriptor, so EBADF and ENOTSOCK are exactly
+     * what a real option would give. */
+    if (SS_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &len))
+        return -1;
+    /* sock_setsockopt(): an int option wants at least sizeof(int) bytes
+     * (a negative int length is EINVAL too); FreeBSD's sooptcopyin agrees. */
+    if ((int)optlen < (int)sizeof(int)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!optval) {
+        errno = EFAULT;
+        return -1;
+    }
+    int on;
+    memcpy(&on, optval, sizeof on);
+    int err = ss_fd_set_nosigpipe(fd, on != 0);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+static int get_nosigpipe(int fd, void *optval, socklen_t *optlen)
+{
+    /* Ask the kernel for SO_TYPE into the caller's buffers: it validates the
+     * descriptor (EBADF, ENOTSOCK), the pointers (EFAULT) and the length
+     * (EINVAL when negative) exactly as for any int option, stores
+     * min(len, sizeof(int)) in *optlen and that many bytes in optval. We then
+     * overwrite those bytes with our value. */
+    if (SS_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, optval, optlen))
+        return -1;
+    /* 1 when set, like Linux's boolean options (FreeBSD would say 0x800). */
+    int v = ss_fd_nosigpipe(fd);
+    socklen_t n = *optlen < sizeof v ? *optlen : (socklen_t)sizeof v;
+    if (n)
+        memcpy(optval, &v, n);
+    return 0;
+}
+
+SS_EXPORT int setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen)
+{
+    if (SS_LIKELY(level != SOL_SOCKET || optname != SO_NOSIGPIPE))
+        return SS_REAL(setsockopt)(fd, level, optname, optval, optlen);
+    return set_nosigpipe(fd, optval, optlen);
+}
+
+SS_EXPORT int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen)
+{
+    if (SS_LIKELY(level != SOL_SOCKET || optname != SO_NOSIGPIPE))
+        return SS_REAL(getsockopt)(fd, level, optname, optval, optlen);
+    return get_nosigpipe(fd, optval, optlen);
+}

@@ -1,0 +1,14 @@
+/* write.c - write(2): only writes on sockets under the SIGPIPE policy (or a
+ * write fault rule) take the pipeline; everything else goes straight to libc. */
+#include <unistd.h>
+
+#include "export.h"
+#include "sigpipe.h"
+
+SS_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+    if (SS_LIKELY(!ss_active) || !ss_write_takes_pipeline(fd, SS_CALL_WRITE))
+        return SS_REAL(write)(fd, buf, len);
+    struct ss_request rq = {.call = SS_CALL_WRITE, .fd = fd, .buf = buf, .len = len};
+    return ss_process(&rq);
+}

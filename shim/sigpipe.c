@@ -1,0 +1,127 @@
+/* sigpipe.c - SIGPIPE policy for write, writev, sendfile and splice. */
+#include "sigpipe.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "fdtable.h"
+#include "real.h"
+#include "state.h"
+
+#define SS_IOV_LIMIT 1024 /* kernel UIO_MAXIOV: writev fails with EINVAL above */
+
+int ss_sigpipe_suppressed(int fd)
+{
+    if (ss_fd_state(fd) & SS_FD_NOSIGPIPE)
+        return 1;
+    return ss_cfg.nosigpipe && ss_fd_is_socket(ss_fd_probe(fd));
+}
+
+static int rules_mention(enum ss_call call)
+{
+    for (unsigned i = 0; i < ss_cfg.rules.n; i++)
+        if (ss_cfg.rules.rule[i].calls & SS_CALL_BIT(call))
+            return 1;
+    return 0;
+}
+
+int ss_write_takes_pipeline(int fd, enum ss_call call)
+{
+    /* SO_NOSIGPIPE is only ever recorded on sockets: no probe needed. */
+    if (ss_fd_state(fd) & SS_FD_NOSIGPIPE)
+        return 1;
+    if (!ss_cfg.nosigpipe && !rules_mention(call))
+        return 0;
+    /* Once per descriptor: a pipe, file or terminal is then known for good. */
+    return ss_fd_is_socket(ss_fd_probe(fd));
+}
+
+int ss_write_flags(int fd)
+{
+    uint64_t st = ss_fd_state(fd);
+    if (!(st & SS_FD_NOSIGPIPE) && !ss_cfg.nosigpipe)
+        return 0;
+    st = ss_fd_probe(fd);
+    if (!ss_fd_is_socket(st))
+        return 0;
+    /* sock_write_iter() adds MSG_EOR on SOCK_SEQPACKET: keep that. */
+    return MSG_NOSIGNAL | (ss_fd_type(st) == SOCK_SEQPACKET ? MSG_EOR : 0);
+}
+
+ssize_t ss_forward_write(const struct ss_request *rq)
+{
+    ssize_t r;
+    if (rq->call == SS_CALL_WRITE) {
+        if (rq->flags & MSG_NOSIGNAL) {
+            /* write(2) and send(2) of 0 bytes do the same on a socket (an empty
+             * datagram; EPIPE on a closed stream). */
+            r = SS_REAL(send)(rq->fd, rq->buf, rq->len, rq->flags);
+            if (r >= 0 || errno != ENOTSOCK)
+                return r;
+            ss_fd_not_socket(rq->fd); /* stale: it is not a socket (any more) */
+        }
+        return SS_REAL(write)(rq->fd, rq->buf, rq->len);
+    }
+    if ((rq->flags & MSG_NOSIGNAL) && rq->iov && rq->iovcnt > 0 && rq->iovcnt <= SS_IOV_LIMIT) {
+        /* writev of 0 bytes returns 0 without touching the socket (no empty
+         * datagram, no EPIPE), so only a non-empty writev becomes sendmsg.
+         * An out-of-range iovcnt stays a writev: EINVAL, where sendmsg would
+         * say EMSGSIZE. */
+        size_t any = 0;
+        for (int i = 0; i < rq->iovcnt; i++)
+            any |= rq->iov[i].iov_len;
+        if (any) {
+            struct msghdr m = {.msg_iov = (struct iovec *)rq->iov, .msg_iovlen = (size_t)rq->iovcnt};
+            r = SS_REAL(sendmsg)(rq->fd, &m, rq->flags);
+            if (r >= 0 || errno != ENOTSOCK)
+                return r;
+            ss_fd_not_socket(rq->fd);
+        }
+    }
+    return SS_REAL(writev)(rq->fd, rq->iov, rq->iovcnt);
+}
+
+void ss_sigpipe_block(struct ss_sigpipe_guard *g)
+{
+    sigset_t pipe_only, pending;
+    int saved = errno;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &g->old);
+    /* A SIGPIPE pending already (blocked by the program) is not ours to
+     * consume afterwards: a second one would merge with it anyway. */
+    g->pending_before = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    errno = saved;
+}
+
+void ss_sigpipe_restore(struct ss_sigpipe_guard *g, int fd)
+{
+    int saved = errno, consumed = 0;
+    if (!g->pending_before) {
+        sigset_t pipe_only;
+        struct timespec zero = {0, 0};
+        int r;
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
+        /* The kernel sends SIGPIPE to the writing thread (send_sig on
+         * current), so it is pending here now if the call raised one. */
+        while ((r = sigtimedwait(&pipe_only, NULL, &zero)) < 0 && errno == EINTR)
+            ;
+        consumed = r == SIGPIPE;
+    }
+    /* The table said "socket", but it may be stale (the number reused
+     * behind libc's back): a SIGPIPE from a pipe must stay. Asking the
+     * kernel costs a system call only on this rare path. */
+    int type;
+    socklen_t len = sizeof type;
+    int reraise =
+        consumed && SS_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 && errno == ENOTSOCK;
+    if (reraise)
+        ss_fd_not_socket(fd);
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+    if (reraise)
+        raise(SIGPIPE);
+    errno = saved;
+}
