@@ -2,6 +2,7 @@
 #ifndef SENDSHIM_REAL_H
 #define SENDSHIM_REAL_H
 
+#include <fcntl.h> /* loff_t (musl) */
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>

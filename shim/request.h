@@ -40,7 +40,8 @@ struct ss_request {
     struct ss_norm_scratch *norm;
     void *map;
     size_t map_len;
-    struct mmsghdr *user_vec; /* sendmmsg: the program's array while vec is our copy */
+    const struct msghdr *user_msg; /* sendmsg: the program's header while msg is our copy */
+    struct mmsghdr *user_vec;      /* sendmmsg: the program's array while vec is our copy */
     unsigned int user_vlen;
     void *batch_map; /* the copy of the array and its scratches */
     size_t batch_map_len;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "faults.h"
 #include "fdtable.h"
 #include "real.h"
 #include "state.h"
@@ -19,12 +20,11 @@ int ss_sigpipe_suppressed(int fd)
     return ss_cfg.nosigpipe && ss_fd_is_socket(ss_fd_probe(fd));
 }
 
+/* Whether the rules in force (from the environment or sendshim_set_faults)
+ * name this call. */
 static int rules_mention(enum ss_call call)
 {
-    for (unsigned i = 0; i < ss_cfg.rules.n; i++)
-        if (ss_cfg.rules.rule[i].calls & SS_CALL_BIT(call))
-            return 1;
-    return 0;
+    return (ss_faults_calls() & SS_CALL_BIT(call)) != 0;
 }
 
 int ss_write_takes_pipeline(int fd, enum ss_call call)

@@ -90,6 +90,7 @@ static int normalize_msg(struct ss_request *rq, struct ss_norm_ctx *ctx)
         return 0;
     case SS_NORM_REWRITTEN:
         count_normalized(res.applied);
+        rq->user_msg = rq->msg;
         rq->msg = res.msg;
         return 0;
     default:
@@ -193,6 +194,13 @@ int ss_stage_normalize(struct ss_request *rq)
 
 void ss_stage_normalize_done(struct ss_request *rq, ssize_t ret)
 {
+    /* The later steps (MSG_EOF's "was everything sent?", stats, trace) judge
+     * the request the program made, not our copy (which may be cut to
+     * IOV_MAX entries). */
+    if (rq->user_msg) {
+        rq->msg = rq->user_msg;
+        rq->user_msg = NULL;
+    }
     if (rq->user_vec) {
         for (ssize_t i = 0; i < ret && (size_t)i < rq->vlen; i++)
             rq->user_vec[i].msg_len = rq->vec[i].msg_len;

@@ -13,6 +13,9 @@ void ss_stages_init(void);
 
 /* Bring msghdr and control messages into the shape Linux expects (SPEC 7). */
 int ss_stage_normalize(struct ss_request *rq);
+/* After the call: copy sendmmsg's msg_len values back into the program's
+ * array and release what the stage mapped. */
+void ss_stage_normalize_done(struct ss_request *rq, ssize_t ret);
 
 /* Give flags their portable meaning (SPEC 5, 6). */
 int ss_stage_flags(struct ss_request *rq);

@@ -48,6 +48,8 @@ Test(core, exports_are_exactly_the_interposed_functions_and_the_api)
         "sendshim_set_faults",
         "sendto",
         "setsockopt",
+        "socket",
+        "socketpair",
         "splice",
         "write",
         "writev",
