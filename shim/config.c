@@ -63,10 +63,13 @@ static int parse_u64(const char *v, uint64_t *out)
     return 0;
 }
 
-static const char *get_set(ss_getenv_fn get, void *ctx, const char *name)
+static const char *get_set(struct ss_config *c, ss_getenv_fn get, void *ctx, const char *name)
 {
     const char *v = get(name, ctx);
-    return v && *v ? v : NULL;
+    if (!v || !*v)
+        return NULL;
+    c->any_set = 1;
+    return v;
 }
 
 /* Prefix a rule parser's message ("rule 2: ...") with the variable's name. */
@@ -89,33 +92,35 @@ int ss_config_parse(struct ss_config *c, ss_getenv_fn get, void *ctx, char *err,
     c->rules.n = 0;
     c->rules.uses_random = 0;
 
-    if ((v = get_set(get, ctx, "SENDSHIM_NOSIGPIPE")) &&
+    if ((v = get_set(c, get, ctx, "SENDSHIM_NOSIGPIPE")) &&
         parse_bool("SENDSHIM_NOSIGPIPE", v, &c->nosigpipe, err, errlen))
         return -1;
-    if ((v = get_set(get, ctx, "SENDSHIM_TRACE")) && parse_bool("SENDSHIM_TRACE", v, &c->trace, err, errlen))
+    if ((v = get_set(c, get, ctx, "SENDSHIM_TRACE")) &&
+        parse_bool("SENDSHIM_TRACE", v, &c->trace, err, errlen))
         return -1;
-    if ((v = get_set(get, ctx, "SENDSHIM_STATS")) && parse_bool("SENDSHIM_STATS", v, &c->stats, err, errlen))
+    if ((v = get_set(c, get, ctx, "SENDSHIM_STATS")) &&
+        parse_bool("SENDSHIM_STATS", v, &c->stats, err, errlen))
         return -1;
-    if ((v = get_set(get, ctx, "SENDSHIM_FLAGS"))) {
+    if ((v = get_set(c, get, ctx, "SENDSHIM_FLAGS"))) {
         int i = pick(v, style_names, 5);
         if (i < 0)
             return bad_value(err, errlen, "SENDSHIM_FLAGS", v, "a flag style",
                              "linux, freebsd, netbsd, openbsd, macos");
         c->style = (enum ss_style)i;
     }
-    if ((v = get_set(get, ctx, "SENDSHIM_UNKNOWN_FLAGS"))) {
+    if ((v = get_set(c, get, ctx, "SENDSHIM_UNKNOWN_FLAGS"))) {
         int i = pick(v, unknown_names, 3);
         if (i < 0)
             return bad_value(err, errlen, "SENDSHIM_UNKNOWN_FLAGS", v, "a mode", "pass, strip, reject");
         c->unknown = (enum ss_unknown_mode)i;
     }
-    if ((v = get_set(get, ctx, "SENDSHIM_SEED"))) {
+    if ((v = get_set(c, get, ctx, "SENDSHIM_SEED"))) {
         if (parse_u64(v, &c->seed))
             return bad_value(err, errlen, "SENDSHIM_SEED", v, "a seed",
                              "an unsigned 64-bit decimal number, 0 to 18446744073709551615");
         c->seed_given = 1;
     }
-    if ((v = get_set(get, ctx, "SENDSHIM_LOG"))) {
+    if ((v = get_set(c, get, ctx, "SENDSHIM_LOG"))) {
         if (!strcmp(v, "stderr"))
             c->log_kind = SS_LOG_STDERR;
         else if (!strcmp(v, "none"))
@@ -125,12 +130,12 @@ int ss_config_parse(struct ss_config *c, ss_getenv_fn get, void *ctx, char *err,
             c->log_path = v;
         }
     }
-    if ((v = get_set(get, ctx, "SENDSHIM_FAULTS"))) {
+    if ((v = get_set(c, get, ctx, "SENDSHIM_FAULTS"))) {
         char msg[SS_ERR_MAX];
         if (ss_rules_parse(&c->rules, v, 0, msg, sizeof msg))
             return rules_error(err, errlen, "SENDSHIM_FAULTS", msg);
     }
-    c->faults_file = get_set(get, ctx, "SENDSHIM_FAULTS_FILE");
+    c->faults_file = get_set(c, get, ctx, "SENDSHIM_FAULTS_FILE");
     return 0;
 }
 
@@ -144,6 +149,5 @@ int ss_config_add_faults_file(struct ss_config *c, const char *text, char *err, 
 
 int ss_config_any(const struct ss_config *c)
 {
-    return c->nosigpipe || c->style != SS_STYLE_LINUX || c->unknown != SS_UNKNOWN_PASS || c->trace ||
-           c->stats || c->rules.n;
+    return c->any_set;
 }

@@ -24,6 +24,7 @@ struct ss_config {
     enum ss_log_kind log_kind;
     const char *log_path;    /* SS_LOG_FILE: points into the environment */
     const char *faults_file; /* SENDSHIM_FAULTS_FILE, or NULL */
+    int any_set;             /* some SENDSHIM_* variable is set (non-empty) */
     struct ss_ruleset rules;
 };
 
@@ -39,7 +40,9 @@ int ss_config_parse(struct ss_config *c, ss_getenv_fn get, void *ctx, char *err,
 /* Append the rules of a faults file's text (with '#' comments). */
 int ss_config_add_faults_file(struct ss_config *c, const char *text, char *err, size_t errlen);
 
-/* Whether anything at all is configured (otherwise the library passes through). */
+/* Whether anything at all is configured: any SENDSHIM_* variable set to a
+ * non-empty value, even to its default (otherwise the library passes
+ * through, and sendmmsg batches are not examined). */
 int ss_config_any(const struct ss_config *c);
 
 #endif

@@ -42,9 +42,15 @@ void ss_real_resolve_all(void);
  * a shim that cannot reach libc must not pretend to work. */
 void *ss_real_resolve(void **slot, const char *name);
 
-/* The real function NAME, resolved on first use. Calls that arrive before our
- * constructor (from other libraries' constructors) resolve here. */
-#define SS_REAL(name)                                                                                        \
+/* The real function NAME. Every slot starts at a small stub that resolves it
+ * on first use and calls it, so calls that arrive before our constructor
+ * (from other libraries' constructors) work, and the hot path is a plain
+ * indirect call with no test. */
+#define SS_REAL(name) (ss_real.name)
+
+/* fcntl is variadic, so a stub cannot forward its arguments: its slot starts
+ * NULL and is resolved here on first use. */
+#define SS_REAL_VARIADIC(name)                                                                               \
     (__builtin_expect(ss_real.name != NULL, 1)                                                               \
          ? ss_real.name                                                                                      \
          : (__typeof__(ss_real.name))ss_real_resolve((void **)&ss_real.name, #name))

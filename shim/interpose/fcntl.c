@@ -31,7 +31,7 @@ SS_EXPORT int fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    return after(fd, cmd, SS_REAL(fcntl)(fd, cmd, arg));
+    return after(fd, cmd, SS_REAL_VARIADIC(fcntl)(fd, cmd, arg));
 }
 
 /* glibc 2.28+ has fcntl64 (what fcntl becomes with _FILE_OFFSET_BITS=64); on
@@ -51,7 +51,7 @@ int fcntl64(int fd, int cmd, ...)
     if (!fn) {
         fn = (fcntl_fn)dlsym(RTLD_NEXT, "fcntl64");
         if (!fn)
-            fn = SS_REAL(fcntl);
+            fn = SS_REAL_VARIADIC(fcntl);
         __atomic_store_n(&real_fcntl64, fn, __ATOMIC_RELAXED);
     }
     return after(fd, cmd, fn(fd, cmd, arg));

@@ -11,7 +11,7 @@
 #include "normalize.h"
 
 /* The slow path, apart so the fast path's frame stays small. */
-static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *msg, int flags)
+static __attribute__((noinline, cold)) ssize_t sendmsg_slow(int fd, const struct msghdr *msg, int flags)
 {
     struct ss_norm_scratch scratch;
     struct ss_request rq = {

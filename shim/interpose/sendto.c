@@ -3,11 +3,9 @@
 
 #include "export.h"
 
-SS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
-                         socklen_t addrlen)
+static __attribute__((noinline, cold)) ssize_t sendto_slow(int fd, const void *buf, size_t len, int flags,
+                                                           const struct sockaddr *addr, socklen_t addrlen)
 {
-    if (SS_LIKELY(!ss_active && !(flags & SS_FLAGS_NEED_PIPELINE)))
-        return SS_REAL(sendto)(fd, buf, len, flags, addr, addrlen);
     struct ss_request rq = {.call = SS_CALL_SENDTO,
                             .fd = fd,
                             .flags_in = flags,
@@ -16,4 +14,12 @@ SS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const s
                             .addr = addr,
                             .addrlen = addrlen};
     return ss_process(&rq);
+}
+
+SS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
+                         socklen_t addrlen)
+{
+    if (SS_LIKELY(!ss_active && !(flags & SS_FLAGS_NEED_PIPELINE)))
+        return SS_REAL(sendto)(fd, buf, len, flags, addr, addrlen);
+    return sendto_slow(fd, buf, len, flags, addr, addrlen);
 }
