@@ -203,6 +203,14 @@ static void *peer_main(void *arg)
     } else {
         /* Every write the program makes from now on fails with EPIPE. */
         shutdown(c, SHUT_RD);
+        /* What it wrote before that is still queued here, charged to its
+         * send buffer. Consume it: a program that filled the buffer and
+         * waits in poll() for room would otherwise never wake (a unix socket
+         * reports no POLLOUT or POLLHUP for a peer's SHUT_RD) until our
+         * close, which then reads as ECONNRESET instead of EPIPE. */
+        char discard[65536];
+        while (recv(c, discard, sizeof discard, MSG_DONTWAIT) > 0)
+            ;
         struct pollfd pf = {.fd = c, .events = 0};
         int64_t end = now_ms() + HOLD_MS;
         while (now_ms() < end && !(pf.revents & (POLLHUP | POLLERR)))
