@@ -133,7 +133,7 @@ test: check
 
 FORMAT_FILES = $(wildcard shim/*.c shim/*.h shim/interpose/*.c shim/interpose/*.h \
                tests/*.c tests/*.h tests/unit/*.c tests/integration/*.c tests/targets/*.c tests/targets/*.h \
-               tests/fuzz/*.c scripts/*.c)
+               tests/fuzz/*.c tests/bench/*.c scripts/*.c)
 SHELL_SCRIPTS = scripts/sendshim .ci/run $(wildcard scripts/*.sh tests/*.sh)
 
 lint:
@@ -147,3 +147,4 @@ clean:
 	rm -rf $(BUILD)
 
 include tests/bench/Makefile.inc
+include tests/install/Makefile.inc
