@@ -741,6 +741,26 @@ Test(launcher, warns_on_go_binary, .fini = remove_tmp)
     expect_warning_and_run(tmp_file("gofake"), "Go", 4);
 }
 
+/* A musl program cannot load the glibc-built library: say so, and how to
+ * build one it can load. */
+Test(launcher, warns_on_musl_program, .fini = remove_tmp)
+{
+    need_lib();
+    make_tmp();
+    if (!have_program("musl-gcc"))
+        cr_skip_test("musl-gcc is not installed");
+    char src[PATH_MAX], cmd[3 * PATH_MAX];
+    snprintf(src, sizeof src, "%s.c", tmp_file("muslprog"));
+    write_file(src, "int main(void) { return 3; }\n", 0644);
+    snprintf(cmd, sizeof cmd, "musl-gcc -o '%s' '%s'", tmp_file("muslprog"), src);
+    cr_assert_eq(sh(cmd), 0);
+    struct run_result r;
+    launch(&r, "--", tmp_file("muslprog"));
+    cr_expect_eq(count_lines(r.err, "warning"), 1, "%s", r.err);
+    cr_expect(strstr(r.err, "is a musl program") && strstr(r.err, "CC=musl-gcc"), "%s", r.err);
+    run_free(&r);
+}
+
 Test(launcher, warns_on_setuid_binary, .fini = remove_tmp)
 {
     need_lib();
