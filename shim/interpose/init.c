@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "faults.h"
 #include "log.h"
 #include "stages.h"
 #include "state.h"
@@ -86,17 +87,6 @@ static uint64_t fresh_seed(void)
     return seed;
 }
 
-static void log_seed(void)
-{
-    char line[SS_LINE_MAX];
-    struct ss_buf b;
-    ss_log_begin(&b, line, sizeof line);
-    ss_buf_str(&b, "seed ");
-    ss_buf_u64(&b, ss_cfg.seed);
-    ss_buf_str(&b, ss_cfg.seed_given ? " (SENDSHIM_SEED)" : " (set SENDSHIM_SEED to this to reproduce)");
-    ss_log_end(&b);
-}
-
 __attribute__((constructor)) static void ss_init(void)
 {
     int saved = errno;
@@ -122,7 +112,7 @@ __attribute__((constructor)) static void ss_init(void)
     if (!ss_cfg.seed_given)
         ss_cfg.seed = fresh_seed();
     if (ss_cfg.rules.uses_random)
-        log_seed();
+        ss_faults_log_seed();
     ss_stages_init();
     __atomic_store_n(&ss_active, ss_config_any(&ss_cfg), __ATOMIC_RELEASE);
     errno = saved;
