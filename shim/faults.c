@@ -58,23 +58,29 @@ static unsigned family_bit(int family)
     }
 }
 
+/* The facts a rule needs about the calls it names (ss_fault_needs). */
+static unsigned rule_needs(const struct ss_rule *r)
+{
+    unsigned needs = 0;
+    /* write/writev match on sockets only; short= and drop act by type. */
+    if ((r->conds & (SS_COND_TYPE | SS_COND_FAMILY)) ||
+        (r->calls & (SS_CALL_BIT(SS_CALL_WRITE) | SS_CALL_BIT(SS_CALL_WRITEV))) ||
+        (r->actions & (SS_ACT_SHORT | SS_ACT_DROP)))
+        needs |= SS_NEED_SOCK;
+    if (r->conds & (SS_COND_PEER | SS_COND_PORT))
+        needs |= SS_NEED_DEST;
+    if (r->conds & SS_COND_AFTER)
+        needs |= SS_NEED_SENT;
+    if (r->actions & SS_ACT_SHORT)
+        needs |= SS_NEED_BYTES;
+    return needs;
+}
+
 unsigned ss_faults_needs(const struct ss_rule *rules, unsigned n)
 {
     unsigned needs = 0;
-    for (unsigned i = 0; i < n; i++) {
-        const struct ss_rule *r = &rules[i];
-        /* write/writev match on sockets only; short= and drop act by type. */
-        if ((r->conds & (SS_COND_TYPE | SS_COND_FAMILY)) ||
-            (r->calls & (SS_CALL_BIT(SS_CALL_WRITE) | SS_CALL_BIT(SS_CALL_WRITEV))) ||
-            (r->actions & (SS_ACT_SHORT | SS_ACT_DROP)))
-            needs |= SS_NEED_SOCK;
-        if (r->conds & (SS_COND_PEER | SS_COND_PORT))
-            needs |= SS_NEED_DEST;
-        if (r->conds & SS_COND_AFTER)
-            needs |= SS_NEED_SENT;
-        if (r->actions & SS_ACT_SHORT)
-            needs |= SS_NEED_BYTES;
-    }
+    for (unsigned i = 0; i < n; i++)
+        needs |= rule_needs(&rules[i]);
     return needs;
 }
 
@@ -200,24 +206,126 @@ int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_
     return 1;
 }
 
-void ss_faults_decide(const struct ss_rule *rules, struct ss_rule_state *st, unsigned n, uint64_t seed,
-                      const struct ss_fault_call *c, struct ss_fault_decision *d)
+/* ---- the plan ------------------------------------------------------------------ */
+
+/* Whether a and b match exactly the same calls. */
+static int same_match(const struct ss_rule *a, const struct ss_rule *b)
+{
+    unsigned conds = a->conds & SS_MATCH_CONDS;
+    if (a->calls != b->calls || conds != (b->conds & SS_MATCH_CONDS))
+        return 0;
+    if ((conds & SS_COND_FD) && a->fd != b->fd)
+        return 0;
+    if ((conds & SS_COND_TYPE) && a->types != b->types)
+        return 0;
+    if ((conds & SS_COND_FAMILY) && a->families != b->families)
+        return 0;
+    if ((conds & SS_COND_PEER) && (a->peer_len != b->peer_len || a->peer_len > sizeof a->peer ||
+                                   memcmp(&a->peer, &b->peer, a->peer_len)))
+        return 0;
+    if ((conds & SS_COND_PORT) && a->port != b->port)
+        return 0;
+    if ((conds & SS_COND_AFTER) && a->after_bytes != b->after_bytes)
+        return 0;
+    return 1;
+}
+
+void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct ss_rule_state *st,
+                    unsigned n, uint64_t seed, int share)
+{
+    unsigned ngroups = 0;
+    memset(p, 0, sizeof *p);
+    p->rule = rules;
+    p->st = st;
+    p->n = n > SS_MAX_RULES ? SS_MAX_RULES : n;
+    p->seed = seed;
+    for (unsigned i = 0; i < p->n; i++) {
+        const struct ss_rule *r = &rules[i];
+        unsigned g = 0;
+        while (g < ngroups && !(share && same_match(p->match[g], r)))
+            g++;
+        p->group_of[i] = (unsigned char)g;
+        for (unsigned c = 0; c < SS_NCALLS; c++)
+            if (r->calls & SS_CALL_BIT(c))
+                p->needs[c] |= rule_needs(r);
+        if (g < ngroups) {
+            if (r->when_first < p->when_min[g])
+                p->when_min[g] = r->when_first;
+            continue;
+        }
+        /* A new group. */
+        uint64_t bit = 1ull << g;
+        ngroups++;
+        p->count[g] = &st[i].count;
+        p->when_min[g] = r->when_first;
+        p->after_bytes[g] = r->after_bytes;
+        p->match[g] = r;
+        for (unsigned c = 0; c < SS_NCALLS; c++)
+            if (r->calls & SS_CALL_BIT(c))
+                p->calls[c] |= bit;
+        for (unsigned t = 0; t < SS_TYPE_INDEXES; t++)
+            if (!(r->conds & SS_COND_TYPE) || (r->types & t))
+                p->type_ok[t] |= bit;
+        for (unsigned f = 0; f < SS_FAMILY_INDEXES; f++)
+            if (!(r->conds & SS_COND_FAMILY) || (r->families & f))
+                p->family_ok[f] |= bit;
+        if (r->conds & SS_COND_AFTER)
+            p->after |= bit;
+        if (r->conds & (SS_COND_FD | SS_COND_PEER | SS_COND_PORT))
+            p->other |= bit;
+    }
+}
+
+int ss_faults_count(const struct ss_fault_plan *p, const struct ss_fault_call *c,
+                    struct ss_fault_counts *counts)
+{
+    /* write and writev are ours only on sockets. */
+    if ((c->call == SS_CALL_WRITE || c->call == SS_CALL_WRITEV) && !c->type)
+        return 0;
+    uint64_t m = p->calls[c->call] & p->type_ok[type_bit(c->type)] & p->family_ok[family_bit(c->family)];
+    for (uint64_t rest = m & p->after; rest; rest &= rest - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(rest);
+        if (!(c->sent > p->after_bytes[g]))
+            m &= ~(1ull << g);
+    }
+    for (uint64_t rest = m & p->other; rest; rest &= rest - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(rest);
+        if (!ss_rule_matches(p->match[g], c))
+            m &= ~(1ull << g);
+    }
+    /* m: the groups that match. Each counts the call; the common case ends
+     * with the compare, no rule of the group being able to fire yet. */
+    uint64_t pending = 0;
+    for (; m; m &= m - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(m);
+        uint64_t count = __atomic_add_fetch(p->count[g], 1, __ATOMIC_RELAXED);
+        if (__builtin_expect(count >= p->when_min[g], 0)) {
+            counts->count[g] = count;
+            pending |= 1ull << g;
+        }
+    }
+    counts->pending = pending;
+    return pending != 0;
+}
+
+void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,
+                    const struct ss_fault_counts *counts, struct ss_fault_decision *d)
 {
     d->rule = -1;
-    for (unsigned i = 0; i < n; i++) {
-        const struct ss_rule *r = &rules[i];
-        if (!ss_rule_matches(r, c))
-            continue;
-        uint64_t count = __atomic_add_fetch(&st[i].count, 1, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < p->n; i++) {
+        const struct ss_rule *r = &p->rule[i];
+        unsigned g = p->group_of[i];
         uint64_t keep;
-        if (d->rule >= 0 || !ss_when_holds(r, count) || !ss_rule_acts(r, c, &keep))
+        if (!(counts->pending & (1ull << g)) || !ss_when_holds(r, counts->count[g]) ||
+            !ss_rule_acts(r, c, &keep))
             continue;
+        struct ss_rule_state *st = &p->st[i];
         uint64_t base = 0;
         if (r->p_threshold != UINT64_MAX || r->delay_min_ns != r->delay_max_ns)
-            base = ss_prng_base(seed, (uint64_t)i + 1);
-        if (r->p_threshold != UINT64_MAX && ss_prng_next(&st[i].prng, base) >= r->p_threshold)
+            base = ss_prng_base(p->seed, (uint64_t)i + 1);
+        if (r->p_threshold != UINT64_MAX && ss_prng_next(&st->prng, base) >= r->p_threshold)
             continue;
-        __atomic_add_fetch(&st[i].fired, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&st->fired, 1, __ATOMIC_RELAXED);
         d->rule = (int)i;
         d->actions = r->actions;
         d->error = r->error;
@@ -228,6 +336,18 @@ void ss_faults_decide(const struct ss_rule *rules, struct ss_rule_state *st, uns
             d->delay_ns =
                 r->delay_min_ns == r->delay_max_ns
                     ? r->delay_min_ns
-                    : ss_prng_range(ss_prng_next(&st[i].prng, base), r->delay_min_ns, r->delay_max_ns);
+                    : ss_prng_range(ss_prng_next(&st->prng, base), r->delay_min_ns, r->delay_max_ns);
+        return;
     }
+}
+
+void ss_faults_decide(const struct ss_rule *rules, struct ss_rule_state *st, unsigned n, uint64_t seed,
+                      const struct ss_fault_call *c, struct ss_fault_decision *d)
+{
+    struct ss_fault_plan p;
+    struct ss_fault_counts counts;
+    ss_faults_plan(&p, rules, st, n, seed, 0);
+    d->rule = -1;
+    if (ss_faults_count(&p, c, &counts))
+        ss_faults_pick(&p, c, &counts, d);
 }

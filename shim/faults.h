@@ -1,8 +1,10 @@
 /* faults.h - the fault decision of SPEC section 8: which rule, if any, fires
  * on a call. Pure apart from atomic updates of the rules' counters and
  * generators: no system calls, so unit tests drive it without sockets. The
- * pipeline stage (stage_faults.c) gathers the facts about a call that the rule
- * set needs (ss_faults_needs), asks ss_faults_decide, and applies the answer. */
+ * pipeline stage (stage_faults.c) keeps each rule set as a plan (made once,
+ * when the set is installed), gathers the facts about a call that the plan
+ * says it needs, counts the call (ss_faults_count), asks for the rule that
+ * fires only when one may (ss_faults_pick), and applies the answer. */
 #ifndef SENDSHIM_FAULTS_H
 #define SENDSHIM_FAULTS_H
 
@@ -65,7 +67,9 @@ struct ss_fault_decision {
  * satisfies `when`, its action can act on this call (ss_rule_acts), and then
  * its p draw succeeds (drawn only then). The first rule that fires decides;
  * later rules draw nothing. Generators are seeded from `seed` and the rule's
- * position (1-based). Lock-free and async-signal-safe. */
+ * position (1-based). Lock-free and async-signal-safe. This is
+ * ss_faults_count then ss_faults_pick on an unshared plan (below): every rule
+ * counts in its own st[].count. */
 void ss_faults_decide(const struct ss_rule *rules, struct ss_rule_state *st, unsigned n, uint64_t seed,
                       const struct ss_fault_call *c, struct ss_fault_decision *d);
 
@@ -80,6 +84,74 @@ int ss_rule_matches(const struct ss_rule *r, const struct ss_fault_call *c);
 int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep);
 /* The address condition alone: does dest match peer=ADDR[:PORT]? */
 int ss_peer_matches(const struct ss_rule *r, const struct sockaddr *dest, socklen_t destlen);
+
+/* ---- the plan: a rule set prepared once for the send path ------------------ */
+
+/* The conditions that decide whether a rule matches a call (besides its
+ * calls); `when` and `p` only decide whether a matching rule fires. */
+#define SS_MATCH_CONDS                                                                                       \
+    (SS_COND_FD | SS_COND_TYPE | SS_COND_FAMILY | SS_COND_PEER | SS_COND_PORT | SS_COND_AFTER)
+/* Rules with the same calls and the same match conditions (a group) count
+ * exactly the same calls, so with sharing they use one counter: the first
+ * rule's st[].count, which is then every one of them's `when` counter.
+ *
+ * The plan answers "which groups match this call?" with 64-bit masks of
+ * groups (bit g: group g) made when the set is installed: the groups that
+ * name the call kind, those whose type= (family=) accepts the call's socket
+ * type (family), indexed by its ss_type_bits (ss_family_bits) value, 0 for
+ * "not a socket or unknown". Their AND leaves only after=, fd=, peer= and
+ * port= to test one group at a time, and those are rare. */
+#define SS_TYPE_INDEXES   16 /* ss_type_bits values: 0, 1, 2, 4, 8 */
+#define SS_FAMILY_INDEXES 32 /* ss_family_bits values: 0, 1, 2, 4, 8, 16 */
+
+struct ss_fault_plan {
+    const struct ss_rule *rule;
+    struct ss_rule_state *st;
+    unsigned n;
+    uint64_t seed;
+    unsigned char group_of[SS_MAX_RULES]; /* rule -> group */
+    uint64_t calls[SS_NCALLS];            /* groups whose rules name the call */
+    uint64_t type_ok[SS_TYPE_INDEXES];    /* groups a socket of this type matches */
+    uint64_t family_ok[SS_FAMILY_INDEXES];
+    uint64_t after;                            /* groups with after= */
+    uint64_t other;                            /* groups with fd=, peer= or port= */
+    uint64_t *count[SS_MAX_RULES];             /* group -> its counter */
+    uint64_t when_min[SS_MAX_RULES];           /* smallest when_first of its rules: below, none fires */
+    uint64_t after_bytes[SS_MAX_RULES];        /* its after= */
+    const struct ss_rule *match[SS_MAX_RULES]; /* its first rule (its conditions) */
+    unsigned needs[SS_NCALLS];                 /* facts the call must gather (ss_fault_needs) */
+};
+
+/* Prepare rules[0..n) with their states st for deciding. With `share`, rules
+ * of one group share a counter (the send path); without, every rule counts in
+ * its own st[].count (ss_faults_decide). Pure. */
+void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct ss_rule_state *st,
+                    unsigned n, uint64_t seed, int share);
+
+/* A rule's `when` counter (shared with its group in a shared plan). */
+static inline uint64_t ss_faults_matched(const struct ss_fault_plan *p, unsigned rule)
+{
+    return __atomic_load_n(p->count[p->group_of[rule]], __ATOMIC_RELAXED);
+}
+
+/* The counts of one call: for each group of the call whose counter reached
+ * its when_min, the count the call got. */
+struct ss_fault_counts {
+    uint64_t pending; /* bit g: group g may fire */
+    uint64_t count[SS_MAX_RULES];
+};
+
+/* The first half of a decision: count the call in every group that matches
+ * it (atomically, whether or not a rule fires) and return whether some rule
+ * may fire (counts->pending != 0). Gathers nothing: c must hold the facts
+ * p->needs[c->call] asks for, except SS_NEED_BYTES. */
+int ss_faults_count(const struct ss_fault_plan *p, const struct ss_fault_call *c,
+                    struct ss_fault_counts *counts);
+
+/* The second half, only when ss_faults_count returned nonzero: c->bytes must
+ * now be filled if p->needs[c->call] has SS_NEED_BYTES. */
+void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,
+                    const struct ss_fault_counts *counts, struct ss_fault_decision *d);
 
 /* ---- the runtime side (stage_faults.c) ---------------------------------- */
 

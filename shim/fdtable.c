@@ -8,23 +8,15 @@
 #include "pipeline.h"
 #include "real.h"
 
-struct ss_fd_entry {
-    uint64_t state;
-    uint64_t bytes;
-};
-
 /* The directory: SS_FD_NCHUNKS pointers (128 KiB of BSS, of which only the
  * pages covering used descriptors are ever touched). */
-static struct ss_fd_entry *chunks[SS_FD_NCHUNKS];
+struct ss_fd_entry *ss_fd_chunks[SS_FD_NCHUNKS];
 static uint32_t next_group; /* last group number handed out */
 int ss_fd_nosigpipe_used;
 
 static struct ss_fd_entry *lookup(int fd)
 {
-    if ((unsigned)fd >= SS_FD_LIMIT)
-        return NULL;
-    struct ss_fd_entry *c = __atomic_load_n(&chunks[(unsigned)fd >> SS_FD_CHUNK_SHIFT], __ATOMIC_ACQUIRE);
-    return c ? &c[(unsigned)fd & (SS_FD_CHUNK - 1)] : NULL;
+    return ss_fd_lookup(fd);
 }
 
 /* The entry for fd, mapping its chunk if needed. NULL when fd is out of range
@@ -35,7 +27,7 @@ static struct ss_fd_entry *ensure(int fd)
     if (e || (unsigned)fd >= SS_FD_LIMIT)
         return e;
     int saved = errno;
-    struct ss_fd_entry **slot = &chunks[(unsigned)fd >> SS_FD_CHUNK_SHIFT];
+    struct ss_fd_entry **slot = &ss_fd_chunks[(unsigned)fd >> SS_FD_CHUNK_SHIFT];
     struct ss_fd_entry *fresh =
         mmap(NULL, SS_FD_CHUNK * sizeof *fresh, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (fresh == MAP_FAILED) {
@@ -215,7 +207,7 @@ int ss_fd_set_nosigpipe(int fd, int on)
     /* The other descriptors of the same socket: a scan, but setsockopt is
      * rare and only descriptors that were ever dup'ed have a group. */
     for (unsigned c = 0; c < SS_FD_NCHUNKS; c++) {
-        struct ss_fd_entry *chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
+        struct ss_fd_entry *chunk = __atomic_load_n(&ss_fd_chunks[c], __ATOMIC_ACQUIRE);
         for (unsigned i = 0; chunk && i < SS_FD_CHUNK; i++)
             if (&chunk[i] != e && load(&chunk[i]) >> SS_FD_GROUP_SHIFT == group)
                 set_bit(&chunk[i], on);
@@ -223,10 +215,13 @@ int ss_fd_set_nosigpipe(int fd, int on)
     return 0;
 }
 
-void ss_fd_add_bytes(int fd, uint64_t n)
+void ss_fd_add_bytes(int fd, struct ss_fd_entry *e, uint64_t n)
 {
-    struct ss_fd_entry *e = ensure(fd);
-    if (e && n)
+    if (!n)
+        return;
+    if (!e)
+        e = ensure(fd); /* the descriptor's first call: mapped once per chunk */
+    if (e)
         __atomic_fetch_add(&e->bytes, n, __ATOMIC_RELAXED);
 }
 

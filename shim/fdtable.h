@@ -57,6 +57,46 @@ static inline int ss_fd_type(uint64_t st)
     return ss_fd_is_socket(st) ? (int)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK) : 0;
 }
 
+/* One descriptor's entry: the state word and the bytes it sent successfully
+ * (for fault rules' after=BYTES). */
+struct ss_fd_entry {
+    uint64_t state;
+    uint64_t bytes;
+};
+
+/* The directory of chunks; NULL until a descriptor in the chunk is recorded. */
+extern struct ss_fd_entry *ss_fd_chunks[SS_FD_NCHUNKS];
+
+/* fd's entry, or NULL when nothing was ever recorded in its chunk (or fd is
+ * out of range). No system call; inline, because the send path looks a
+ * descriptor up once per call and hands the entry to every stage. */
+static inline struct ss_fd_entry *ss_fd_lookup(int fd)
+{
+    if ((unsigned)fd >= SS_FD_LIMIT)
+        return 0;
+    struct ss_fd_entry *c =
+        __atomic_load_n(&ss_fd_chunks[(unsigned)fd >> SS_FD_CHUNK_SHIFT], __ATOMIC_ACQUIRE);
+    return c ? &c[(unsigned)fd & (SS_FD_CHUNK - 1)] : 0;
+}
+
+static inline uint64_t ss_fd_load(const struct ss_fd_entry *e)
+{
+    return e ? __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) : 0;
+}
+
+/* A send-path call's descriptor: its entry, looked up once when the call
+ * begins, and the state word read then. The stages share it. */
+struct ss_fd_ref {
+    struct ss_fd_entry *e; /* NULL: nothing recorded in fd's chunk yet */
+    uint64_t st;
+};
+
+static inline void ss_fd_ref_init(struct ss_fd_ref *r, int fd)
+{
+    r->e = ss_fd_lookup(fd);
+    r->st = ss_fd_load(r->e);
+}
+
 /* Set once SO_NOSIGPIPE has been turned on anywhere in the process: from then
  * on ss_active stays 1 (sends must take the pipeline to get MSG_NOSIGNAL). */
 extern int ss_fd_nosigpipe_used;
@@ -68,6 +108,17 @@ uint64_t ss_fd_state(int fd);
  * probed. A descriptor that is not open (EBADF) is not cached. errno is
  * preserved. */
 uint64_t ss_fd_probe(int fd);
+
+/* r->st with the descriptor's kind known: probes only on a descriptor's
+ * first call (which may also make its entry). */
+static inline uint64_t ss_fd_ref_probe(struct ss_fd_ref *r, int fd)
+{
+    if (!(r->st & SS_FD_KNOWN)) {
+        r->st = ss_fd_probe(fd);
+        r->e = ss_fd_lookup(fd);
+    }
+    return r->st;
+}
 
 /* A socket was just created at fd (socket, socketpair): record it. */
 void ss_fd_socket_created(int fd, int family, int type);
@@ -99,8 +150,9 @@ static inline int ss_fd_nosigpipe(int fd)
     return (ss_fd_state(fd) & SS_FD_NOSIGPIPE) != 0;
 }
 
-/* Bytes fd has sent successfully (for fault rules' after=BYTES). */
-void ss_fd_add_bytes(int fd, uint64_t n);
+/* Bytes fd has sent successfully (for fault rules' after=BYTES). e is fd's
+ * entry as looked up before the call, or NULL (then it is made). */
+void ss_fd_add_bytes(int fd, struct ss_fd_entry *e, uint64_t n);
 uint64_t ss_fd_bytes(int fd);
 
 #endif

@@ -65,16 +65,39 @@ static const struct xlate table[][XLATE_MAX] = {
         },
 };
 
-#define NSTYLES (sizeof table / sizeof table[0])
+#define NSTYLES  (sizeof table / sizeof table[0])
+#define BITS_MAX 32 /* bits of the flags word */
+
+/* The same tables by bit: map[style][b] is what BSD bit b becomes (0: no
+ * translation), known[style] the bits that have one. Built on first use, so
+ * a call walks only the bits it has set. Every entry is stored once with its
+ * final value, so racing builders (threads, signal handlers) store the same
+ * values, and a reader that sees `ready` sees the whole table. */
+static unsigned map[NSTYLES][BITS_MAX];
+static unsigned known[NSTYLES];
+static int ready;
+
+static void build_maps(void)
+{
+    for (unsigned s = 0; s < NSTYLES; s++) {
+        unsigned k = 0;
+        for (int i = 0; i < XLATE_MAX && table[s][i].bsd; i++) {
+            unsigned bit = (unsigned)__builtin_ctz(table[s][i].bsd);
+            __atomic_store_n(&map[s][bit], table[s][i].linux_bits, __ATOMIC_RELAXED);
+            k |= table[s][i].bsd;
+        }
+        __atomic_store_n(&known[s], k, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+}
 
 unsigned ss_flags_style_known(enum ss_style style)
 {
-    unsigned known = 0;
     if ((unsigned)style >= NSTYLES)
         return 0;
-    for (int i = 0; i < XLATE_MAX; i++)
-        known |= table[style][i].bsd;
-    return known;
+    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
+        build_maps();
+    return known[style];
 }
 
 int ss_flags_translate(enum ss_style style, enum ss_unknown_mode mode, int in, int *out)
@@ -89,16 +112,12 @@ int ss_flags_translate(enum ss_style style, enum ss_unknown_mode mode, int in, i
         *out = (int)bits;
         return 0;
     }
-    unsigned linux_bits = 0, rest = bits;
-    for (int i = 0; i < XLATE_MAX && table[style][i].bsd; i++) {
-        if (bits & table[style][i].bsd) {
-            linux_bits |= table[style][i].linux_bits;
-            rest &= ~table[style][i].bsd;
-        }
-    }
-    /* Whatever is left has no Linux translation: never passed raw. */
-    if (rest && mode == SS_UNKNOWN_REJECT)
+    /* Whatever has no Linux translation is never passed raw. */
+    if ((bits & ~ss_flags_style_known(style)) && mode == SS_UNKNOWN_REJECT)
         return EINVAL;
+    unsigned linux_bits = 0;
+    for (unsigned rest = bits & known[style]; rest; rest &= rest - 1)
+        linux_bits |= map[style][__builtin_ctz(rest)];
     *out = (int)linux_bits;
     return 0;
 }

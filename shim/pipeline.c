@@ -37,12 +37,14 @@ static ssize_t forward(const struct ss_request *rq)
     return -1;
 }
 
-static ssize_t finish(struct ss_request *rq, ssize_t ret, int err, int saved_errno)
+/* After the call: the stages' bookkeeping, then errno as the call leaves it. */
+static inline ssize_t finish(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret, int err,
+                             int saved_errno)
 {
     if (rq->norm)
         ss_stage_normalize_done(rq, ret);
     if (ret >= 0)
-        ss_stage_after_success(rq, ret);
+        ss_stage_after_success(rq, fd, ret);
     if (ss_cfg.stats)
         ss_stats_count(rq, ret);
     if (ss_cfg.trace)
@@ -55,19 +57,23 @@ static ssize_t finish(struct ss_request *rq, ssize_t ret, int err, int saved_err
 ssize_t ss_process(struct ss_request *rq)
 {
     int saved_errno = errno;
+    struct ss_fd_ref fd; /* the descriptor, looked up once for every stage */
+    ss_fd_ref_init(&fd, rq->fd);
     rq->flags = rq->flags_in;
 
-    int err = ss_stage_normalize(rq);
+    int err = 0;
+    if (rq->call == SS_CALL_SENDMSG || rq->call == SS_CALL_SENDMMSG)
+        err = ss_stage_normalize(rq, &fd);
     if (!err)
-        err = ss_stage_flags(rq);
+        err = ss_stage_flags(rq, &fd);
     if (err)
-        return finish(rq, -1, err, saved_errno);
+        return finish(rq, &fd, -1, err, saved_errno);
 
     struct ss_fault fault;
-    ssize_t ret = ss_stage_faults(rq, &fault);
+    ssize_t ret = ss_stage_faults(rq, &fd, &fault);
     if (ret == SS_FAULT_FORWARD)
         ret = forward(rq);
     if (fault.fired)
         ret = ss_stage_faults_done(rq, &fault, ret);
-    return finish(rq, ret, ret < 0 ? errno : 0, saved_errno);
+    return finish(rq, &fd, ret, ret < 0 ? errno : 0, saved_errno);
 }

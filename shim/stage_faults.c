@@ -53,14 +53,12 @@
 #define SS_SET_WAIT_TRIES 1000000 /* sched_yield()s a writer waits for a free slot */
 #define SS_MMSG_VLEN_CAP  1024u   /* sendmmsg: the kernel caps vlen at UIO_MAXIOV */
 #define SS_NS_PER_S       1000000000ull
-#define SS_NEEDS_KNOWN    (1u << 31) /* initial_needs has been computed */
 
 /* A rule set given at run time: one anonymous mapping, trimmed after the
  * rules in use (`rs` must stay last). */
 struct ss_rtset {
     size_t map_len;
-    unsigned needs;
-    uint64_t seed;
+    struct ss_fault_plan plan;
     struct ss_rule_state st[SS_MAX_RULES];
     struct ss_ruleset rs;
 };
@@ -71,27 +69,29 @@ struct ss_slot {
     struct ss_rtset *set; /* else this set, or NULL when empty */
 };
 
-/* A set as the send path reads it. */
-struct ss_view {
-    const struct ss_rule *rule;
-    struct ss_rule_state *st;
-    unsigned n;
-    unsigned needs;
-    uint64_t seed;
-};
-
 static struct ss_slot slots[SS_FAULT_SLOTS] = {[0] = {.initial = 1}};
 static unsigned cur;                                  /* the slot in force */
 static struct ss_rule_state initial_st[SS_MAX_RULES]; /* counters of ss_cfg.rules */
-static unsigned initial_needs;
+static struct ss_fault_plan initial_plan;             /* of ss_cfg.rules, made by the constructor */
+static int initial_ready;                             /* initial_plan is made */
 /* The fast path's hint: once a set was given at run time, its size is in
  * runtime_n and ss_cfg.rules no longer counts. */
 static int replaced;
 static unsigned runtime_n;
 static unsigned runtime_calls; /* SS_CALL_BIT mask of the runtime set's rules */
-static unsigned initial_calls; /* of ss_cfg.rules, with SS_NEEDS_KNOWN once computed */
+static unsigned initial_calls; /* of ss_cfg.rules */
 static int writer_lock;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+void ss_stage_faults_init(void)
+{
+    unsigned calls = 0;
+    for (unsigned i = 0; i < ss_cfg.rules.n; i++)
+        calls |= ss_cfg.rules.rule[i].calls;
+    initial_calls = calls;
+    ss_faults_plan(&initial_plan, ss_cfg.rules.rule, initial_st, ss_cfg.rules.n, ss_cfg.seed, 1);
+    __atomic_store_n(&initial_ready, 1, __ATOMIC_RELEASE);
+}
 
 /* ---- readers ----------------------------------------------------------- */
 
@@ -111,32 +111,47 @@ static void release(unsigned i)
     __atomic_sub_fetch(&slots[i].readers, 1, __ATOMIC_RELEASE);
 }
 
-static void view_of(unsigned i, struct ss_view *v)
+/* The plan of slot i, or NULL when it holds no rules. */
+static const struct ss_fault_plan *plan_of(unsigned i)
 {
     const struct ss_slot *s = &slots[i];
-    if (s->initial) {
-        v->rule = ss_cfg.rules.rule;
-        v->st = initial_st;
-        v->n = ss_cfg.rules.n;
-        v->seed = ss_cfg.seed;
-        unsigned needs = __atomic_load_n(&initial_needs, __ATOMIC_RELAXED);
-        if (!needs) { /* computed once; racing threads store the same value */
-            needs = ss_faults_needs(v->rule, v->n) | SS_NEEDS_KNOWN;
-            __atomic_store_n(&initial_needs, needs, __ATOMIC_RELAXED);
-        }
-        v->needs = needs;
-        return;
-    }
+    if (s->initial)
+        return __atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE) ? &initial_plan : NULL;
     struct ss_rtset *set = __atomic_load_n(&s->set, __ATOMIC_ACQUIRE);
-    if (!set) {
-        memset(v, 0, sizeof *v);
-        return;
+    return set ? &set->plan : NULL;
+}
+
+#define SS_NO_SLOT SS_FAULT_SLOTS /* the constructor's plan, read without a slot */
+
+/* The plan in force for this call, with the slot to release (SS_NO_SLOT
+ * when none was taken), or NULL when no rule is in force. Until a set is
+ * given at run time, the constructor's rules are in force; they live in
+ * static memory that is never freed, so reading them needs no slot (a call
+ * that races with the first sendshim_set_faults() is decided by the old
+ * rules, as if it had come first). */
+static const struct ss_fault_plan *plan_in_force(unsigned *slot)
+{
+    *slot = SS_NO_SLOT;
+    if (!__atomic_load_n(&replaced, __ATOMIC_ACQUIRE)) {
+        if (!ss_cfg.rules.n || !__atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE))
+            return NULL;
+        return &initial_plan;
     }
-    v->rule = set->rs.rule;
-    v->st = set->st;
-    v->n = set->rs.n;
-    v->seed = set->seed;
-    v->needs = set->needs;
+    if (!__atomic_load_n(&runtime_n, __ATOMIC_RELAXED))
+        return NULL;
+    *slot = acquire();
+    const struct ss_fault_plan *p = plan_of(*slot);
+    if (!p || !p->n) {
+        release(*slot);
+        return NULL;
+    }
+    return p;
+}
+
+static void leave(unsigned slot)
+{
+    if (slot != SS_NO_SLOT)
+        release(slot);
 }
 
 /* ---- facts about the call ------------------------------------------------ */
@@ -144,9 +159,9 @@ static void view_of(unsigned i, struct ss_view *v)
 /* Socket type and family, from the descriptor table: the kernel is asked
  * once per descriptor (ss_fd_probe); only rule sets that test the type or
  * family, match write/writev, or use short=/drop look. */
-static void sock_facts(int fd, int *type, int *family)
+static inline void sock_facts(struct ss_fd_ref *fd, int fdnum, int *type, int *family)
 {
-    uint64_t st = ss_fd_probe(fd);
+    uint64_t st = ss_fd_ref_probe(fd, fdnum);
     *type = ss_fd_type(st);
     *family = ss_fd_family(st);
 }
@@ -316,76 +331,38 @@ static void raise_sigpipe(void)
 
 /* ---- the stage --------------------------------------------------------------- */
 
-static unsigned rules_hint(void)
-{
-    if (__atomic_load_n(&replaced, __ATOMIC_RELAXED))
-        return __atomic_load_n(&runtime_n, __ATOMIC_RELAXED);
-    return ss_cfg.rules.n;
-}
-
 unsigned ss_faults_calls(void)
 {
     if (__atomic_load_n(&replaced, __ATOMIC_ACQUIRE))
         return __atomic_load_n(&runtime_calls, __ATOMIC_RELAXED);
-    unsigned calls = __atomic_load_n(&initial_calls, __ATOMIC_RELAXED);
-    if (calls)
-        return calls & ~SS_NEEDS_KNOWN;
-    for (unsigned i = 0; i < ss_cfg.rules.n; i++)
-        calls |= ss_cfg.rules.rule[i].calls;
-    /* Cached only once the constructor has fixed the configuration. */
-    if (__atomic_load_n(&ss_active, __ATOMIC_ACQUIRE))
-        __atomic_store_n(&initial_calls, calls | SS_NEEDS_KNOWN, __ATOMIC_RELAXED);
-    return calls;
+    return __atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE) ? initial_calls : 0;
 }
 
-ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fault *f)
+/* Some rule may fire on this call (ss_faults_count said so): pick it and
+ * apply it. Apart from the stage, which runs on every call. */
+static __attribute__((noinline)) ssize_t may_fire(struct ss_request *rq, struct ss_fd_ref *fd,
+                                                  struct ss_fault *f, const struct ss_fault_plan *p,
+                                                  unsigned slot, struct ss_fault_call *c,
+                                                  const struct ss_fault_counts *counts)
 {
-    f->fired = 0;
-    if (__builtin_expect(!rules_hint(), 1))
-        return SS_FAULT_FORWARD;
-
-    unsigned slot = acquire();
-    struct ss_view v;
-    view_of(slot, &v);
-    if (!v.n) {
-        release(slot);
-        return SS_FAULT_FORWARD;
-    }
-
-    /* A NULL msghdr or vector goes to the kernel, which says EFAULT. */
-    if ((rq->call == SS_CALL_SENDMSG && !rq->msg) || (rq->call == SS_CALL_SENDMMSG && !rq->vec && rq->vlen)) {
-        release(slot);
-        return SS_FAULT_FORWARD;
-    }
-    struct ss_fault_call c = {.call = rq->call, .fd = rq->fd};
-    struct sockaddr_storage peer;
-    if (rq->call == SS_CALL_SENDMMSG)
-        c.vlen = capped_vlen(rq);
-    /* Bytes (a walk over the iovecs): before deciding only for short=;
-     * otherwise once a rule fired, for the log line. */
-    if (v.needs & SS_NEED_BYTES)
-        c.bytes = ss_request_bytes(rq);
-    if ((v.needs & SS_NEED_SOCK) || rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV)
-        sock_facts(rq->fd, &c.type, &c.family);
-    if (v.needs & SS_NEED_DEST)
-        dest_facts(rq, &c, &peer);
-    if (v.needs & SS_NEED_SENT)
-        c.sent = ss_fd_bytes(rq->fd);
-
-    ss_faults_decide(v.rule, v.st, v.n, v.seed, &c, &f->d);
+    unsigned needs = p->needs[rq->call];
+    /* Bytes (a walk over the iovecs) are counted only now: short= needs them
+     * to decide, the log line once a rule fired. */
+    c->bytes = ss_request_bytes(rq);
+    ss_faults_pick(p, c, counts, &f->d);
     if (f->d.rule < 0) {
-        release(slot);
+        leave(slot);
         return SS_FAULT_FORWARD;
     }
     /* Copy out what the log line needs: the set may be replaced meanwhile. */
-    memcpy(f->text, v.rule[f->d.rule].text, sizeof f->text);
-    release(slot);
+    memcpy(f->text, p->rule[f->d.rule].text, sizeof f->text);
+    leave(slot);
 
     f->fired = 1;
     f->sigpipe = 0;
     f->user_vec = NULL;
-    f->bytes = (v.needs & SS_NEED_BYTES) ? c.bytes : ss_request_bytes(rq);
-    f->vlen = c.vlen;
+    f->bytes = c->bytes;
+    f->vlen = c->vlen;
     f->orig.len = rq->len;
     f->orig.msg = rq->msg;
     f->orig.vec = rq->vec;
@@ -398,9 +375,9 @@ ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fault *f)
         sleep_ns(f->d.delay_ns);
     if (f->d.actions & SS_ACT_ERROR) {
         if (f->d.error == EPIPE) {
-            if (!(v.needs & SS_NEED_SOCK))
-                sock_facts(rq->fd, &c.type, &c.family);
-            f->sigpipe = sigpipe_due(rq, c.type);
+            if (!(needs & SS_NEED_SOCK))
+                sock_facts(fd, rq->fd, &c->type, &c->family);
+            f->sigpipe = sigpipe_due(rq, c->type);
         }
         errno = f->d.error;
         return -1;
@@ -411,6 +388,40 @@ ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fault *f)
         apply_short(rq, f);
     else if (f->d.actions & SS_ACT_BATCH)
         rq->vlen = f->d.batch;
+    return SS_FAULT_FORWARD;
+}
+
+ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f)
+{
+    unsigned slot;
+    f->fired = 0;
+    const struct ss_fault_plan *p = plan_in_force(&slot);
+    if (__builtin_expect(!p, 1))
+        return SS_FAULT_FORWARD;
+    /* No rule names the call; a NULL msghdr or vector goes to the kernel,
+     * which says EFAULT. */
+    if (!p->calls[rq->call] || (rq->call == SS_CALL_SENDMSG && !rq->msg) ||
+        (rq->call == SS_CALL_SENDMMSG && !rq->vec && rq->vlen)) {
+        leave(slot);
+        return SS_FAULT_FORWARD;
+    }
+
+    /* Only the facts the rules naming this call need. */
+    unsigned needs = p->needs[rq->call];
+    struct ss_fault_call c = {.call = rq->call, .fd = rq->fd};
+    struct sockaddr_storage peer;
+    struct ss_fault_counts counts;
+    if (rq->call == SS_CALL_SENDMMSG)
+        c.vlen = capped_vlen(rq);
+    if (needs & SS_NEED_SOCK)
+        sock_facts(fd, rq->fd, &c.type, &c.family);
+    if (needs & SS_NEED_DEST)
+        dest_facts(rq, &c, &peer);
+    if (needs & SS_NEED_SENT)
+        c.sent = fd->e ? __atomic_load_n(&fd->e->bytes, __ATOMIC_RELAXED) : 0;
+    if (__builtin_expect(ss_faults_count(p, &c, &counts), 0))
+        return may_fire(rq, fd, f, p, slot, &c, &counts);
+    leave(slot);
     return SS_FAULT_FORWARD;
 }
 
@@ -571,7 +582,7 @@ static int free_slot_index(void)
     return -1;
 }
 
-static void report_rule(const struct ss_view *v, unsigned i, const char *suffix)
+static void report_rule(const struct ss_fault_plan *p, unsigned i, const char *suffix)
 {
     char line[SS_LINE_MAX];
     struct ss_buf b;
@@ -579,21 +590,20 @@ static void report_rule(const struct ss_view *v, unsigned i, const char *suffix)
     ss_buf_str(&b, "stats: rule ");
     ss_buf_u64(&b, (uint64_t)i + 1);
     ss_buf_str(&b, " (");
-    ss_buf_str(&b, v->rule[i].text);
+    ss_buf_str(&b, p->rule[i].text);
     ss_buf_str(&b, ") matched=");
-    ss_buf_u64(&b, __atomic_load_n(&v->st[i].count, __ATOMIC_RELAXED));
+    ss_buf_u64(&b, ss_faults_matched(p, i));
     ss_buf_str(&b, " fired=");
-    ss_buf_u64(&b, __atomic_load_n(&v->st[i].fired, __ATOMIC_RELAXED));
+    ss_buf_u64(&b, __atomic_load_n(&p->st[i].fired, __ATOMIC_RELAXED));
     ss_buf_str(&b, suffix);
     ss_log_end(&b);
 }
 
 static void report_set(unsigned slot, const char *suffix)
 {
-    struct ss_view v;
-    view_of(slot, &v);
-    for (unsigned i = 0; i < v.n; i++)
-        report_rule(&v, i, suffix);
+    const struct ss_fault_plan *p = plan_of(slot);
+    for (unsigned i = 0; p && i < p->n; i++)
+        report_rule(p, i, suffix);
 }
 
 void ss_faults_stats_report(void)
@@ -652,8 +662,7 @@ int ss_faults_replace(const char *text, char *err, size_t errlen)
     set->map_len = (used + page - 1) / page * page;
     if (set->map_len < max_len)
         munmap((char *)set + set->map_len, max_len - set->map_len);
-    set->seed = ss_cfg.seed;
-    set->needs = ss_faults_needs(set->rs.rule, set->rs.n);
+    ss_faults_plan(&set->plan, set->rs.rule, set->st, set->rs.n, ss_cfg.seed, 1);
     unsigned n = set->rs.n;
 
     __atomic_store_n(&slots[j].set, set, __ATOMIC_RELEASE);

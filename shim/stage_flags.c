@@ -14,26 +14,30 @@
 
 void ss_stages_init(void)
 {
+    (void)ss_flags_style_known(ss_cfg.style); /* builds the flag maps now, not on a first call */
+    ss_stage_faults_init();
 }
 
-int ss_stage_flags(struct ss_request *rq)
+int ss_stage_flags_full(struct ss_request *rq, struct ss_fd_ref *fd)
 {
     if (rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV) {
         rq->flags = ss_write_flags(rq->fd);
         return 0;
     }
-    int flags;
-    int err = ss_flags_translate(ss_cfg.style, ss_cfg.unknown, rq->flags, &flags);
-    if (err)
-        return err;
-    if (flags & (SS_MSG_EOF | MSG_CONFIRM)) {
-        /* Only these two need to know what the socket is. A descriptor that is
-         * no socket (or not open) gets the bits removed; the kernel then says
-         * ENOTSOCK or EBADF itself. */
-        uint64_t st = ss_fd_probe(rq->fd);
-        flags = ss_flags_for_socket(flags, ss_fd_family(st), ss_fd_type(st), &rq->eof);
+    int flags = rq->flags;
+    if (flags) { /* 0 is 0 in every numbering and mode */
+        int err = ss_flags_translate(ss_cfg.style, ss_cfg.unknown, flags, &flags);
+        if (err)
+            return err;
+        if (flags & (SS_MSG_EOF | MSG_CONFIRM)) {
+            /* Only these two need to know what the socket is. A descriptor
+             * that is no socket (or not open) gets the bits removed; the
+             * kernel then says ENOTSOCK or EBADF itself. */
+            uint64_t st = ss_fd_ref_probe(fd, rq->fd);
+            flags = ss_flags_for_socket(flags, ss_fd_family(st), ss_fd_type(st), &rq->eof);
+        }
     }
-    if (ss_cfg.nosigpipe || ss_fd_nosigpipe(rq->fd))
+    if (ss_cfg.nosigpipe || (fd->st & SS_FD_NOSIGPIPE))
         flags |= MSG_NOSIGNAL;
     rq->flags = flags;
     return 0;
@@ -63,7 +67,7 @@ static uint64_t sent_bytes(const struct ss_request *rq, ssize_t ret)
     return sent;
 }
 
-void ss_stage_after_success(struct ss_request *rq, ssize_t ret)
+void ss_stage_after_success_full(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret)
 {
     if (rq->eof && complete(rq, ret)) {
         /* Every byte was accepted (a 0-byte send included): FIN now. A short
@@ -75,5 +79,5 @@ void ss_stage_after_success(struct ss_request *rq, ssize_t ret)
         errno = saved;
     }
     /* For fault rules' after=BYTES. */
-    ss_fd_add_bytes(rq->fd, sent_bytes(rq, ret));
+    ss_fd_add_bytes(rq->fd, fd->e, sent_bytes(rq, ret));
 }

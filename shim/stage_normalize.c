@@ -20,9 +20,9 @@ static void current_creds(void *arg, struct ss_creds *out)
     out->gid = getgid();
 }
 
-static enum ss_sock_kind sock_kind(int fd)
+static enum ss_sock_kind sock_kind(struct ss_fd_ref *fd, int fdnum)
 {
-    uint64_t st = ss_fd_probe(fd);
+    uint64_t st = ss_fd_ref_probe(fd, fdnum);
     if (!ss_fd_is_socket(st))
         return SS_SOCK_UNKNOWN;
     return ss_fd_type(st) == SOCK_STREAM ? SS_SOCK_STREAM : SS_SOCK_DGRAM;
@@ -155,41 +155,83 @@ static int copy_batch(struct ss_request *rq, struct ss_norm_ctx *ctx, unsigned k
     return 0;
 }
 
-static int normalize_batch(struct ss_request *rq, struct ss_norm_ctx *ctx)
+/* Whether the normalizer may change what the kernel does with msg: control
+ * data to check or translate, more iovecs than the kernel takes (msg_iovlen
+ * read whole, so garbage in its upper bits counts), or an iovec array it
+ * would report as NULL. Its other repairs - a name/namelen mismatch,
+ * zero-length iovecs - give exactly the kernel's own result, so such a message
+ * goes out as the program made it, as when nothing is configured
+ * (interpose/sendmsg.c), unless SENDSHIM_STATS counts the repairs. */
+static int needs_normalizer(const struct msghdr *m)
 {
-    struct ss_norm_result res;
-    unsigned k;
-    if (!rq->vec || !rq->vlen)
+    /* msg_iovlen - 1 wraps for 0: an empty message is looked at too (cheaply). */
+    return ss_cfg.stats || m->msg_controllen || m->msg_iovlen - 1 >= SS_IOV_MAX || !m->msg_iov;
+}
+
+static void init_ctx(struct ss_norm_ctx *ctx, struct ss_request *rq, struct ss_fd_ref *fd, char *diag,
+                     size_t cap)
+{
+    diag[0] = '\0';
+    *ctx = (struct ss_norm_ctx){
+        .kind = sock_kind(fd, rq->fd),
+        .style = ss_cfg.style,
+        .get_creds = current_creds,
+        .diag = diag,
+        .diag_cap = cap,
+    };
+}
+
+/* sendmmsg: messages before the first that needs the normalizer go out
+ * untouched and cost a few loads each (SPEC 7's cases per message: see
+ * normalize.h's ss_normalize_batch, whose protocol this follows). */
+static int normalize_batch(struct ss_request *rq, struct ss_fd_ref *fd)
+{
+    unsigned n = rq->vlen > SS_MMSG_VLEN_MAX ? SS_MMSG_VLEN_MAX : rq->vlen, k = 0;
+    if (!rq->vec)
         return 0; /* the kernel answers EFAULT, or 0 */
-    switch (ss_normalize_batch(rq->vec, rq->vlen, ctx, rq->norm, &k, &res)) {
+    while (k < n && !needs_normalizer(&rq->vec[k].msg_hdr))
+        k++;
+    if (k == n)
+        return 0;
+
+    char diag[SS_NORM_DIAG_MAX];
+    struct ss_norm_ctx ctx;
+    struct ss_norm_result res;
+    enum ss_norm_status st = SS_NORM_UNCHANGED;
+    init_ctx(&ctx, rq, fd, diag, sizeof diag);
+    for (; k < n; k++) {
+        if (!needs_normalizer(&rq->vec[k].msg_hdr))
+            continue;
+        ctx.index = k;
+        st = ss_normalize(&rq->vec[k].msg_hdr, &ctx, rq->norm, NULL, 0, &res);
+        if (st != SS_NORM_UNCHANGED)
+            break;
+    }
+    switch (st) {
     case SS_NORM_UNCHANGED:
         return 0;
     case SS_NORM_ERROR:
-        if (ctx->diag[0])
-            log_diag(rq, ctx->diag);
+        if (ctx.diag[0])
+            log_diag(rq, ctx.diag);
         if (k == 0)
             return res.err;
         rq->vlen = k; /* the messages before the bad one go out */
         return 0;
     default:
-        return copy_batch(rq, ctx, k);
+        return copy_batch(rq, &ctx, k);
     }
 }
 
-int ss_stage_normalize(struct ss_request *rq)
+int ss_stage_normalize(struct ss_request *rq, struct ss_fd_ref *fd)
 {
-    if (rq->call != SS_CALL_SENDMSG && rq->call != SS_CALL_SENDMMSG)
-        return 0;
+    if (rq->call == SS_CALL_SENDMMSG)
+        return normalize_batch(rq, fd);
+    if (rq->call != SS_CALL_SENDMSG || !rq->msg || !needs_normalizer(rq->msg))
+        return 0; /* a NULL msg: the kernel answers EFAULT */
     char diag[SS_NORM_DIAG_MAX];
-    diag[0] = '\0';
-    struct ss_norm_ctx ctx = {
-        .kind = sock_kind(rq->fd),
-        .style = ss_cfg.style,
-        .get_creds = current_creds,
-        .diag = diag,
-        .diag_cap = sizeof diag,
-    };
-    return rq->call == SS_CALL_SENDMSG ? normalize_msg(rq, &ctx) : normalize_batch(rq, &ctx);
+    struct ss_norm_ctx ctx;
+    init_ctx(&ctx, rq, fd, diag, sizeof diag);
+    return normalize_msg(rq, &ctx);
 }
 
 void ss_stage_normalize_done(struct ss_request *rq, ssize_t ret)

@@ -6,29 +6,57 @@
 #include <sys/types.h>
 
 #include "faults.h"
+#include "fdtable.h"
 #include "request.h"
+#include "state.h"
 
-/* Prepare the stages' tables once the configuration is known (constructor). */
+/* Prepare the stages' tables once the configuration is known (constructor).
+ * Every stage takes the call's descriptor reference (ss_fd_ref), looked up
+ * once per call by ss_process. */
 void ss_stages_init(void);
 
 /* Bring msghdr and control messages into the shape Linux expects (SPEC 7). */
-int ss_stage_normalize(struct ss_request *rq);
+int ss_stage_normalize(struct ss_request *rq, struct ss_fd_ref *fd);
 /* After the call: copy sendmmsg's msg_len values back into the program's
  * array and release what the stage mapped. */
 void ss_stage_normalize_done(struct ss_request *rq, ssize_t ret);
 
-/* Give flags their portable meaning (SPEC 5, 6). */
-int ss_stage_flags(struct ss_request *rq);
+/* Give flags their portable meaning (SPEC 5, 6). A flags word of 0 on a
+ * send-family call is 0 in every numbering, so all there is to do is
+ * SENDSHIM_NOSIGPIPE's or SO_NOSIGPIPE's MSG_NOSIGNAL: inline. Anything else
+ * (translation, MSG_EOF, MSG_CONFIRM, write/writev) is ss_stage_flags_full. */
+int ss_stage_flags_full(struct ss_request *rq, struct ss_fd_ref *fd);
+static inline int ss_stage_flags(struct ss_request *rq, struct ss_fd_ref *fd)
+{
+    if (rq->flags || rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV)
+        return ss_stage_flags_full(rq, fd);
+    if (ss_cfg.nosigpipe || (fd->st & SS_FD_NOSIGPIPE))
+        rq->flags = MSG_NOSIGNAL;
+    return 0;
+}
+
+/* Prepare the fault plan of the constructor's rules (ss_cfg.rules). */
+void ss_stage_faults_init(void);
 
 /* Decide and apply fault injection (SPEC 8), after the flags stage. Returns
  * SS_FAULT_FORWARD to forward the (possibly rewritten: short=, batch=)
  * request, else the call's result (-1 with errno for error=, the full length
  * for drop). When f->fired, pass the result to ss_stage_faults_done, which
  * logs the fault and returns the result to give (errno kept). */
-ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fault *f);
+ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f);
 ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t ret);
 
-/* What must happen after a successful call (MSG_EOF's shutdown). */
-void ss_stage_after_success(struct ss_request *rq, ssize_t ret);
+/* What must happen after a successful call: MSG_EOF's shutdown, and the
+ * descriptor's byte count (fault rules' after=). The common case - a send,
+ * sendto, sendmsg or write without MSG_EOF on a descriptor with an entry -
+ * is one atomic add, inline. */
+void ss_stage_after_success_full(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret);
+static inline void ss_stage_after_success(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret)
+{
+    if (rq->eof || !fd->e || rq->call == SS_CALL_SENDMMSG)
+        ss_stage_after_success_full(rq, fd, ret);
+    else if (ret > 0)
+        __atomic_fetch_add(&fd->e->bytes, (uint64_t)ret, __ATOMIC_RELAXED);
+}
 
 #endif
