@@ -240,9 +240,14 @@ Test(reliability, exec_chain_keeps_the_configuration)
     cr_expect_eq(count_lines(r.err, "]: fault rule 1 "), CHAIN_LINKS + 1, "%s", r.err);
     cr_expect_eq(count_lines(r.err, "]: trace: send("), CHAIN_LINKS + 1, "%s", r.err);
     run_free(&r);
+}
 
-    /* Through a shell that execs the next link. */
+/* Through a shell (not ours) that execs the next link. */
+Test(reliability, exec_through_a_shell_keeps_the_configuration)
+{
     const char *argv_sh[] = {target_path("stress_fork"), "exec-sh", "2", NULL};
+    const char *env[] = {"SENDSHIM_FAULTS=send:delay=1ns:when=1", NULL};
+    struct run_result r;
     run_ok(&r, argv_sh, env, 1);
     cr_expect(r.exited && r.status == 0, "%s", r.err);
     cr_expect_eq(count_lines(r.err, "]: fault rule 1 "), 3, "%s", r.err);
