@@ -148,3 +148,4 @@ clean:
 
 include tests/bench/Makefile.inc
 include tests/install/Makefile.inc
+include tests/stress/Makefile.inc

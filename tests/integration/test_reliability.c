@@ -5,7 +5,9 @@
  *
  * Sizes: SENDSHIM_RELIABILITY_MIB (read by this runner, default 16) sets the
  * size of each real-program transfer; `make stress` runs it with 64.
- * SENDSHIM_RELIABILITY_CALLS (default 200000) sets the calls per thread. */
+ * SENDSHIM_RELIABILITY_CALLS (default 200000) sets the calls per thread,
+ * SENDSHIM_RELIABILITY_SIGNAL_MIB (default 64) the stream sent while SIGALRM
+ * fires, SENDSHIM_RELIABILITY_FORKS (default 200) the children of the storm. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -169,7 +171,8 @@ Test(reliability, sends_from_a_signal_handler_at_a_high_rate, .timeout = 120)
     char log[64], logvar[96], mib[16];
     temp_name(log, "signals");
     snprintf(logvar, sizeof logvar, "SENDSHIM_LOG=%s", log);
-    snprintf(mib, sizeof mib, "%d", SIGNAL_STREAM_MIB);
+    long stream_mib = env_long("SENDSHIM_RELIABILITY_SIGNAL_MIB", SIGNAL_STREAM_MIB);
+    snprintf(mib, sizeof mib, "%ld", stream_mib);
     const char *argv[] = {target_path("stress_signals"), mib, "100", NULL};
     const char *env[] = {"SENDSHIM_TRACE=1",
                          "SENDSHIM_STATS=1",
@@ -191,8 +194,8 @@ Test(reliability, sends_from_a_signal_handler_at_a_high_rate, .timeout = 120)
     cr_expect_gt(h_calls, 1000, "the handler ran too rarely: %s", r.out);
     cr_expect_eq(field(r.out, "dgram ", "bad"), 0, "%s", r.out);
     cr_expect_eq(field(r.out, "dgram ", "received") + dropped, h_sent, "lost datagrams: %s", r.out);
-    cr_expect_eq(field(r.out, "stream ", "sent"), (uint64_t)SIGNAL_STREAM_MIB << 20, "%s", r.out);
-    cr_expect_eq(field(r.out, "stream ", "received"), (uint64_t)SIGNAL_STREAM_MIB << 20, "%s", r.out);
+    cr_expect_eq(field(r.out, "stream ", "sent"), (uint64_t)stream_mib << 20, "%s", r.out);
+    cr_expect_eq(field(r.out, "stream ", "received"), (uint64_t)stream_mib << 20, "%s", r.out);
     cr_expect_eq(field(r.out, "stream ", "corrupt"), 0, "%s", r.out);
     /* One trace line per call, from the handler as from the main loop. */
     cr_expect_eq((uint64_t)count_lines(text, "]: trace: "), h_calls + m_calls);
@@ -211,18 +214,19 @@ Test(reliability, sends_from_a_signal_handler_at_a_high_rate, .timeout = 120)
 
 Test(reliability, fork_storm_while_threads_send_and_rules_change, .timeout = 120)
 {
+    long n_forks = env_long("SENDSHIM_RELIABILITY_FORKS", FORK_STORM);
     char forks[16], threads[16], want[64];
-    snprintf(forks, sizeof forks, "%d", FORK_STORM);
+    snprintf(forks, sizeof forks, "%ld", n_forks);
     snprintf(threads, sizeof threads, "%d", FORK_THREADS);
     const char *argv[] = {target_path("stress_fork"), "storm", forks, threads, NULL};
     const char *env[] = {"SENDSHIM_FAULTS=sendto:error=EINTR:fd=9999", NULL};
     struct run_result r;
     run_ok(&r, argv, env, 1);
     cr_expect(r.exited && r.status == 0, "status %d signal %d\n%.3000s", r.status, r.sig, r.err);
-    snprintf(want, sizeof want, "storm forks=%d ok=%d sent=>0\n", FORK_STORM, FORK_STORM);
+    snprintf(want, sizeof want, "storm forks=%ld ok=%ld sent=>0\n", n_forks, n_forks);
     cr_expect_str_eq(r.out, want);
     /* Each child's own rule fired once and logged with the child's pid. */
-    cr_expect_eq(count_lines(r.err, "(send:error=EINTR:when=1): send("), FORK_STORM, "%.2000s", r.err);
+    cr_expect_eq(count_lines(r.err, "(send:error=EINTR:when=1): send("), n_forks, "%.2000s", r.err);
     run_free(&r);
 }
 
