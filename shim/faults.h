@@ -163,6 +163,7 @@ void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c
 struct ss_fault {
     int fired; /* a rule fired; the rest is valid only then */
     int sigpipe;
+    int log; /* the fault is logged (SENDSHIM_LOG is not none); text is valid only then */
     struct ss_fault_decision d;
     uint64_t bytes; /* the request's bytes and messages, for the log line */
     unsigned vlen;

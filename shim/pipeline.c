@@ -41,8 +41,7 @@ static ssize_t forward(const struct ss_request *rq)
 static inline ssize_t finish(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret, int err,
                              int saved_errno)
 {
-    if (rq->norm)
-        ss_stage_normalize_done(rq, ret);
+    ss_stage_normalize_done(rq, ret);
     if (ret >= 0)
         ss_stage_after_success(rq, fd, ret);
     if (ss_cfg.stats)

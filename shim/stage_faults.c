@@ -346,21 +346,27 @@ static __attribute__((noinline)) ssize_t may_fire(struct ss_request *rq, struct 
                                                   const struct ss_fault_counts *counts)
 {
     unsigned needs = p->needs[rq->call];
-    /* Bytes (a walk over the iovecs) are counted only now: short= needs them
-     * to decide, the log line once a rule fired. */
-    c->bytes = ss_request_bytes(rq);
+    /* Bytes (a walk over the iovecs) are counted only when needed: short=
+     * needs them to decide; drop and the log line once a rule fired. */
+    if (needs & SS_NEED_BYTES)
+        c->bytes = ss_request_bytes(rq);
     ss_faults_pick(p, c, counts, &f->d);
     if (f->d.rule < 0) {
         leave(slot);
         return SS_FAULT_FORWARD;
     }
-    /* Copy out what the log line needs: the set may be replaced meanwhile. */
-    memcpy(f->text, p->rule[f->d.rule].text, sizeof f->text);
+    /* Copy out what the log line needs: the set may be replaced meanwhile.
+     * A log that is off now stays off (it is never turned on at run time). */
+    f->log = __atomic_load_n(&ss_log_fd, __ATOMIC_RELAXED) >= 0;
+    if (f->log)
+        memcpy(f->text, p->rule[f->d.rule].text, sizeof f->text);
     leave(slot);
 
     f->fired = 1;
     f->sigpipe = 0;
     f->user_vec = NULL;
+    if (!(needs & SS_NEED_BYTES) && (f->log || (f->d.actions & SS_ACT_DROP)))
+        c->bytes = ss_request_bytes(rq);
     f->bytes = c->bytes;
     f->vlen = c->vlen;
     f->orig.len = rq->len;
@@ -523,7 +529,8 @@ ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t 
     rq->vlen = f->orig.vlen;
     rq->iov = f->orig.iov;
     rq->iovcnt = f->orig.iovcnt;
-    log_fault(rq, f, ret, err);
+    if (f->log)
+        log_fault(rq, f, ret, err);
     if (f->sigpipe)
         raise_sigpipe();
     if (err)

@@ -155,17 +155,10 @@ static int copy_batch(struct ss_request *rq, struct ss_norm_ctx *ctx, unsigned k
     return 0;
 }
 
-/* Whether the normalizer may change what the kernel does with msg: control
- * data to check or translate, more iovecs than the kernel takes (msg_iovlen
- * read whole, so garbage in its upper bits counts), or an iovec array it
- * would report as NULL. Its other repairs - a name/namelen mismatch,
- * zero-length iovecs - give exactly the kernel's own result, so such a message
- * goes out as the program made it, as when nothing is configured
- * (interpose/sendmsg.c), unless SENDSHIM_STATS counts the repairs. */
-static int needs_normalizer(const struct msghdr *m)
+/* ss_needs_normalizer, or every message when SENDSHIM_STATS counts repairs. */
+static int needs(const struct msghdr *m)
 {
-    /* msg_iovlen - 1 wraps for 0: an empty message is looked at too (cheaply). */
-    return ss_cfg.stats || m->msg_controllen || m->msg_iovlen - 1 >= SS_IOV_MAX || !m->msg_iov;
+    return ss_cfg.stats || ss_needs_normalizer(m);
 }
 
 static void init_ctx(struct ss_norm_ctx *ctx, struct ss_request *rq, struct ss_fd_ref *fd, char *diag,
@@ -188,9 +181,10 @@ static int normalize_batch(struct ss_request *rq, struct ss_fd_ref *fd)
 {
     unsigned n = rq->vlen > SS_MMSG_VLEN_MAX ? SS_MMSG_VLEN_MAX : rq->vlen, k = 0;
     if (!rq->vec)
-        return 0; /* the kernel answers EFAULT, or 0 */
-    while (k < n && !needs_normalizer(&rq->vec[k].msg_hdr))
-        k++;
+        return 0;      /* the kernel answers EFAULT, or 0 */
+    if (!ss_cfg.stats) /* (the test hoisted out of the loop) */
+        while (k < n && !ss_needs_normalizer(&rq->vec[k].msg_hdr))
+            k++;
     if (k == n)
         return 0;
 
@@ -200,7 +194,7 @@ static int normalize_batch(struct ss_request *rq, struct ss_fd_ref *fd)
     enum ss_norm_status st = SS_NORM_UNCHANGED;
     init_ctx(&ctx, rq, fd, diag, sizeof diag);
     for (; k < n; k++) {
-        if (!needs_normalizer(&rq->vec[k].msg_hdr))
+        if (!needs(&rq->vec[k].msg_hdr))
             continue;
         ctx.index = k;
         st = ss_normalize(&rq->vec[k].msg_hdr, &ctx, rq->norm, NULL, 0, &res);
@@ -222,11 +216,11 @@ static int normalize_batch(struct ss_request *rq, struct ss_fd_ref *fd)
     }
 }
 
-int ss_stage_normalize(struct ss_request *rq, struct ss_fd_ref *fd)
+int ss_stage_normalize_full(struct ss_request *rq, struct ss_fd_ref *fd)
 {
     if (rq->call == SS_CALL_SENDMMSG)
         return normalize_batch(rq, fd);
-    if (rq->call != SS_CALL_SENDMSG || !rq->msg || !needs_normalizer(rq->msg))
+    if (rq->call != SS_CALL_SENDMSG || !rq->msg || !needs(rq->msg))
         return 0; /* a NULL msg: the kernel answers EFAULT */
     char diag[SS_NORM_DIAG_MAX];
     struct ss_norm_ctx ctx;
@@ -234,7 +228,7 @@ int ss_stage_normalize(struct ss_request *rq, struct ss_fd_ref *fd)
     return normalize_msg(rq, &ctx);
 }
 
-void ss_stage_normalize_done(struct ss_request *rq, ssize_t ret)
+void ss_stage_normalize_done_full(struct ss_request *rq, ssize_t ret)
 {
     /* The later steps (MSG_EOF's "was everything sent?", stats, trace) judge
      * the request the program made, not our copy (which may be cut to

@@ -7,6 +7,7 @@
 
 #include "faults.h"
 #include "fdtable.h"
+#include "normalize.h"
 #include "request.h"
 #include "state.h"
 
@@ -15,11 +16,39 @@
  * once per call by ss_process. */
 void ss_stages_init(void);
 
-/* Bring msghdr and control messages into the shape Linux expects (SPEC 7). */
-int ss_stage_normalize(struct ss_request *rq, struct ss_fd_ref *fd);
+/* Whether the normalizer may change what the kernel does with msg: control
+ * data to check or translate, more iovecs than the kernel takes (msg_iovlen
+ * read whole, so garbage in its upper bits counts), or an iovec array it
+ * would report as NULL. Its other repairs - a name/namelen mismatch,
+ * zero-length iovecs - give exactly the kernel's own result, so such a message
+ * goes out as the program made it, as when nothing is configured
+ * (interpose/sendmsg.c), unless SENDSHIM_STATS counts the repairs (callers
+ * test ss_cfg.stats themselves). msg_iovlen - 1 wraps for 0: an empty message
+ * is looked at too. */
+static inline int ss_needs_normalizer(const struct msghdr *m)
+{
+    return m->msg_controllen || m->msg_iovlen - 1 >= SS_IOV_MAX || !m->msg_iov;
+}
+
+/* Bring msghdr and control messages into the shape Linux expects (SPEC 7):
+ * sendmsg and sendmmsg only. A sendmsg the normalizer cannot change is
+ * decided inline. */
+int ss_stage_normalize_full(struct ss_request *rq, struct ss_fd_ref *fd);
+static inline int ss_stage_normalize(struct ss_request *rq, struct ss_fd_ref *fd)
+{
+    if (rq->call == SS_CALL_SENDMSG && (!rq->msg || (!ss_cfg.stats && !ss_needs_normalizer(rq->msg))))
+        return 0; /* a NULL msg: the kernel answers EFAULT */
+    return ss_stage_normalize_full(rq, fd);
+}
+
 /* After the call: copy sendmmsg's msg_len values back into the program's
- * array and release what the stage mapped. */
-void ss_stage_normalize_done(struct ss_request *rq, ssize_t ret);
+ * array and release what the stage mapped, if it made copies. */
+void ss_stage_normalize_done_full(struct ss_request *rq, ssize_t ret);
+static inline void ss_stage_normalize_done(struct ss_request *rq, ssize_t ret)
+{
+    if (rq->user_msg || rq->user_vec || rq->map)
+        ss_stage_normalize_done_full(rq, ret);
+}
 
 /* Give flags their portable meaning (SPEC 5, 6). A flags word of 0 on a
  * send-family call is 0 in every numbering, so all there is to do is
