@@ -111,10 +111,12 @@ $(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) $(HEADER
 
 FUZZERS = normalize config
 
+# The working corpus grows in build/fuzz/; the seeds in tests/fuzz/ stay as committed.
 fuzz: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
 	for f in $(FUZZERS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus_$$f && \
 	  $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=20000 -print_final_stats=1 \
-	      tests/fuzz/corpus_$$f || exit 1; \
+	      $(BUILD)/fuzz/corpus_$$f tests/fuzz/corpus_$$f || exit 1; \
 	done
 
 fuzz-smoke: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
