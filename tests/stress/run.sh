@@ -4,7 +4,7 @@
 # tests/stress/Makefile.inc, which builds what each mode needs first).
 #
 #   stress    the reliability suite at full size: 64 MiB transfers, 1,000,000
-#             calls per thread, a 512 MiB stream under SIGALRM, 2000 forks
+#             calls per thread, a 512 MiB stream under SIGALRM, 1000 forks
 #   sanitize  the integration suite against an ASan+UBSan build of the
 #             library and every target (build/asan-top/build)
 #   tsan      the stress targets and a ThreadSanitizer build of the library
@@ -35,7 +35,7 @@ stress)
     SENDSHIM_TOP=$TOP SENDSHIM_RELIABILITY_MIB=${STRESS_MIB:-64} \
         SENDSHIM_RELIABILITY_CALLS=${STRESS_CALLS:-1000000} \
         SENDSHIM_RELIABILITY_SIGNAL_MIB=${STRESS_SIGNAL_MIB:-512} \
-        SENDSHIM_RELIABILITY_FORKS=${STRESS_FORKS:-2000} \
+        SENDSHIM_RELIABILITY_FORKS=${STRESS_FORKS:-1000} \
         "$RUNNER" --short-filename --verbose -j1 --filter 'reliability/*'
     ;;
 
