@@ -10,6 +10,11 @@
  * straight through to libc (the cost of the library is this one load). */
 extern int ss_active;
 
+/* Read it the way every reader must: it is written at run time too (by
+ * sendshim_set_faults and SO_NOSIGPIPE) while other threads send. A relaxed
+ * atomic load is the same single instruction as a plain one. */
+#define SS_ACTIVE() __atomic_load_n(&ss_active, __ATOMIC_RELAXED)
+
 /* Flag bits that need the pipeline even when nothing is configured:
  * MSG_EOF (0x200, = MSG_FIN) and MSG_CONFIRM have portable meanings we give
  * them (SPEC section 5). */

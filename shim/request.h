@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include "calls.h"
+#include "normalize.h"
 
 struct ss_request {
     enum ss_call call;
@@ -34,18 +35,32 @@ struct ss_request {
 
     int eof; /* MSG_EOF asked for: shut down the write side once all was sent */
 
-    /* Normalization (sendmsg, sendmmsg). The scratch is the wrapper's stack
-     * buffer; the mapping exists only in rare large cases and is unmapped
-     * when the call is done. */
-    struct ss_norm_scratch *norm;
-    void *map;
+    /* sendmsg, sendmmsg: the normalize stage's frame on the wrapper's stack
+     * (NULL for the other calls, which then carry nothing of it). */
+    struct ss_norm_frame *norm;
+};
+
+/* What the normalize stage needs for one sendmsg/sendmmsg: a bounded scratch,
+ * and the bookkeeping of the rare cases that need more (a mapping) or a copy
+ * of the program's header or array. Only the bookkeeping is initialized
+ * (ss_norm_frame_init): the 5 KiB scratch is written only when used. */
+struct ss_norm_frame {
+    void *map; /* for the rare large cases; unmapped when the call is done */
     size_t map_len;
     const struct msghdr *user_msg; /* sendmsg: the program's header while msg is our copy */
     struct mmsghdr *user_vec;      /* sendmmsg: the program's array while vec is our copy */
     unsigned int user_vlen;
     void *batch_map; /* the copy of the array and its scratches */
     size_t batch_map_len;
+    struct ss_norm_scratch scratch;
 };
+
+static inline void ss_norm_frame_init(struct ss_norm_frame *f)
+{
+    f->map = NULL;
+    f->user_msg = NULL;
+    f->user_vec = NULL;
+}
 
 /* Total bytes a request asks to send (sendmmsg: over all messages). Reads the
  * program's iovecs; call only after normalization accepted them. */

@@ -63,15 +63,15 @@ static enum ss_norm_status normalize_one(struct ss_request *rq, const struct msg
     /* The program may change the message between two passes (another
      * thread), so the size asked for can grow: a few tries, then ENOBUFS. */
     for (int tries = 0; st == SS_NORM_NEED_BUF && tries < 3; tries++) {
-        if (rq->map)
-            munmap(rq->map, rq->map_len);
-        rq->map_len = res->need;
-        rq->map = map_bytes(rq->map_len);
-        if (!rq->map) {
+        if (rq->norm->map)
+            munmap(rq->norm->map, rq->norm->map_len);
+        rq->norm->map_len = res->need;
+        rq->norm->map = map_bytes(rq->norm->map_len);
+        if (!rq->norm->map) {
             res->err = ENOBUFS;
             return SS_NORM_ERROR;
         }
-        st = ss_normalize(msg, ctx, scratch, rq->map, rq->map_len, res);
+        st = ss_normalize(msg, ctx, scratch, rq->norm->map, rq->norm->map_len, res);
     }
     if (st == SS_NORM_NEED_BUF) {
         res->err = ENOBUFS;
@@ -85,12 +85,12 @@ static int normalize_msg(struct ss_request *rq, struct ss_norm_ctx *ctx)
     struct ss_norm_result res;
     if (!rq->msg)
         return 0; /* the kernel answers EFAULT */
-    switch (normalize_one(rq, rq->msg, ctx, rq->norm, &res)) {
+    switch (normalize_one(rq, rq->msg, ctx, &rq->norm->scratch, &res)) {
     case SS_NORM_UNCHANGED:
         return 0;
     case SS_NORM_REWRITTEN:
         count_normalized(res.applied);
-        rq->user_msg = rq->msg;
+        rq->norm->user_msg = rq->msg;
         rq->msg = res.msg;
         return 0;
     default:
@@ -145,13 +145,13 @@ static int copy_batch(struct ss_request *rq, struct ss_norm_ctx *ctx, unsigned k
         copy[i].msg_hdr = *res.msg;
     }
     /* The copy replaces the program's array until the call is done (the
-     * mapping of message 0's large case, if any, lives in rq->map). */
-    rq->user_vec = rq->vec;
-    rq->user_vlen = rq->vlen;
+     * mapping of message 0's large case, if any, lives in rq->norm->map). */
+    rq->norm->user_vec = rq->vec;
+    rq->norm->user_vlen = rq->vlen;
     rq->vec = copy;
     rq->vlen = sent;
-    rq->batch_map = base;
-    rq->batch_map_len = len;
+    rq->norm->batch_map = base;
+    rq->norm->batch_map_len = len;
     return 0;
 }
 
@@ -197,7 +197,7 @@ static int normalize_batch(struct ss_request *rq, struct ss_fd_ref *fd)
         if (!needs(&rq->vec[k].msg_hdr))
             continue;
         ctx.index = k;
-        st = ss_normalize(&rq->vec[k].msg_hdr, &ctx, rq->norm, NULL, 0, &res);
+        st = ss_normalize(&rq->vec[k].msg_hdr, &ctx, &rq->norm->scratch, NULL, 0, &res);
         if (st != SS_NORM_UNCHANGED)
             break;
     }
@@ -233,20 +233,20 @@ void ss_stage_normalize_done_full(struct ss_request *rq, ssize_t ret)
     /* The later steps (MSG_EOF's "was everything sent?", stats, trace) judge
      * the request the program made, not our copy (which may be cut to
      * IOV_MAX entries). */
-    if (rq->user_msg) {
-        rq->msg = rq->user_msg;
-        rq->user_msg = NULL;
+    if (rq->norm->user_msg) {
+        rq->msg = rq->norm->user_msg;
+        rq->norm->user_msg = NULL;
     }
-    if (rq->user_vec) {
+    if (rq->norm->user_vec) {
         for (ssize_t i = 0; i < ret && (size_t)i < rq->vlen; i++)
-            rq->user_vec[i].msg_len = rq->vec[i].msg_len;
-        rq->vec = rq->user_vec;
-        rq->vlen = rq->user_vlen;
-        rq->user_vec = NULL;
-        munmap(rq->batch_map, rq->batch_map_len);
+            rq->norm->user_vec[i].msg_len = rq->vec[i].msg_len;
+        rq->vec = rq->norm->user_vec;
+        rq->vlen = rq->norm->user_vlen;
+        rq->norm->user_vec = NULL;
+        munmap(rq->norm->batch_map, rq->norm->batch_map_len);
     }
-    if (rq->map) {
-        munmap(rq->map, rq->map_len);
-        rq->map = NULL;
+    if (rq->norm->map) {
+        munmap(rq->norm->map, rq->norm->map_len);
+        rq->norm->map = NULL;
     }
 }

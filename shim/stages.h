@@ -46,7 +46,7 @@ static inline int ss_stage_normalize(struct ss_request *rq, struct ss_fd_ref *fd
 void ss_stage_normalize_done_full(struct ss_request *rq, ssize_t ret);
 static inline void ss_stage_normalize_done(struct ss_request *rq, ssize_t ret)
 {
-    if (rq->user_msg || rq->user_vec || rq->map)
+    if (rq->norm && (rq->norm->user_msg || rq->norm->user_vec || rq->norm->map))
         ss_stage_normalize_done_full(rq, ret);
 }
 

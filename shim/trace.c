@@ -126,9 +126,10 @@ void ss_trace_call(const struct ss_request *rq, ssize_t ret, int err)
         break;
     }
     if (rq->call != SS_CALL_SENDMSG || rq->msg) {
+        size_t bytes = ss_request_bytes(rq);
         ss_buf_str(&b, ", ");
-        ss_buf_u64(&b, ss_request_bytes(rq));
-        ss_buf_str(&b, " bytes");
+        ss_buf_u64(&b, bytes);
+        ss_buf_str(&b, bytes == 1 ? " byte" : " bytes");
     }
     if (rq->call == SS_CALL_SENDMSG && rq->msg)
         buf_cmsgs(&b, rq->msg);

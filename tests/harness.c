@@ -326,7 +326,7 @@ int run(struct run_result *r, const char *const argv[], const char *const env[],
 {
     memset(r, 0, sizeof *r);
     if (!argv || !argv[0]) {
-        cr_log_error("run: no program given");
+        cr_log_info("run: no program given");
         return -1;
     }
     int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, rep_p[2] = {-1, -1};
@@ -335,7 +335,7 @@ int run(struct run_result *r, const char *const argv[], const char *const env[],
     struct buf out = {0}, err = {0};
     int ret = -1;
     if (!envp) {
-        cr_log_error("run: out of memory building the environment");
+        cr_log_info("run: out of memory building the environment");
         return -1;
     }
     if (stdin_data) {
@@ -368,7 +368,7 @@ int run(struct run_result *r, const char *const argv[], const char *const env[],
     if (got == (ssize_t)sizeof exec_errno) {
         int ws;
         waitpid(pid, &ws, 0);
-        cr_log_error("run: cannot execute %s: %s", argv[0], strerror(exec_errno));
+        cr_log_info("run: cannot execute %s: %s", argv[0], strerror(exec_errno));
         goto out;
     }
 
@@ -405,7 +405,7 @@ int run(struct run_result *r, const char *const argv[], const char *const env[],
             wait = 0;
         int pr = poll(pf, (nfds_t)n, (int)wait);
         if (pr < 0 && errno != EINTR) {
-            cr_log_error("run: poll: %s", strerror(errno));
+            cr_log_info("run: poll: %s", strerror(errno));
             break;
         }
         for (int k = 0; pr > 0 && k < 2; k++) {
@@ -464,7 +464,7 @@ int run(struct run_result *r, const char *const argv[], const char *const env[],
             break;
         }
         if (w < 0 && errno != EINTR) {
-            cr_log_error("run: waitpid: %s", strerror(errno));
+            cr_log_info("run: waitpid: %s", strerror(errno));
             goto out;
         }
         if (!killed && now_ms() >= deadline) {
@@ -480,7 +480,7 @@ int run(struct run_result *r, const char *const argv[], const char *const env[],
     goto out;
 
 sys_fail:
-    cr_log_error("run: cannot start %s: %s", argv[0], strerror(errno));
+    cr_log_info("run: cannot start %s: %s", argv[0], strerror(errno));
 out:
     close_fd(&in_p[0]);
     close_fd(&in_p[1]);
@@ -495,7 +495,7 @@ out:
     if (ret == 0) {
         /* Always NUL-terminated, even when nothing was written. */
         if (buf_reserve(&out, 0) < 0 || buf_reserve(&err, 0) < 0) {
-            cr_log_error("run: out of memory");
+            cr_log_info("run: out of memory");
             free(out.data);
             free(err.data);
             return -1;

@@ -23,24 +23,13 @@ static const char *env_get(const char *name, void *ctx)
     return getenv(name);
 }
 
-/* Configuration errors stop the program before main: exit status 2, one line.
- * The line goes to the log, and to stderr as well when the log is a file, so
- * whoever started the program sees why it stopped. */
+/* Configuration errors stop the program before main: exit status 2, one
+ * line. It goes to stderr whatever SENDSHIM_LOG says (the log is not open
+ * yet, and a program that stops must say why where its starter looks). */
 static void config_error(const char *msg)
 {
-    char line[SS_LINE_MAX];
-    struct ss_buf b;
-    int log_fd = ss_log_fd;
-    if (log_fd != 2) {
-        ss_log_fd = 2;
-        ss_log_text(msg);
-    }
-    ss_log_fd = log_fd;
-    if (log_fd >= 0) {
-        ss_log_begin(&b, line, sizeof line);
-        ss_buf_str(&b, msg);
-        ss_log_end(&b);
-    }
+    ss_log_fd = 2;
+    ss_log_text(msg);
     _exit(2);
 }
 
@@ -54,7 +43,13 @@ static int read_faults_file(const char *path, char *text, size_t cap, char *err,
             long n = syscall(SYS_read, fd, text + len, cap - 1 - len);
             if (n < 0 && errno == EINTR)
                 continue;
-            if (n <= 0)
+            if (n < 0) { /* EISDIR for a directory, EIO, ... */
+                int e = errno;
+                syscall(SYS_close, fd);
+                errno = e;
+                goto fail;
+            }
+            if (n == 0)
                 break;
             len += (size_t)n;
             if (len == cap - 1)
@@ -66,6 +61,7 @@ static int read_faults_file(const char *path, char *text, size_t cap, char *err,
             return 0;
         errno = EFBIG;
     }
+fail:;
     const char *name = ss_errno_name(errno);
     ss_buf_init(&b, err, errlen);
     ss_buf_str(&b, "SENDSHIM_FAULTS_FILE: cannot read '");

@@ -13,7 +13,7 @@ static __attribute__((noinline, cold)) ssize_t send_slow(int fd, const void *buf
 
 SS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-    if (SS_LIKELY(!ss_active && !(flags & SS_FLAGS_NEED_PIPELINE)))
+    if (SS_LIKELY(!SS_ACTIVE() && !(flags & SS_FLAGS_NEED_PIPELINE)))
         return SS_REAL(send)(fd, buf, len, flags);
     return send_slow(fd, buf, len, flags);
 }

@@ -10,7 +10,7 @@
 
 SS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-    if (SS_LIKELY(!ss_active) || !ss_sigpipe_suppressed(out_fd))
+    if (SS_LIKELY(!SS_ACTIVE()) || !ss_sigpipe_suppressed(out_fd))
         return SS_REAL(sendfile)(out_fd, in_fd, offset, count);
     struct ss_sigpipe_guard g;
     ss_sigpipe_block(&g);
@@ -30,7 +30,7 @@ ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count);
 #endif
 SS_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
-    if (SS_LIKELY(!ss_active) || !ss_sigpipe_suppressed(out_fd))
+    if (SS_LIKELY(!SS_ACTIVE()) || !ss_sigpipe_suppressed(out_fd))
         return SS_REAL(sendfile64)(out_fd, in_fd, (off_t *)offset, count);
     struct ss_sigpipe_guard g;
     ss_sigpipe_block(&g);

@@ -7,9 +7,10 @@
 static __attribute__((noinline, cold)) int sendmmsg_slow(int fd, struct mmsghdr *vec, unsigned int vlen,
                                                          int flags)
 {
-    struct ss_norm_scratch scratch;
+    struct ss_norm_frame frame;
+    ss_norm_frame_init(&frame);
     struct ss_request rq = {
-        .call = SS_CALL_SENDMMSG, .fd = fd, .flags_in = flags, .vec = vec, .vlen = vlen, .norm = &scratch};
+        .call = SS_CALL_SENDMMSG, .fd = fd, .flags_in = flags, .vec = vec, .vlen = vlen, .norm = &frame};
     return (int)ss_process(&rq);
 }
 
@@ -19,7 +20,7 @@ SS_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, ss_mmsg_f
      * when nothing is configured: finding it means reading every message
      * (about 9 instructions each), which the fast path cannot afford. Any
      * SENDSHIM_* variable set (SENDSHIM_FLAGS=linux will do) turns it on. */
-    if (SS_LIKELY(!ss_active && !((int)flags & SS_FLAGS_NEED_PIPELINE)))
+    if (SS_LIKELY(!SS_ACTIVE() && !((int)flags & SS_FLAGS_NEED_PIPELINE)))
         return SS_REAL(sendmmsg)(fd, vec, vlen, flags);
     return sendmmsg_slow(fd, vec, vlen, (int)flags);
 }

@@ -13,15 +13,15 @@
 /* The slow path, apart so the fast path's frame stays small. */
 static __attribute__((noinline, cold)) ssize_t sendmsg_slow(int fd, const struct msghdr *msg, int flags)
 {
-    struct ss_norm_scratch scratch;
-    struct ss_request rq = {
-        .call = SS_CALL_SENDMSG, .fd = fd, .flags_in = flags, .msg = msg, .norm = &scratch};
+    struct ss_norm_frame frame;
+    ss_norm_frame_init(&frame);
+    struct ss_request rq = {.call = SS_CALL_SENDMSG, .fd = fd, .flags_in = flags, .msg = msg, .norm = &frame};
     return ss_process(&rq);
 }
 
 SS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    if (SS_LIKELY(!ss_active && !(flags & SS_FLAGS_NEED_PIPELINE) &&
+    if (SS_LIKELY(!SS_ACTIVE() && !(flags & SS_FLAGS_NEED_PIPELINE) &&
                   (!msg || (!msg->msg_controllen && msg->msg_iovlen <= SS_IOV_MAX))))
         return SS_REAL(sendmsg)(fd, msg, flags);
     return sendmsg_slow(fd, msg, flags);

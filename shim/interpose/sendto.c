@@ -19,7 +19,7 @@ static __attribute__((noinline, cold)) ssize_t sendto_slow(int fd, const void *b
 SS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
                          socklen_t addrlen)
 {
-    if (SS_LIKELY(!ss_active && !(flags & SS_FLAGS_NEED_PIPELINE)))
+    if (SS_LIKELY(!SS_ACTIVE() && !(flags & SS_FLAGS_NEED_PIPELINE)))
         return SS_REAL(sendto)(fd, buf, len, flags, addr, addrlen);
     return sendto_slow(fd, buf, len, flags, addr, addrlen);
 }

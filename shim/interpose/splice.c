@@ -8,7 +8,7 @@
 SS_EXPORT ssize_t splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t len,
                          unsigned int flags)
 {
-    if (SS_LIKELY(!ss_active) || !ss_sigpipe_suppressed(fd_out))
+    if (SS_LIKELY(!SS_ACTIVE()) || !ss_sigpipe_suppressed(fd_out))
         return SS_REAL(splice)(fd_in, off_in, fd_out, off_out, len, flags);
     struct ss_sigpipe_guard g;
     ss_sigpipe_block(&g);

@@ -7,7 +7,7 @@
 
 SS_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-    if (SS_LIKELY(!ss_active) || !ss_write_takes_pipeline(fd, SS_CALL_WRITE))
+    if (SS_LIKELY(!SS_ACTIVE()) || !ss_write_takes_pipeline(fd, SS_CALL_WRITE))
         return SS_REAL(write)(fd, buf, len);
     struct ss_request rq = {.call = SS_CALL_WRITE, .fd = fd, .buf = buf, .len = len};
     return ss_process(&rq);

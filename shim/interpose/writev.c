@@ -6,7 +6,7 @@
 
 SS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-    if (SS_LIKELY(!ss_active) || !ss_write_takes_pipeline(fd, SS_CALL_WRITEV))
+    if (SS_LIKELY(!SS_ACTIVE()) || !ss_write_takes_pipeline(fd, SS_CALL_WRITEV))
         return SS_REAL(writev)(fd, iov, iovcnt);
     struct ss_request rq = {.call = SS_CALL_WRITEV, .fd = fd, .iov = iov, .iovcnt = iovcnt};
     return ss_process(&rq);

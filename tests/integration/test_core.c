@@ -280,7 +280,7 @@ Test(core, trace_one_line_per_call)
     cr_expect(strstr(r.err, "trace: sendto(fd=4, 2 bytes, flags=0) = 2\n"), "%s", r.err);
     cr_expect(strstr(r.err, "trace: sendmsg(fd=4, 2 iov, 2 bytes, flags=0) = 2\n"), "%s", r.err);
     cr_expect(strstr(r.err, "trace: sendmmsg(fd=4, 3 msgs, 6 bytes, flags=0) = 3\n"), "%s", r.err);
-    cr_expect(strstr(r.err, "trace: send(fd=999, 1 bytes, flags=0) = -1 EBADF\n"), "%s", r.err);
+    cr_expect(strstr(r.err, "trace: send(fd=999, 1 byte, flags=0) = -1 EBADF\n"), "%s", r.err);
     char prefix[64];
     snprintf(prefix, sizeof prefix, "sendshim[");
     cr_expect_eq(count_lines(r.err, prefix), 5, "every line starts sendshim[PID]: %s", r.err);
@@ -386,7 +386,7 @@ Test(core, log_file_gets_the_lines_mode_0600_and_refuses_symlinks)
     size_t n = fread(text, 1, sizeof text - 1, f);
     text[n] = '\0';
     fclose(f);
-    cr_expect_eq(count_lines(text, "trace: send(fd=4, 1 bytes, flags=0) = 1"), 2, "%s", text);
+    cr_expect_eq(count_lines(text, "trace: send(fd=4, 1 byte, flags=0) = 1"), 2, "%s", text);
 
     const char *env2[] = {env_link, NULL};
     run_ok(&r, argv, env2, 1);
