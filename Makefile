@@ -127,7 +127,10 @@ fuzz-smoke: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
 	  test "$${PIPESTATUS[0]}" = 0 || exit 1; \
 	done
 
-check: unit integration fuzz-smoke
+# Also in check: ThreadSanitizer over the stress targets (~40 s) and the
+# integration suite with library and targets built by musl-gcc (~15 s); the
+# long runs (make stress, make sanitize, make fuzz) stay out.
+check: unit integration fuzz-smoke tsan musl-check
 
 test: check
 
