@@ -139,7 +139,7 @@ test: check
 FORMAT_FILES = $(wildcard shim/*.c shim/*.h shim/interpose/*.c shim/interpose/*.h \
                tests/*.c tests/*.h tests/unit/*.c tests/integration/*.c tests/targets/*.c tests/targets/*.h \
                tests/fuzz/*.c tests/bench/*.c scripts/*.c)
-SHELL_SCRIPTS = scripts/sendshim .ci/run $(wildcard scripts/*.sh tests/*.sh)
+SHELL_SCRIPTS = scripts/sendshim .ci/run $(wildcard scripts/*.sh tests/*.sh tests/*/*.sh)
 
 lint:
 	$(MAKE) -s -B $(LIB) CFLAGS="$(CFLAGS) -Werror"

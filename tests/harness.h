@@ -31,7 +31,8 @@ struct run_result {
  * stdin_data (NULL = /dev/null). Kills the child (SIGKILL, whole process
  * group) after timeout_s. The child starts with default signal dispositions,
  * an empty signal mask and only descriptors 0, 1 and 2 open.
- * Returns 0, or -1 if it could not run at all (and logs why with cr_log_info: a warning would make Criterion exit 1). */
+ * Returns 0, or -1 if it could not run at all (and logs why with cr_log_info: a warning would make Criterion
+ * exit 1). */
 int run(struct run_result *r, const char *const argv[], const char *const env[], int preload,
         const char *stdin_data, int timeout_s);
 void run_free(struct run_result *r);
