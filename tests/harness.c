@@ -522,3 +522,38 @@ void run_free(struct run_result *r)
     r->out = r->err = NULL;
     r->out_len = r->err_len = 0;
 }
+
+int write_pattern_file(const char *path, size_t bytes)
+{
+    static uint64_t block[1 << 17]; /* 1 MiB at a time */
+    uint64_t x = 88172645463325252ull;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    while (bytes) {
+        for (size_t i = 0; i < sizeof block / sizeof block[0]; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            block[i] = x;
+        }
+        size_t n = bytes < sizeof block ? bytes : sizeof block;
+        if (write(fd, block, n) != (ssize_t)n) {
+            close(fd);
+            return -1;
+        }
+        bytes -= n;
+    }
+    return close(fd);
+}
+
+char *sha256_file(const char *path)
+{
+    const char *argv[] = {"sha256sum", path, NULL};
+    struct run_result r;
+    char *hash = NULL;
+    if (run(&r, argv, NULL, 0, NULL, 60) == 0 && r.exited && r.status == 0 && r.out_len >= 64)
+        hash = strndup(r.out, 64);
+    run_free(&r);
+    return hash;
+}

@@ -45,6 +45,14 @@ const char *script_path(void);             /* <top>/scripts/sendshim */
 /* Count the lines of text that contain needle. */
 int count_lines(const char *text, const char *needle);
 
+/* Fill the file at path (created 0600, or truncated) with `bytes` bytes of a
+ * fixed xorshift sequence: no short count can land on a repeat. 0 or -1. */
+int write_pattern_file(const char *path, size_t bytes);
+
+/* The sha256 of a file as 64 hex digits (malloc'd; sha256sum does the work),
+ * or NULL when it cannot be computed. */
+char *sha256_file(const char *path);
+
 /* 1 when `prog` is found in PATH (or, when it contains a '/', is executable). */
 int have_program(const char *prog);
 

@@ -486,26 +486,14 @@ static void make_file(char *path)
     strcpy(path, "/tmp/sendshim-faults-tx-XXXXXX");
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
-    static uint64_t block[TRANSFER_BYTES / 8];
-    uint64_t x = 88172645463325252ull;
-    for (size_t i = 0; i < TRANSFER_BYTES / 8; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        block[i] = x;
-    }
-    cr_assert_eq(write(fd, block, sizeof block), (ssize_t)sizeof block);
     close(fd);
+    cr_assert_eq(write_pattern_file(path, TRANSFER_BYTES), 0);
 }
 
 static char *sha256_of(const char *path)
 {
-    const char *argv[] = {"sha256sum", path, NULL};
-    struct run_result r;
-    run_ok(&r, argv, NULL, 0);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    char *hash = strndup(r.out, 64);
-    run_free(&r);
+    char *hash = sha256_file(path);
+    cr_assert(hash, "no sha256 of %s", path);
     return hash;
 }
 

@@ -341,30 +341,13 @@ static void receiver_finish(struct receiver *rx)
 static void make_file(char *path, long mib)
 {
     temp_name(path, "tx");
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    cr_assert(fd >= 0);
-    static uint64_t block[1 << 17]; /* 1 MiB */
-    uint64_t x = 88172645463325252ull;
-    for (long m = 0; m < mib; m++) {
-        for (size_t i = 0; i < sizeof block / sizeof block[0]; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            block[i] = x;
-        }
-        cr_assert_eq(write(fd, block, sizeof block), (ssize_t)sizeof block);
-    }
-    close(fd);
+    cr_assert_eq(write_pattern_file(path, (size_t)mib << 20), 0);
 }
 
 static char *sha256_of(const char *path)
 {
-    const char *argv[] = {"sha256sum", path, NULL};
-    struct run_result r;
-    run_ok(&r, argv, NULL, 0);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    char *hash = strndup(r.out, 64);
-    run_free(&r);
+    char *hash = sha256_file(path);
+    cr_assert(hash, "no sha256 of %s", path);
     return hash;
 }
 
