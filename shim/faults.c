@@ -263,11 +263,11 @@ void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct
         for (unsigned c = 0; c < SS_NCALLS; c++)
             if (r->calls & SS_CALL_BIT(c))
                 p->calls[c] |= bit;
-        for (unsigned t = 0; t < SS_TYPE_INDEXES; t++)
-            if (!(r->conds & SS_COND_TYPE) || (r->types & t))
+        for (int t = 0; t < SS_TYPE_INDEXES; t++)
+            if (!(r->conds & SS_COND_TYPE) || (r->types & type_bit(t)))
                 p->type_ok[t] |= bit;
-        for (unsigned f = 0; f < SS_FAMILY_INDEXES; f++)
-            if (!(r->conds & SS_COND_FAMILY) || (r->families & f))
+        for (int f = 0; f < SS_FAMILY_INDEXES; f++)
+            if (!(r->conds & SS_COND_FAMILY) || (r->families & family_bit(f)))
                 p->family_ok[f] |= bit;
         if (r->conds & SS_COND_AFTER)
             p->after |= bit;
@@ -276,36 +276,14 @@ void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct
     }
 }
 
-int ss_faults_count(const struct ss_fault_plan *p, const struct ss_fault_call *c,
-                    struct ss_fault_counts *counts)
+uint64_t ss_faults_narrow(const struct ss_fault_plan *p, const struct ss_fault_call *c, uint64_t m)
 {
-    /* write and writev are ours only on sockets. */
-    if ((c->call == SS_CALL_WRITE || c->call == SS_CALL_WRITEV) && !c->type)
-        return 0;
-    uint64_t m = p->calls[c->call] & p->type_ok[type_bit(c->type)] & p->family_ok[family_bit(c->family)];
-    for (uint64_t rest = m & p->after; rest; rest &= rest - 1) {
-        unsigned g = (unsigned)__builtin_ctzll(rest);
-        if (!(c->sent > p->after_bytes[g]))
-            m &= ~(1ull << g);
-    }
     for (uint64_t rest = m & p->other; rest; rest &= rest - 1) {
         unsigned g = (unsigned)__builtin_ctzll(rest);
         if (!ss_rule_matches(p->match[g], c))
             m &= ~(1ull << g);
     }
-    /* m: the groups that match. Each counts the call; the common case ends
-     * with the compare, no rule of the group being able to fire yet. */
-    uint64_t pending = 0;
-    for (; m; m &= m - 1) {
-        unsigned g = (unsigned)__builtin_ctzll(m);
-        uint64_t count = __atomic_add_fetch(p->count[g], 1, __ATOMIC_RELAXED);
-        if (__builtin_expect(count >= p->when_min[g], 0)) {
-            counts->count[g] = count;
-            pending |= 1ull << g;
-        }
-    }
-    counts->pending = pending;
-    return pending != 0;
+    return m;
 }
 
 void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,

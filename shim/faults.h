@@ -15,6 +15,7 @@
 
 #include "calls.h"
 #include "prng.h"
+#include "request.h"
 #include "rules.h"
 
 /* What a rule accumulates while it is in force. Updated atomically. */
@@ -98,21 +99,33 @@ int ss_peer_matches(const struct ss_rule *r, const struct sockaddr *dest, sockle
  * The plan answers "which groups match this call?" with 64-bit masks of
  * groups (bit g: group g) made when the set is installed: the groups that
  * name the call kind, those whose type= (family=) accepts the call's socket
- * type (family), indexed by its ss_type_bits (ss_family_bits) value, 0 for
- * "not a socket or unknown". Their AND leaves only after=, fd=, peer= and
- * port= to test one group at a time, and those are rare. */
-#define SS_TYPE_INDEXES   16 /* ss_type_bits values: 0, 1, 2, 4, 8 */
-#define SS_FAMILY_INDEXES 32 /* ss_family_bits values: 0, 1, 2, 4, 8, 16 */
+ * type (family), indexed by the raw SOCK_* (AF_*) value, 0 for "not a
+ * socket or unknown". Their AND leaves only after=, fd=, peer= and port= to
+ * test one group at a time (ss_faults_narrow), and those are rare. */
+#define SS_TYPE_INDEXES   16 /* raw SOCK_* values below this (the fd table keeps 4 bits) */
+#define SS_FAMILY_INDEXES 64 /* raw AF_* values below this (AF_MAX is 46 today) */
+
+/* The plan's index of a socket type or family: the raw value, so the send
+ * path needs no translation; 0 ("not a socket or unknown") for a value
+ * beyond the table, which no type= or family= list names either. */
+static inline unsigned ss_type_index(int type)
+{
+    return (unsigned)type < SS_TYPE_INDEXES ? (unsigned)type : 0;
+}
+static inline unsigned ss_family_index(int family)
+{
+    return (unsigned)family < SS_FAMILY_INDEXES ? (unsigned)family : 0;
+}
 
 struct ss_fault_plan {
     const struct ss_rule *rule;
     struct ss_rule_state *st;
     unsigned n;
     uint64_t seed;
-    unsigned char group_of[SS_MAX_RULES]; /* rule -> group */
-    uint64_t calls[SS_NCALLS];            /* groups whose rules name the call */
-    uint64_t type_ok[SS_TYPE_INDEXES];    /* groups a socket of this type matches */
-    uint64_t family_ok[SS_FAMILY_INDEXES];
+    unsigned char group_of[SS_MAX_RULES];      /* rule -> group */
+    uint64_t calls[SS_NCALLS];                 /* groups whose rules name the call */
+    uint64_t type_ok[SS_TYPE_INDEXES];         /* groups a socket of this type (ss_type_index) matches */
+    uint64_t family_ok[SS_FAMILY_INDEXES];     /* by ss_family_index */
     uint64_t after;                            /* groups with after= */
     uint64_t other;                            /* groups with fd=, peer= or port= */
     uint64_t *count[SS_MAX_RULES];             /* group -> its counter */
@@ -141,12 +154,45 @@ struct ss_fault_counts {
     uint64_t count[SS_MAX_RULES];
 };
 
+/* The groups in m that pass their fd=, peer= and port= conditions; for
+ * ss_faults_count only. */
+uint64_t ss_faults_narrow(const struct ss_fault_plan *p, const struct ss_fault_call *c, uint64_t m);
+
 /* The first half of a decision: count the call in every group that matches
  * it (atomically, whether or not a rule fires) and return whether some rule
  * may fire (counts->pending != 0). Gathers nothing: c must hold the facts
- * p->needs[c->call] asks for, except SS_NEED_BYTES. */
-int ss_faults_count(const struct ss_fault_plan *p, const struct ss_fault_call *c,
-                    struct ss_fault_counts *counts);
+ * p->needs[c->call] asks for, except SS_NEED_BYTES. Inline: it runs on every
+ * call a rule names, and in the common case (no rule can fire yet) it is a
+ * few table lookups and, per matching group, one atomic add and a compare. */
+static inline int ss_faults_count(const struct ss_fault_plan *p, const struct ss_fault_call *c,
+                                  struct ss_fault_counts *counts)
+{
+    /* write and writev are ours only on sockets. */
+    if (!c->type && (c->call == SS_CALL_WRITE || c->call == SS_CALL_WRITEV))
+        return 0;
+    uint64_t m =
+        p->calls[c->call] & p->type_ok[ss_type_index(c->type)] & p->family_ok[ss_family_index(c->family)];
+    for (uint64_t rest = m & p->after; rest; rest &= rest - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(rest);
+        if (!(c->sent > p->after_bytes[g]))
+            m &= ~(1ull << g);
+    }
+    if (m & p->other)
+        m = ss_faults_narrow(p, c, m);
+    /* m: the groups that match. Each counts the call; the common case ends
+     * with the compare, no rule of the group being able to fire yet. */
+    uint64_t pending = 0;
+    for (; m; m &= m - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(m);
+        uint64_t count = __atomic_add_fetch(p->count[g], 1, __ATOMIC_RELAXED);
+        if (__builtin_expect(count >= p->when_min[g], 0)) {
+            counts->count[g] = count;
+            pending |= 1ull << g;
+        }
+    }
+    counts->pending = pending;
+    return pending != 0;
+}
 
 /* The second half, only when ss_faults_count returned nonzero: c->bytes must
  * now be filled if p->needs[c->call] has SS_NEED_BYTES. */
@@ -168,14 +214,7 @@ struct ss_fault {
     uint64_t bytes; /* the request's bytes and messages, for the log line */
     unsigned vlen;
     struct mmsghdr *user_vec; /* short= on sendmmsg: where message 0's msg_len goes */
-    struct ss_request_view {  /* the request as the program made it, restored after */
-        size_t len;
-        const struct msghdr *msg;
-        struct mmsghdr *vec;
-        unsigned vlen;
-        const struct iovec *iov;
-        int iovcnt;
-    } orig;
+    struct ss_request orig;   /* the request as it came to the stage, restored after */
     char text[SS_RULE_TEXT_MAX];
     union {
         struct msghdr msg;

@@ -40,6 +40,20 @@ struct ss_request {
     struct ss_norm_frame *norm;
 };
 
+/* Start a request: the fields every stage reads. The wrapper then sets only
+ * those of its own kind (send: buf, len; sendto: also addr, addrlen;
+ * sendmsg: msg; sendmmsg: vec, vlen; write: buf, len; writev: iov, iovcnt;
+ * sendmsg and sendmmsg: norm); the stages read no other, so the rest stays
+ * unset rather than zeroed on every call. */
+static inline void ss_request_start(struct ss_request *rq, enum ss_call call, int fd, int flags)
+{
+    rq->call = call;
+    rq->fd = fd;
+    rq->flags_in = flags;
+    rq->eof = 0;
+    rq->norm = NULL;
+}
+
 /* What the normalize stage needs for one sendmsg/sendmmsg: a bounded scratch,
  * and the bookkeeping of the rare cases that need more (a mapping) or a copy
  * of the program's header or array. Only the bookkeeping is initialized

@@ -74,6 +74,9 @@ static unsigned cur;                                  /* the slot in force */
 static struct ss_rule_state initial_st[SS_MAX_RULES]; /* counters of ss_cfg.rules */
 static struct ss_fault_plan initial_plan;             /* of ss_cfg.rules, made by the constructor */
 static int initial_ready;                             /* initial_plan is made */
+/* The send path's first look: initial_plan while it is in force and holds
+ * rules, else NULL (then plan_in_force looks further). */
+static const struct ss_fault_plan *initial_fast;
 /* The fast path's hint: once a set was given at run time, its size is in
  * runtime_n and ss_cfg.rules no longer counts. */
 static int replaced;
@@ -91,6 +94,8 @@ void ss_stage_faults_init(void)
     initial_calls = calls;
     ss_faults_plan(&initial_plan, ss_cfg.rules.rule, initial_st, ss_cfg.rules.n, ss_cfg.seed, 1);
     __atomic_store_n(&initial_ready, 1, __ATOMIC_RELEASE);
+    if (ss_cfg.rules.n && !__atomic_load_n(&replaced, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&initial_fast, &initial_plan, __ATOMIC_RELEASE);
 }
 
 /* ---- readers ----------------------------------------------------------- */
@@ -132,6 +137,9 @@ static const struct ss_fault_plan *plan_of(unsigned i)
 static const struct ss_fault_plan *plan_in_force(unsigned *slot)
 {
     *slot = SS_NO_SLOT;
+    const struct ss_fault_plan *fast = __atomic_load_n(&initial_fast, __ATOMIC_ACQUIRE);
+    if (fast)
+        return fast;
     if (!__atomic_load_n(&replaced, __ATOMIC_ACQUIRE)) {
         if (!ss_cfg.rules.n || !__atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE))
             return NULL;
@@ -158,12 +166,15 @@ static void leave(unsigned slot)
 
 /* Socket type and family, from the descriptor table: the kernel is asked
  * once per descriptor (ss_fd_probe); only rule sets that test the type or
- * family, match write/writev, or use short=/drop look. */
+ * family, match write/writev, or use short=/drop look. Both stay as they
+ * are (0) when fd is not a socket. */
 static inline void sock_facts(struct ss_fd_ref *fd, int fdnum, int *type, int *family)
 {
     uint64_t st = ss_fd_ref_probe(fd, fdnum);
-    *type = ss_fd_type(st);
-    *family = ss_fd_family(st);
+    if (ss_fd_is_socket(st)) {
+        *type = (int)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK);
+        *family = (int)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK);
+    }
 }
 
 /* Where the call sends: its own address if it names one, else the connected
@@ -369,12 +380,7 @@ static __attribute__((noinline)) ssize_t may_fire(struct ss_request *rq, struct 
         c->bytes = ss_request_bytes(rq);
     f->bytes = c->bytes;
     f->vlen = c->vlen;
-    f->orig.len = rq->len;
-    f->orig.msg = rq->msg;
-    f->orig.vec = rq->vec;
-    f->orig.vlen = rq->vlen;
-    f->orig.iov = rq->iov;
-    f->orig.iovcnt = rq->iovcnt;
+    f->orig = *rq;
     __atomic_add_fetch(&ss_stats.faults, 1, __ATOMIC_RELAXED);
 
     if (f->d.actions & SS_ACT_DELAY)
@@ -523,12 +529,7 @@ ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t 
         f->user_vec[0].msg_len = f->hdr.mmsg.msg_len;
     /* The later stages (MSG_EOF's "was everything sent?", stats, trace) see
      * the request the program made, not the cut one. */
-    rq->len = f->orig.len;
-    rq->msg = f->orig.msg;
-    rq->vec = f->orig.vec;
-    rq->vlen = f->orig.vlen;
-    rq->iov = f->orig.iov;
-    rq->iovcnt = f->orig.iovcnt;
+    *rq = f->orig;
     if (f->log)
         log_fault(rq, f, ret, err);
     if (f->sigpipe)
@@ -680,6 +681,7 @@ int ss_faults_replace(const char *text, char *err, size_t errlen)
     __atomic_store_n(&runtime_n, n, __ATOMIC_RELAXED);
     __atomic_store_n(&runtime_calls, calls, __ATOMIC_RELAXED);
     __atomic_store_n(&replaced, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&initial_fast, NULL, __ATOMIC_RELEASE);
     __atomic_store_n(&cur, (unsigned)j, __ATOMIC_SEQ_CST);
     /* Rules in force need the pipeline; it is never turned off again here
      * (other state, e.g. SO_NOSIGPIPE, may need it too). */

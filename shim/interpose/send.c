@@ -7,7 +7,10 @@
  * configured a call costs a load and two tests before it reaches libc. */
 static __attribute__((noinline, cold)) ssize_t send_slow(int fd, const void *buf, size_t len, int flags)
 {
-    struct ss_request rq = {.call = SS_CALL_SEND, .fd = fd, .flags_in = flags, .buf = buf, .len = len};
+    struct ss_request rq;
+    ss_request_start(&rq, SS_CALL_SEND, fd, flags);
+    rq.buf = buf;
+    rq.len = len;
     return ss_process(&rq);
 }
 

@@ -9,8 +9,11 @@ static __attribute__((noinline, cold)) int sendmmsg_slow(int fd, struct mmsghdr 
 {
     struct ss_norm_frame frame;
     ss_norm_frame_init(&frame);
-    struct ss_request rq = {
-        .call = SS_CALL_SENDMMSG, .fd = fd, .flags_in = flags, .vec = vec, .vlen = vlen, .norm = &frame};
+    struct ss_request rq;
+    ss_request_start(&rq, SS_CALL_SENDMMSG, fd, flags);
+    rq.vec = vec;
+    rq.vlen = vlen;
+    rq.norm = &frame;
     return (int)ss_process(&rq);
 }
 

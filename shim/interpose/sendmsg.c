@@ -15,7 +15,10 @@ static __attribute__((noinline, cold)) ssize_t sendmsg_slow(int fd, const struct
 {
     struct ss_norm_frame frame;
     ss_norm_frame_init(&frame);
-    struct ss_request rq = {.call = SS_CALL_SENDMSG, .fd = fd, .flags_in = flags, .msg = msg, .norm = &frame};
+    struct ss_request rq;
+    ss_request_start(&rq, SS_CALL_SENDMSG, fd, flags);
+    rq.msg = msg;
+    rq.norm = &frame;
     return ss_process(&rq);
 }
 

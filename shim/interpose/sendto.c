@@ -6,13 +6,12 @@
 static __attribute__((noinline, cold)) ssize_t sendto_slow(int fd, const void *buf, size_t len, int flags,
                                                            const struct sockaddr *addr, socklen_t addrlen)
 {
-    struct ss_request rq = {.call = SS_CALL_SENDTO,
-                            .fd = fd,
-                            .flags_in = flags,
-                            .buf = buf,
-                            .len = len,
-                            .addr = addr,
-                            .addrlen = addrlen};
+    struct ss_request rq;
+    ss_request_start(&rq, SS_CALL_SENDTO, fd, flags);
+    rq.buf = buf;
+    rq.len = len;
+    rq.addr = addr;
+    rq.addrlen = addrlen;
     return ss_process(&rq);
 }
 

@@ -9,6 +9,9 @@ SS_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
     if (SS_LIKELY(!SS_ACTIVE()) || !ss_write_takes_pipeline(fd, SS_CALL_WRITE))
         return SS_REAL(write)(fd, buf, len);
-    struct ss_request rq = {.call = SS_CALL_WRITE, .fd = fd, .buf = buf, .len = len};
+    struct ss_request rq;
+    ss_request_start(&rq, SS_CALL_WRITE, fd, 0);
+    rq.buf = buf;
+    rq.len = len;
     return ss_process(&rq);
 }

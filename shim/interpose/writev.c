@@ -8,6 +8,9 @@ SS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
     if (SS_LIKELY(!SS_ACTIVE()) || !ss_write_takes_pipeline(fd, SS_CALL_WRITEV))
         return SS_REAL(writev)(fd, iov, iovcnt);
-    struct ss_request rq = {.call = SS_CALL_WRITEV, .fd = fd, .iov = iov, .iovcnt = iovcnt};
+    struct ss_request rq;
+    ss_request_start(&rq, SS_CALL_WRITEV, fd, 0);
+    rq.iov = iov;
+    rq.iovcnt = iovcnt;
     return ss_process(&rq);
 }
