@@ -269,8 +269,11 @@ void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct
         for (int f = 0; f < SS_FAMILY_INDEXES; f++)
             if (!(r->conds & SS_COND_FAMILY) || (r->families & family_bit(f)))
                 p->family_ok[f] |= bit;
-        if (r->conds & SS_COND_AFTER)
+        if (r->conds & SS_COND_AFTER) {
             p->after |= bit;
+            if (r->after_bytes > p->after_max)
+                p->after_max = r->after_bytes;
+        }
         if (r->conds & (SS_COND_FD | SS_COND_PEER | SS_COND_PORT))
             p->other |= bit;
     }

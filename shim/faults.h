@@ -127,6 +127,7 @@ struct ss_fault_plan {
     uint64_t type_ok[SS_TYPE_INDEXES];         /* groups a socket of this type (ss_type_index) matches */
     uint64_t family_ok[SS_FAMILY_INDEXES];     /* by ss_family_index */
     uint64_t after;                            /* groups with after= */
+    uint64_t after_max;                        /* their largest after=: beyond it, all pass */
     uint64_t other;                            /* groups with fd=, peer= or port= */
     uint64_t *count[SS_MAX_RULES];             /* group -> its counter */
     uint64_t when_min[SS_MAX_RULES];           /* smallest when_first of its rules: below, none fires */
@@ -172,7 +173,12 @@ static inline int ss_faults_count(const struct ss_fault_plan *p, const struct ss
         return 0;
     uint64_t m =
         p->calls[c->call] & p->type_ok[ss_type_index(c->type)] & p->family_ok[ss_family_index(c->family)];
-    for (uint64_t rest = m & p->after; rest; rest &= rest - 1) {
+    /* A descriptor past every after= (the common case once it sent) skips
+     * the loop. */
+    uint64_t rest = m & p->after;
+    if (rest && c->sent > p->after_max)
+        rest = 0;
+    for (; rest; rest &= rest - 1) {
         unsigned g = (unsigned)__builtin_ctzll(rest);
         if (!(c->sent > p->after_bytes[g]))
             m &= ~(1ull << g);
@@ -202,12 +208,15 @@ void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c
 /* ---- the runtime side (stage_faults.c) ---------------------------------- */
 
 #define SS_FAULT_IOV_COPY 64            /* iovecs of a short= copy held on the stack */
+#define SS_MMSG_VLEN_CAP  1024u         /* sendmmsg: the kernel caps vlen at UIO_MAXIOV */
 #define SS_FAULT_FORWARD  ((ssize_t)-2) /* ss_stage_faults: forward the request */
 
 /* One call's fault, on ss_process's stack: the decision, what the log line
  * needs, and the bounded copies a short= request is rewritten into. */
 struct ss_fault {
-    int fired; /* a rule fired; the rest is valid only then */
+    int fired;                 /* a rule fired; the rest is valid only then */
+    struct ss_fault_call call; /* the facts the rules got */
+    struct ss_fault_counts counts;
     int sigpipe;
     int log; /* the fault is logged (SENDSHIM_LOG is not none); text is valid only then */
     struct ss_fault_decision d;

@@ -51,7 +51,6 @@
 
 #define SS_FAULT_SLOTS    4       /* rule-set slots: current, draining, spare */
 #define SS_SET_WAIT_TRIES 1000000 /* sched_yield()s a writer waits for a free slot */
-#define SS_MMSG_VLEN_CAP  1024u   /* sendmmsg: the kernel caps vlen at UIO_MAXIOV */
 #define SS_NS_PER_S       1000000000ull
 
 /* A rule set given at run time: one anonymous mapping, trimmed after the
@@ -74,12 +73,12 @@ static unsigned cur;                                  /* the slot in force */
 static struct ss_rule_state initial_st[SS_MAX_RULES]; /* counters of ss_cfg.rules */
 static struct ss_fault_plan initial_plan;             /* of ss_cfg.rules, made by the constructor */
 static int initial_ready;                             /* initial_plan is made */
-/* The send path's first look: initial_plan while it is in force and holds
- * rules, else NULL (then plan_in_force looks further). */
-static const struct ss_fault_plan *initial_fast;
-/* The fast path's hint: once a set was given at run time, its size is in
- * runtime_n and ss_cfg.rules no longer counts. */
-static int replaced;
+/* The send path's first look (stages.h): initial_plan while it is in force
+ * and holds rules, else NULL. */
+const struct ss_fault_plan *ss_faults_initial;
+/* The fast path's hint (stages.h): once a set was given at run time, its
+ * size is in runtime_n and ss_cfg.rules no longer counts. */
+int ss_faults_replaced;
 static unsigned runtime_n;
 static unsigned runtime_calls; /* SS_CALL_BIT mask of the runtime set's rules */
 static unsigned initial_calls; /* of ss_cfg.rules */
@@ -94,8 +93,8 @@ void ss_stage_faults_init(void)
     initial_calls = calls;
     ss_faults_plan(&initial_plan, ss_cfg.rules.rule, initial_st, ss_cfg.rules.n, ss_cfg.seed, 1);
     __atomic_store_n(&initial_ready, 1, __ATOMIC_RELEASE);
-    if (ss_cfg.rules.n && !__atomic_load_n(&replaced, __ATOMIC_ACQUIRE))
-        __atomic_store_n(&initial_fast, &initial_plan, __ATOMIC_RELEASE);
+    if (ss_cfg.rules.n && !__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&ss_faults_initial, &initial_plan, __ATOMIC_RELEASE);
 }
 
 /* ---- readers ----------------------------------------------------------- */
@@ -126,9 +125,9 @@ static const struct ss_fault_plan *plan_of(unsigned i)
     return set ? &set->plan : NULL;
 }
 
-#define SS_NO_SLOT SS_FAULT_SLOTS /* the constructor's plan, read without a slot */
+_Static_assert(SS_FAULT_NO_SLOT == SS_FAULT_SLOTS, "SS_FAULT_NO_SLOT names no slot");
 
-/* The plan in force for this call, with the slot to release (SS_NO_SLOT
+/* The plan in force for this call, with the slot to release (SS_FAULT_NO_SLOT
  * when none was taken), or NULL when no rule is in force. Until a set is
  * given at run time, the constructor's rules are in force; they live in
  * static memory that is never freed, so reading them needs no slot (a call
@@ -136,11 +135,11 @@ static const struct ss_fault_plan *plan_of(unsigned i)
  * rules, as if it had come first). */
 static const struct ss_fault_plan *plan_in_force(unsigned *slot)
 {
-    *slot = SS_NO_SLOT;
-    const struct ss_fault_plan *fast = __atomic_load_n(&initial_fast, __ATOMIC_ACQUIRE);
+    *slot = SS_FAULT_NO_SLOT;
+    const struct ss_fault_plan *fast = __atomic_load_n(&ss_faults_initial, __ATOMIC_ACQUIRE);
     if (fast)
         return fast;
-    if (!__atomic_load_n(&replaced, __ATOMIC_ACQUIRE)) {
+    if (!__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE)) {
         if (!ss_cfg.rules.n || !__atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE))
             return NULL;
         return &initial_plan;
@@ -158,7 +157,7 @@ static const struct ss_fault_plan *plan_in_force(unsigned *slot)
 
 static void leave(unsigned slot)
 {
-    if (slot != SS_NO_SLOT)
+    if (slot != SS_FAULT_NO_SLOT)
         release(slot);
 }
 
@@ -344,24 +343,24 @@ static void raise_sigpipe(void)
 
 unsigned ss_faults_calls(void)
 {
-    if (__atomic_load_n(&replaced, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE))
         return __atomic_load_n(&runtime_calls, __ATOMIC_RELAXED);
     return __atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE) ? initial_calls : 0;
 }
 
-/* Some rule may fire on this call (ss_faults_count said so): pick it and
- * apply it. Apart from the stage, which runs on every call. */
-static __attribute__((noinline)) ssize_t may_fire(struct ss_request *rq, struct ss_fd_ref *fd,
-                                                  struct ss_fault *f, const struct ss_fault_plan *p,
-                                                  unsigned slot, struct ss_fault_call *c,
-                                                  const struct ss_fault_counts *counts)
+/* Some rule may fire on this call (ss_faults_count said so in f->counts,
+ * from the facts in f->call): pick it, leave the slot, and apply it. Apart
+ * from the stage, which runs on every call. */
+ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
+                             const struct ss_fault_plan *p, unsigned slot)
 {
+    struct ss_fault_call *c = &f->call;
     unsigned needs = p->needs[rq->call];
     /* Bytes (a walk over the iovecs) are counted only when needed: short=
      * needs them to decide; drop and the log line once a rule fired. */
     if (needs & SS_NEED_BYTES)
         c->bytes = ss_request_bytes(rq);
-    ss_faults_pick(p, c, counts, &f->d);
+    ss_faults_pick(p, c, &f->counts, &f->d);
     if (f->d.rule < 0) {
         leave(slot);
         return SS_FAULT_FORWARD;
@@ -403,10 +402,10 @@ static __attribute__((noinline)) ssize_t may_fire(struct ss_request *rq, struct 
     return SS_FAULT_FORWARD;
 }
 
-ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f)
+/* The stage's general path (stages.h has the front). */
+ssize_t ss_stage_faults_full(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f)
 {
     unsigned slot;
-    f->fired = 0;
     const struct ss_fault_plan *p = plan_in_force(&slot);
     if (__builtin_expect(!p, 1))
         return SS_FAULT_FORWARD;
@@ -420,19 +419,12 @@ ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_f
 
     /* Only the facts the rules naming this call need. */
     unsigned needs = p->needs[rq->call];
-    struct ss_fault_call c = {.call = rq->call, .fd = rq->fd};
-    struct sockaddr_storage peer;
-    struct ss_fault_counts counts;
-    if (rq->call == SS_CALL_SENDMMSG)
-        c.vlen = capped_vlen(rq);
-    if (needs & SS_NEED_SOCK)
-        sock_facts(fd, rq->fd, &c.type, &c.family);
+    struct sockaddr_storage peer; /* f->call.dest may point here until fired */
+    ss_fault_facts(rq, fd, needs, &f->call);
     if (needs & SS_NEED_DEST)
-        dest_facts(rq, &c, &peer);
-    if (needs & SS_NEED_SENT)
-        c.sent = fd->e ? __atomic_load_n(&fd->e->bytes, __ATOMIC_RELAXED) : 0;
-    if (__builtin_expect(ss_faults_count(p, &c, &counts), 0))
-        return may_fire(rq, fd, f, p, slot, &c, &counts);
+        dest_facts(rq, &f->call, &peer);
+    if (__builtin_expect(ss_faults_count(p, &f->call, &f->counts), 0))
+        return ss_stage_faults_fire(rq, fd, f, p, slot);
     leave(slot);
     return SS_FAULT_FORWARD;
 }
@@ -680,8 +672,8 @@ int ss_faults_replace(const char *text, char *err, size_t errlen)
         calls |= set->rs.rule[i].calls;
     __atomic_store_n(&runtime_n, n, __ATOMIC_RELAXED);
     __atomic_store_n(&runtime_calls, calls, __ATOMIC_RELAXED);
-    __atomic_store_n(&replaced, 1, __ATOMIC_RELEASE);
-    __atomic_store_n(&initial_fast, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&ss_faults_replaced, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&ss_faults_initial, NULL, __ATOMIC_RELEASE);
     __atomic_store_n(&cur, (unsigned)j, __ATOMIC_SEQ_CST);
     /* Rules in force need the pipeline; it is never turned off again here
      * (other state, e.g. SO_NOSIGPIPE, may need it too). */

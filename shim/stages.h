@@ -71,8 +71,59 @@ void ss_stage_faults_init(void);
  * SS_FAULT_FORWARD to forward the (possibly rewritten: short=, batch=)
  * request, else the call's result (-1 with errno for error=, the full length
  * for drop). When f->fired, pass the result to ss_stage_faults_done, which
- * logs the fault and returns the result to give (errno kept). */
-ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f);
+ * logs the fault and returns the result to give (errno kept).
+ *
+ * The front is inline, so the common cases cost no call: no rule in force
+ * (two loads), and the constructor's rules counting a call none of them can
+ * fire on yet. Out of line: a set given at run time (read under a slot),
+ * rules that need the destination (peer=, port=), a NULL msghdr or vector,
+ * and a call some rule may fire on. */
+extern const struct ss_fault_plan *ss_faults_initial; /* the constructor's plan while in force, else NULL */
+extern int ss_faults_replaced;                        /* a set was given at run time */
+ssize_t ss_stage_faults_full(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f);
+ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
+                             const struct ss_fault_plan *p, unsigned slot);
+#define SS_FAULT_NO_SLOT 4u /* ss_stage_faults_fire: the plan was read without a slot */
+
+/* The facts of SS_NEED_SOCK and SS_NEED_SENT, and sendmmsg's batch size;
+ * c->call and c->fd are set, the rest zero. */
+static inline void ss_fault_facts(const struct ss_request *rq, struct ss_fd_ref *fd, unsigned needs,
+                                  struct ss_fault_call *c)
+{
+    *c = (struct ss_fault_call){.call = rq->call, .fd = rq->fd};
+    if (rq->call == SS_CALL_SENDMMSG)
+        c->vlen = rq->vlen > SS_MMSG_VLEN_CAP ? SS_MMSG_VLEN_CAP : rq->vlen;
+    if (needs & SS_NEED_SOCK) {
+        /* The kernel is asked once per descriptor (ss_fd_probe); both stay
+         * 0 when fd is not a socket. */
+        uint64_t st = ss_fd_ref_probe(fd, rq->fd);
+        if (ss_fd_is_socket(st)) {
+            c->type = (int)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK);
+            c->family = (int)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK);
+        }
+    }
+    if ((needs & SS_NEED_SENT) && fd->e)
+        c->sent = __atomic_load_n(&fd->e->bytes, __ATOMIC_RELAXED);
+}
+
+static inline ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f)
+{
+    f->fired = 0;
+    const struct ss_fault_plan *p = __atomic_load_n(&ss_faults_initial, __ATOMIC_ACQUIRE);
+    if (!p)
+        return __atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE) ? ss_stage_faults_full(rq, fd, f)
+                                                                      : SS_FAULT_FORWARD;
+    if (!p->calls[rq->call])
+        return SS_FAULT_FORWARD; /* no rule names the call */
+    unsigned needs = p->needs[rq->call];
+    if ((needs & SS_NEED_DEST) || (rq->call == SS_CALL_SENDMSG && !rq->msg) ||
+        (rq->call == SS_CALL_SENDMMSG && !rq->vec))
+        return ss_stage_faults_full(rq, fd, f);
+    ss_fault_facts(rq, fd, needs, &f->call);
+    if (__builtin_expect(ss_faults_count(p, &f->call, &f->counts), 0))
+        return ss_stage_faults_fire(rq, fd, f, p, SS_FAULT_NO_SLOT);
+    return SS_FAULT_FORWARD;
+}
 ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t ret);
 
 /* What must happen after a successful call: MSG_EOF's shutdown, and the
