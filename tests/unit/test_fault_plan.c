@@ -142,3 +142,20 @@ Test(fault_plan, write_matches_sockets_only)
     cr_assert(ss_faults_count(&plan, &c, &counts));
     cr_assert_eq(ss_faults_matched(&plan, 0), 1);
 }
+
+Test(fault_plan, after_counts_only_past_each_rules_bytes)
+{
+    /* Two after= groups: a descriptor past the larger one skips the per-group
+     * test (after_max); below it, each group still tests its own bytes. */
+    load("send:error=EAGAIN:after=100:when=1000;send:error=EINTR:after=10:when=1000");
+    cr_assert_eq(plan.after_max, 100);
+    struct ss_fault_call c = {.call = SS_CALL_SEND, .fd = 3, .type = SOCK_STREAM, .family = AF_INET};
+    struct ss_fault_counts counts;
+    static const uint64_t sent[] = {0, 10, 11, 100, 101, 5000};
+    for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++) {
+        c.sent = sent[i];
+        cr_assert(!ss_faults_count(&plan, &c, &counts));
+    }
+    cr_assert_eq(ss_faults_matched(&plan, 0), 2, "after=100: 101 and 5000 bytes");
+    cr_assert_eq(ss_faults_matched(&plan, 1), 4, "after=10: 11, 100, 101 and 5000 bytes");
+}
