@@ -224,9 +224,3 @@ void ss_fd_add_bytes(int fd, struct ss_fd_entry *e, uint64_t n)
     if (e)
         __atomic_fetch_add(&e->bytes, n, __ATOMIC_RELAXED);
 }
-
-uint64_t ss_fd_bytes(int fd)
-{
-    const struct ss_fd_entry *e = lookup(fd);
-    return e ? __atomic_load_n(&e->bytes, __ATOMIC_RELAXED) : 0;
-}

@@ -153,6 +153,5 @@ static inline int ss_fd_nosigpipe(int fd)
 /* Bytes fd has sent successfully (for fault rules' after=BYTES). e is fd's
  * entry as looked up before the call, or NULL (then it is made). */
 void ss_fd_add_bytes(int fd, struct ss_fd_entry *e, uint64_t n);
-uint64_t ss_fd_bytes(int fd);
 
 #endif

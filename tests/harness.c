@@ -9,6 +9,9 @@
 
 #include <criterion/logging.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -556,4 +559,45 @@ char *sha256_file(const char *path)
         hash = strndup(r.out, 64);
     run_free(&r);
     return hash;
+}
+
+static void *tcp_sink_run(void *arg)
+{
+    struct tcp_sink *s = arg;
+    static __thread char buf[1 << 16];
+    int c = accept(s->listener, NULL, NULL);
+    int out = open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ssize_t n;
+    while (c >= 0 && out >= 0 && (n = read(c, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n)
+            break;
+    if (out >= 0)
+        close(out);
+    if (c >= 0)
+        close(c);
+    return NULL;
+}
+
+int tcp_sink_start(struct tcp_sink *s, const char *path)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s->listener < 0 || bind(s->listener, (struct sockaddr *)&a, sizeof a) ||
+        getsockname(s->listener, (struct sockaddr *)&a, &len) || listen(s->listener, 1) ||
+        pthread_create(&s->thread, NULL, tcp_sink_run, s)) {
+        if (s->listener >= 0)
+            close(s->listener);
+        return -1;
+    }
+    s->port = ntohs(a.sin_port);
+    return 0;
+}
+
+void tcp_sink_finish(struct tcp_sink *s)
+{
+    shutdown(s->listener, SHUT_RDWR);
+    pthread_join(s->thread, NULL);
+    close(s->listener);
 }

@@ -9,6 +9,7 @@
 #ifndef SENDSHIM_TESTS_HARNESS_H
 #define SENDSHIM_TESTS_HARNESS_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 struct run_result {
@@ -52,6 +53,19 @@ int write_pattern_file(const char *path, size_t bytes);
 /* The sha256 of a file as 64 hex digits (malloc'd; sha256sum does the work),
  * or NULL when it cannot be computed. */
 char *sha256_file(const char *path);
+
+/* A TCP receiver on 127.0.0.1 (an ephemeral port) that accepts one
+ * connection in a thread and writes everything it reads to `path`. */
+struct tcp_sink {
+    int listener;
+    int port;
+    char path[4096];
+    pthread_t thread;
+};
+/* 0, or -1 when the socket or the thread cannot be set up. */
+int tcp_sink_start(struct tcp_sink *s, const char *path);
+/* Wait for the transfer's end (unblocking accept if nobody connected). */
+void tcp_sink_finish(struct tcp_sink *s);
 
 /* 1 when `prog` is found in PATH (or, when it contains a '/', is executable). */
 int have_program(const char *prog);

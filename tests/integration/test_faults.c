@@ -435,49 +435,13 @@ Test(faults, set_faults_while_threads_send)
 
 /* --- real programs survive the faults they are written for ----------------------------------- */
 
-struct receiver {
-    int listener;
-    int port;
-    char path[64];
-    pthread_t thread;
-};
-
-static void *receive_all(void *arg)
+static void receiver_start(struct tcp_sink *rx)
 {
-    struct receiver *rx = arg;
-    int c = accept(rx->listener, NULL, NULL);
-    int out = open(rx->path, O_WRONLY | O_TRUNC);
-    static char buf[1 << 16];
-    ssize_t n;
-    while (c >= 0 && out >= 0 && (n = read(c, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            break;
-    close(out);
-    close(c);
-    return NULL;
-}
-
-static void receiver_start(struct receiver *rx)
-{
-    strcpy(rx->path, "/tmp/sendshim-faults-rx-XXXXXX");
-    int fd = mkstemp(rx->path);
+    char path[] = "/tmp/sendshim-faults-rx-XXXXXX";
+    int fd = mkstemp(path);
     cr_assert(fd >= 0);
     close(fd);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    rx->listener = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(rx->listener >= 0);
-    cr_assert_eq(bind(rx->listener, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(rx->listener, (struct sockaddr *)&a, &len), 0);
-    cr_assert_eq(listen(rx->listener, 1), 0);
-    rx->port = ntohs(a.sin_port);
-    cr_assert_eq(pthread_create(&rx->thread, NULL, receive_all, rx), 0);
-}
-
-static void receiver_finish(struct receiver *rx)
-{
-    pthread_join(rx->thread, NULL);
-    close(rx->listener);
+    cr_assert_eq(tcp_sink_start(rx, path), 0);
 }
 
 /* A file of pseudo-random bytes (so no short count can land on a repeat). */
@@ -522,7 +486,7 @@ static const char py_sendall[] = "import socket, sys\n"
                                  "    print('BlockingIOError')\n"
                                  "s.close()\n";
 
-static void python_transfer(const char *mode, const char *rules, struct run_result *r, struct receiver *rx,
+static void python_transfer(const char *mode, const char *rules, struct run_result *r, struct tcp_sink *rx,
                             const char *file)
 {
     char port[16], var[512];
@@ -532,7 +496,7 @@ static void python_transfer(const char *mode, const char *rules, struct run_resu
     const char *argv[] = {"python3", "-c", py_sendall, file, port, mode, NULL};
     const char *env[] = {var, "SENDSHIM_SEED=11", NULL};
     run_ok(r, argv, env, 1);
-    receiver_finish(rx);
+    tcp_sink_finish(rx);
 }
 
 Test(faults, python3_sendall_survives_short_eintr_and_eagain, .timeout = 60)
@@ -541,7 +505,7 @@ Test(faults, python3_sendall_survives_short_eintr_and_eagain, .timeout = 60)
         cr_skip_test("python3 is not installed");
     char file[64];
     make_file(file);
-    struct receiver rx;
+    struct tcp_sink rx;
     struct run_result r;
     /* Errors first: the first rule that fires wins, and short= fires on
      * every call (64 KiB at a time: many calls). */
@@ -573,7 +537,7 @@ Test(faults, socat_survives_short_eintr_and_eagain, .timeout = 60)
         cr_skip_test("socat is not installed");
     char file[64], src[128], dst[64], var[256];
     make_file(file);
-    struct receiver rx;
+    struct tcp_sink rx;
     receiver_start(&rx);
     snprintf(src, sizeof src, "OPEN:%s", file);
     snprintf(dst, sizeof dst, "TCP:127.0.0.1:%d", rx.port);
@@ -583,7 +547,7 @@ Test(faults, socat_survives_short_eintr_and_eagain, .timeout = 60)
     const char *env[] = {var, "SENDSHIM_SEED=5", NULL};
     struct run_result r;
     run_ok(&r, argv, env, 1);
-    receiver_finish(&rx);
+    tcp_sink_finish(&rx);
     cr_expect_eq(r.status, 0, "%.2000s", r.err);
     cr_expect_eq(count_lines(r.err, "fault rule 1 "), 1, "%.2000s", r.err);
     cr_expect_eq(count_lines(r.err, "fault rule 2 "), 1, "%.2000s", r.err);

@@ -294,47 +294,11 @@ Test(reliability, vfork_and_posix_spawn_children_work)
 
 /* --- large transfers through real programs ------------------------------------------------------------ */
 
-struct receiver {
-    int listener, port;
-    char path[64];
-    pthread_t thread;
-};
-
-static void *receive_all(void *arg)
+static void receiver_start(struct tcp_sink *rx)
 {
-    struct receiver *rx = arg;
-    int c = accept(rx->listener, NULL, NULL);
-    int out = open(rx->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    static __thread char buf[1 << 16];
-    ssize_t n;
-    while (c >= 0 && out >= 0 && (n = read(c, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            break;
-    close(out);
-    close(c);
-    return NULL;
-}
-
-static void receiver_start(struct receiver *rx)
-{
-    temp_name(rx->path, "rx");
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    rx->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert(rx->listener >= 0);
-    cr_assert_eq(bind(rx->listener, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(rx->listener, (struct sockaddr *)&a, &len), 0);
-    cr_assert_eq(listen(rx->listener, 1), 0);
-    rx->port = ntohs(a.sin_port);
-    cr_assert_eq(pthread_create(&rx->thread, NULL, receive_all, rx), 0);
-}
-
-static void receiver_finish(struct receiver *rx)
-{
-    /* If the sender never connected, unblock accept(). */
-    shutdown(rx->listener, SHUT_RDWR);
-    pthread_join(rx->thread, NULL);
-    close(rx->listener);
+    char path[4096];
+    temp_name(path, "rx");
+    cr_assert_eq(tcp_sink_start(rx, path), 0);
 }
 
 /* MIB MiB of xorshift bytes: no short count can land on a repeat. */
@@ -401,7 +365,7 @@ Test(reliability, large_transfers_through_real_programs_are_byte_identical, .tim
         int py = !strcmp(t->program, "python3");
         if ((py && !have_py) || (!py && !have_socat))
             continue;
-        struct receiver rx;
+        struct tcp_sink rx;
         receiver_start(&rx);
         char port[16], var[512], src[128], dst[64];
         snprintf(port, sizeof port, "%d", rx.port);
@@ -413,7 +377,7 @@ Test(reliability, large_transfers_through_real_programs_are_byte_identical, .tim
         const char *env[] = {var, "SENDSHIM_SEED=2024", NULL};
         struct run_result r;
         run_ok(&r, py ? py_argv : socat_argv, env, 1);
-        receiver_finish(&rx);
+        tcp_sink_finish(&rx);
         int faults = count_lines(r.err, "]: fault rule ");
         cr_expect(r.exited && r.status == 0, "%s under %s: status %d\n%.2000s", t->program, t->kind, r.status,
                   r.err);
