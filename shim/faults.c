@@ -230,6 +230,12 @@ static int same_match(const struct ss_rule *a, const struct ss_rule *b)
     return 1;
 }
 
+/* The count before a call from which the rule may fire on it. */
+static uint64_t fire_after(const struct ss_rule *r)
+{
+    return r->when_first ? r->when_first - 1 : 0;
+}
+
 void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct ss_rule_state *st,
                     unsigned n, uint64_t seed, int share)
 {
@@ -249,15 +255,15 @@ void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct
             if (r->calls & SS_CALL_BIT(c))
                 p->needs[c] |= rule_needs(r);
         if (g < ngroups) {
-            if (r->when_first < p->when_min[g])
-                p->when_min[g] = r->when_first;
+            if (fire_after(r) < p->fire_after[g])
+                p->fire_after[g] = fire_after(r);
             continue;
         }
         /* A new group. */
         uint64_t bit = 1ull << g;
         ngroups++;
         p->count[g] = &st[i].count;
-        p->when_min[g] = r->when_first;
+        p->fire_after[g] = fire_after(r);
         p->after_bytes[g] = r->after_bytes;
         p->match[g] = r;
         for (unsigned c = 0; c < SS_NCALLS; c++)

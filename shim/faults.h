@@ -102,8 +102,8 @@ int ss_peer_matches(const struct ss_rule *r, const struct sockaddr *dest, sockle
  * type (family), indexed by the raw SOCK_* (AF_*) value, 0 for "not a
  * socket or unknown". Their AND leaves only after=, fd=, peer= and port= to
  * test one group at a time (ss_faults_narrow), and those are rare. */
-#define SS_TYPE_INDEXES   16 /* raw SOCK_* values below this (the fd table keeps 4 bits) */
-#define SS_FAMILY_INDEXES 64 /* raw AF_* values below this (AF_MAX is 46 today) */
+#define SS_TYPE_INDEXES   16  /* raw SOCK_* values below this: the fd table keeps 4 bits */
+#define SS_FAMILY_INDEXES 256 /* raw AF_* values below this: the fd table keeps 8 bits */
 
 /* The plan's index of a socket type or family: the raw value, so the send
  * path needs no translation; 0 ("not a socket or unknown") for a value
@@ -130,7 +130,8 @@ struct ss_fault_plan {
     uint64_t after_max;                        /* their largest after=: beyond it, all pass */
     uint64_t other;                            /* groups with fd=, peer= or port= */
     uint64_t *count[SS_MAX_RULES];             /* group -> its counter */
-    uint64_t when_min[SS_MAX_RULES];           /* smallest when_first of its rules: below, none fires */
+    uint64_t fire_after[SS_MAX_RULES];         /* its rules' smallest when_first - 1: a call that finds
+                                                  the counter below it fires none of them */
     uint64_t after_bytes[SS_MAX_RULES];        /* its after= */
     const struct ss_rule *match[SS_MAX_RULES]; /* its first rule (its conditions) */
     unsigned needs[SS_NCALLS];                 /* facts the call must gather (ss_fault_needs) */
@@ -148,8 +149,8 @@ static inline uint64_t ss_faults_matched(const struct ss_fault_plan *p, unsigned
     return __atomic_load_n(p->count[p->group_of[rule]], __ATOMIC_RELAXED);
 }
 
-/* The counts of one call: for each group of the call whose counter reached
- * its when_min, the count the call got. */
+/* The counts of one call: for each group of the call whose counter had
+ * reached its fire_after, the count the call got. */
 struct ss_fault_counts {
     uint64_t pending; /* bit g: group g may fire */
     uint64_t count[SS_MAX_RULES];
@@ -159,45 +160,60 @@ struct ss_fault_counts {
  * ss_faults_count only. */
 uint64_t ss_faults_narrow(const struct ss_fault_plan *p, const struct ss_fault_call *c, uint64_t m);
 
+/* The groups whose calls, type=, family= and after= conditions match a call
+ * of this kind on a socket of this type and family (indexes: ss_type_index,
+ * ss_family_index) that has sent `sent` bytes; fd=, peer= and port= are left
+ * to ss_faults_narrow (groups in p->other). */
+static inline uint64_t ss_faults_match(const struct ss_fault_plan *p, enum ss_call call, unsigned type_index,
+                                       unsigned family_index, uint64_t sent)
+{
+    uint64_t m = p->calls[call] & p->type_ok[type_index] & p->family_ok[family_index];
+    /* A descriptor past every after= (the common case once it sent) skips
+     * the loop. */
+    uint64_t rest = m & p->after;
+    if (rest && sent > p->after_max)
+        rest = 0;
+    for (; rest; rest &= rest - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(rest);
+        if (!(sent > p->after_bytes[g]))
+            m &= ~(1ull << g);
+    }
+    return m;
+}
+
+/* Count a call in the groups m (those that match it, atomically) and return
+ * whether some rule may fire (counts->pending != 0). The common case is, per
+ * group, one atomic add and a compare: no rule of the group can fire yet. */
+static inline int ss_faults_count_groups(const struct ss_fault_plan *p, uint64_t m,
+                                         struct ss_fault_counts *counts)
+{
+    uint64_t pending = 0;
+    for (; m; m &= m - 1) {
+        size_t g = (size_t)__builtin_ctzll(m);
+        uint64_t before = __atomic_fetch_add(p->count[g], 1, __ATOMIC_RELAXED);
+        if (__builtin_expect(before >= p->fire_after[g], 0)) {
+            counts->count[g] = before + 1;
+            pending |= 1ull << g;
+        }
+    }
+    counts->pending = pending;
+    return pending != 0;
+}
+
 /* The first half of a decision: count the call in every group that matches
  * it (atomically, whether or not a rule fires) and return whether some rule
  * may fire (counts->pending != 0). Gathers nothing: c must hold the facts
- * p->needs[c->call] asks for, except SS_NEED_BYTES. Inline: it runs on every
- * call a rule names, and in the common case (no rule can fire yet) it is a
- * few table lookups and, per matching group, one atomic add and a compare. */
+ * p->needs[c->call] asks for, except SS_NEED_BYTES. */
 static inline int ss_faults_count(const struct ss_fault_plan *p, const struct ss_fault_call *c,
                                   struct ss_fault_counts *counts)
 {
     /* write and writev are ours only on sockets. */
     if (!c->type && (c->call == SS_CALL_WRITE || c->call == SS_CALL_WRITEV))
         return 0;
-    uint64_t m =
-        p->calls[c->call] & p->type_ok[ss_type_index(c->type)] & p->family_ok[ss_family_index(c->family)];
-    /* A descriptor past every after= (the common case once it sent) skips
-     * the loop. */
-    uint64_t rest = m & p->after;
-    if (rest && c->sent > p->after_max)
-        rest = 0;
-    for (; rest; rest &= rest - 1) {
-        unsigned g = (unsigned)__builtin_ctzll(rest);
-        if (!(c->sent > p->after_bytes[g]))
-            m &= ~(1ull << g);
-    }
+    uint64_t m = ss_faults_match(p, c->call, ss_type_index(c->type), ss_family_index(c->family), c->sent);
     if (m & p->other)
         m = ss_faults_narrow(p, c, m);
-    /* m: the groups that match. Each counts the call; the common case ends
-     * with the compare, no rule of the group being able to fire yet. */
-    uint64_t pending = 0;
-    for (; m; m &= m - 1) {
-        unsigned g = (unsigned)__builtin_ctzll(m);
-        uint64_t count = __atomic_add_fetch(p->count[g], 1, __ATOMIC_RELAXED);
-        if (__builtin_expect(count >= p->when_min[g], 0)) {
-            counts->count[g] = count;
-            pending |= 1ull << g;
-        }
-    }
-    counts->pending = pending;
-    return pending != 0;
+    return ss_faults_count_groups(p, m, counts);
 }
 
 /* The second half, only when ss_faults_count returned nonzero: c->bytes must

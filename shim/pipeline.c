@@ -1,9 +1,11 @@
 /* pipeline.c - normalize -> flags -> faults -> forward, for every configured
- * call, and the bookkeeping after it (MSG_EOF, stats, trace). */
+ * call, and the bookkeeping after it (MSG_EOF, stats, trace); the calls no
+ * stage would rewrite take the quick lane (quick.h). */
 #include "pipeline.h"
 
 #include <errno.h>
 
+#include "quick.h"
 #include "real.h"
 #include "sigpipe.h"
 #include "state.h"
@@ -53,6 +55,18 @@ static inline ssize_t finish(struct ss_request *rq, struct ss_fd_ref *fd, ssize_
     return ret;
 }
 
+/* The end every call of the full pipeline shares: forward unless the
+ * fault stage answered, the fault's log line, the bookkeeping. */
+static ssize_t run(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *fault, ssize_t ret,
+                   int saved_errno)
+{
+    if (ret == SS_FAULT_FORWARD)
+        ret = forward(rq);
+    if (fault->fired)
+        ret = ss_stage_faults_done(rq, fault, ret);
+    return finish(rq, fd, ret, ret < 0 ? errno : 0, saved_errno);
+}
+
 ssize_t ss_process(struct ss_request *rq)
 {
     int saved_errno = errno;
@@ -69,10 +83,20 @@ ssize_t ss_process(struct ss_request *rq)
         return finish(rq, &fd, -1, err, saved_errno);
 
     struct ss_fault fault;
-    ssize_t ret = ss_stage_faults(rq, &fd, &fault);
-    if (ret == SS_FAULT_FORWARD)
-        ret = forward(rq);
-    if (fault.fired)
-        ret = ss_stage_faults_done(rq, &fault, ret);
-    return finish(rq, &fd, ret, ret < 0 ? errno : 0, saved_errno);
+    return run(rq, &fd, &fault, ss_stage_faults(rq, &fd, &fault), saved_errno);
+}
+
+ssize_t ss_process_lane(struct ss_request *rq, struct ss_lane *l, enum ss_lane_kind kind)
+{
+    if (kind != SS_LANE_FIRE)
+        return ss_process(rq);
+    /* Normalize and flags had nothing to do (ss_quick checked): on to the
+     * fault stage's decision, with the counts the lane made. */
+    int saved_errno = errno;
+    rq->flags = l->flags;
+    struct ss_fault fault;
+    fault.fired = 0;
+    fault.call = l->call;
+    return run(rq, &l->fd, &fault,
+               ss_stage_faults_fire(rq, &l->fd, &fault, &l->counts, l->plan, SS_FAULT_NO_SLOT), saved_errno);
 }

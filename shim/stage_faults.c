@@ -73,8 +73,9 @@ static unsigned cur;                                  /* the slot in force */
 static struct ss_rule_state initial_st[SS_MAX_RULES]; /* counters of ss_cfg.rules */
 static struct ss_fault_plan initial_plan;             /* of ss_cfg.rules, made by the constructor */
 static int initial_ready;                             /* initial_plan is made */
-/* The send path's first look (stages.h): initial_plan while it is in force
- * and holds rules, else NULL. */
+/* The send path's first look (stages.h, quick.h): initial_plan (which may
+ * hold no rule) from the constructor until a set is given at run time, if
+ * the quick lane may open; else NULL. */
 const struct ss_fault_plan *ss_faults_initial;
 /* The fast path's hint (stages.h): once a set was given at run time, its
  * size is in runtime_n and ss_cfg.rules no longer counts. */
@@ -93,7 +94,8 @@ void ss_stage_faults_init(void)
     initial_calls = calls;
     ss_faults_plan(&initial_plan, ss_cfg.rules.rule, initial_st, ss_cfg.rules.n, ss_cfg.seed, 1);
     __atomic_store_n(&initial_ready, 1, __ATOMIC_RELEASE);
-    if (ss_cfg.rules.n && !__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE))
+    /* Opens the quick lane (quick.h), which reports nothing call by call. */
+    if (!ss_cfg.stats && !ss_cfg.trace && !__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE))
         __atomic_store_n(&ss_faults_initial, &initial_plan, __ATOMIC_RELEASE);
 }
 
@@ -138,7 +140,7 @@ static const struct ss_fault_plan *plan_in_force(unsigned *slot)
     *slot = SS_FAULT_NO_SLOT;
     const struct ss_fault_plan *fast = __atomic_load_n(&ss_faults_initial, __ATOMIC_ACQUIRE);
     if (fast)
-        return fast;
+        return fast->n ? fast : NULL;
     if (!__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE)) {
         if (!ss_cfg.rules.n || !__atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE))
             return NULL;
@@ -348,11 +350,13 @@ unsigned ss_faults_calls(void)
     return __atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE) ? initial_calls : 0;
 }
 
-/* Some rule may fire on this call (ss_faults_count said so in f->counts,
- * from the facts in f->call): pick it, leave the slot, and apply it. Apart
- * from the stage, which runs on every call. */
+/* Some rule may fire on this call (ss_faults_count said so in counts, from
+ * the facts in f->call): pick it, leave the slot, and apply it. f->fired is
+ * set when one fires, else left alone. Reached from the stage and from the
+ * quick lane (quick.h), which count the call themselves. */
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
-                             const struct ss_fault_plan *p, unsigned slot)
+                             const struct ss_fault_counts *counts, const struct ss_fault_plan *p,
+                             unsigned slot)
 {
     struct ss_fault_call *c = &f->call;
     unsigned needs = p->needs[rq->call];
@@ -360,7 +364,7 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
      * needs them to decide; drop and the log line once a rule fired. */
     if (needs & SS_NEED_BYTES)
         c->bytes = ss_request_bytes(rq);
-    ss_faults_pick(p, c, &f->counts, &f->d);
+    ss_faults_pick(p, c, counts, &f->d);
     if (f->d.rule < 0) {
         leave(slot);
         return SS_FAULT_FORWARD;
@@ -420,11 +424,11 @@ ssize_t ss_stage_faults_full(struct ss_request *rq, struct ss_fd_ref *fd, struct
     /* Only the facts the rules naming this call need. */
     unsigned needs = p->needs[rq->call];
     struct sockaddr_storage peer; /* f->call.dest may point here until fired */
-    ss_fault_facts(rq, fd, needs, &f->call);
+    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, fd, needs, &f->call);
     if (needs & SS_NEED_DEST)
         dest_facts(rq, &f->call, &peer);
     if (__builtin_expect(ss_faults_count(p, &f->call, &f->counts), 0))
-        return ss_stage_faults_fire(rq, fd, f, p, slot);
+        return ss_stage_faults_fire(rq, fd, f, &f->counts, p, slot);
     leave(slot);
     return SS_FAULT_FORWARD;
 }

@@ -8,6 +8,7 @@
 
 #include "fdtable.h"
 #include "flags.h"
+#include "quick.h"
 #include "sigpipe.h"
 #include "stages.h"
 #include "state.h"
@@ -15,7 +16,8 @@
 void ss_stages_init(void)
 {
     (void)ss_flags_style_known(ss_cfg.style); /* builds the flag maps now, not on a first call */
-    ss_stage_faults_init();
+    ss_quick_init();
+    ss_stage_faults_init(); /* opens the quick lane */
 }
 
 int ss_stage_flags_full(struct ss_request *rq, struct ss_fd_ref *fd)
@@ -57,16 +59,6 @@ static int complete(const struct ss_request *rq, ssize_t ret)
     return sent == want;
 }
 
-static uint64_t sent_bytes(const struct ss_request *rq, ssize_t ret)
-{
-    if (rq->call != SS_CALL_SENDMMSG)
-        return (uint64_t)ret;
-    uint64_t sent = 0;
-    for (ssize_t i = 0; i < ret; i++)
-        sent += rq->vec[i].msg_len;
-    return sent;
-}
-
 void ss_stage_after_success_full(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret)
 {
     if (rq->eof && complete(rq, ret)) {
@@ -79,5 +71,5 @@ void ss_stage_after_success_full(struct ss_request *rq, struct ss_fd_ref *fd, ss
         errno = saved;
     }
     /* For fault rules' after=BYTES. */
-    ss_fd_add_bytes(rq->fd, fd->e, sent_bytes(rq, ret));
+    ss_fd_add_bytes(rq->fd, fd->e, ss_sent_bytes(rq, ret));
 }

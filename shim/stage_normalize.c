@@ -182,9 +182,8 @@ static int normalize_batch(struct ss_request *rq, struct ss_fd_ref *fd)
     unsigned n = rq->vlen > SS_MMSG_VLEN_MAX ? SS_MMSG_VLEN_MAX : rq->vlen, k = 0;
     if (!rq->vec)
         return 0;      /* the kernel answers EFAULT, or 0 */
-    if (!ss_cfg.stats) /* (the test hoisted out of the loop) */
-        while (k < n && !ss_needs_normalizer(&rq->vec[k].msg_hdr))
-            k++;
+    if (!ss_cfg.stats)
+        k = ss_batch_plain(rq->vec, n);
     if (k == n)
         return 0;
 

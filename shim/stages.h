@@ -30,6 +30,16 @@ static inline int ss_needs_normalizer(const struct msghdr *m)
     return m->msg_controllen || m->msg_iovlen - 1 >= SS_IOV_MAX || !m->msg_iov;
 }
 
+/* How many of vec's first n messages, from the start, the normalizer leaves
+ * alone (ss_needs_normalizer says no): n when none needs it. */
+static inline unsigned ss_batch_plain(const struct mmsghdr *vec, unsigned n)
+{
+    unsigned k = 0;
+    while (k < n && !ss_needs_normalizer(&vec[k].msg_hdr))
+        k++;
+    return k;
+}
+
 /* Bring msghdr and control messages into the shape Linux expects (SPEC 7):
  * sendmsg and sendmmsg only. A sendmsg the normalizer cannot change is
  * decided inline. */
@@ -73,30 +83,33 @@ void ss_stage_faults_init(void);
  * for drop). When f->fired, pass the result to ss_stage_faults_done, which
  * logs the fault and returns the result to give (errno kept).
  *
- * The front is inline, so the common cases cost no call: no rule in force
- * (two loads), and the constructor's rules counting a call none of them can
- * fire on yet. Out of line: a set given at run time (read under a slot),
- * rules that need the destination (peer=, port=), a NULL msghdr or vector,
- * and a call some rule may fire on. */
-extern const struct ss_fault_plan *ss_faults_initial; /* the constructor's plan while in force, else NULL */
+ * With no rule in force it costs two loads. The common call with rules in
+ * force never comes here: the quick lane (quick.h) counts it, and comes to
+ * ss_stage_faults_fire only when a rule may fire. The facts of a call are
+ * gathered by ss_fault_facts (below) in both. */
+/* The constructor's plan (maybe of no rule) while it is in force and the
+ * quick lane is open (quick.h: neither SENDSHIM_STATS nor SENDSHIM_TRACE),
+ * else NULL. */
+extern const struct ss_fault_plan *ss_faults_initial;
 extern int ss_faults_replaced;                        /* a set was given at run time */
 ssize_t ss_stage_faults_full(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f);
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
-                             const struct ss_fault_plan *p, unsigned slot);
+                             const struct ss_fault_counts *counts, const struct ss_fault_plan *p,
+                             unsigned slot);
 #define SS_FAULT_NO_SLOT 4u /* ss_stage_faults_fire: the plan was read without a slot */
 
-/* The facts of SS_NEED_SOCK and SS_NEED_SENT, and sendmmsg's batch size;
- * c->call and c->fd are set, the rest zero. */
-static inline void ss_fault_facts(const struct ss_request *rq, struct ss_fd_ref *fd, unsigned needs,
-                                  struct ss_fault_call *c)
+/* The facts of SS_NEED_SOCK and SS_NEED_SENT, and sendmmsg's batch size
+ * (vlen, read for sendmmsg only); c->call and c->fd are set, the rest zero. */
+static inline void ss_fault_facts(enum ss_call call, int fdnum, unsigned vlen, struct ss_fd_ref *fd,
+                                  unsigned needs, struct ss_fault_call *c)
 {
-    *c = (struct ss_fault_call){.call = rq->call, .fd = rq->fd};
-    if (rq->call == SS_CALL_SENDMMSG)
-        c->vlen = rq->vlen > SS_MMSG_VLEN_CAP ? SS_MMSG_VLEN_CAP : rq->vlen;
+    *c = (struct ss_fault_call){.call = call, .fd = fdnum};
+    if (call == SS_CALL_SENDMMSG)
+        c->vlen = vlen > SS_MMSG_VLEN_CAP ? SS_MMSG_VLEN_CAP : vlen;
     if (needs & SS_NEED_SOCK) {
         /* The kernel is asked once per descriptor (ss_fd_probe); both stay
          * 0 when fd is not a socket. */
-        uint64_t st = ss_fd_ref_probe(fd, rq->fd);
+        uint64_t st = ss_fd_ref_probe(fd, fdnum);
         if (ss_fd_is_socket(st)) {
             c->type = (int)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK);
             c->family = (int)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK);
@@ -110,21 +123,27 @@ static inline ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fd_ref *f
 {
     f->fired = 0;
     const struct ss_fault_plan *p = __atomic_load_n(&ss_faults_initial, __ATOMIC_ACQUIRE);
-    if (!p)
-        return __atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE) ? ss_stage_faults_full(rq, fd, f)
-                                                                      : SS_FAULT_FORWARD;
-    if (!p->calls[rq->call])
-        return SS_FAULT_FORWARD; /* no rule names the call */
-    unsigned needs = p->needs[rq->call];
-    if ((needs & SS_NEED_DEST) || (rq->call == SS_CALL_SENDMSG && !rq->msg) ||
-        (rq->call == SS_CALL_SENDMMSG && !rq->vec))
-        return ss_stage_faults_full(rq, fd, f);
-    ss_fault_facts(rq, fd, needs, &f->call);
-    if (__builtin_expect(ss_faults_count(p, &f->call, &f->counts), 0))
-        return ss_stage_faults_fire(rq, fd, f, p, SS_FAULT_NO_SLOT);
-    return SS_FAULT_FORWARD;
+    if (p && !p->calls[rq->call])
+        return SS_FAULT_FORWARD; /* no rule of the constructor's names the call */
+    return ss_stage_faults_full(rq, fd, f);
 }
 ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t ret);
+
+/* The bytes the first n messages of a sendmmsg batch sent (msg_len). */
+static inline uint64_t ss_batch_sent(const struct mmsghdr *vec, unsigned n)
+{
+    uint64_t sent = 0;
+    for (unsigned i = 0; i < n; i++)
+        sent += vec[i].msg_len;
+    return sent;
+}
+
+/* The bytes a successful call sent: ret, or for sendmmsg the msg_len of the
+ * ret messages sent. */
+static inline uint64_t ss_sent_bytes(const struct ss_request *rq, ssize_t ret)
+{
+    return rq->call == SS_CALL_SENDMMSG ? ss_batch_sent(rq->vec, (unsigned)ret) : (uint64_t)ret;
+}
 
 /* What must happen after a successful call: MSG_EOF's shutdown, and the
  * descriptor's byte count (fault rules' after=). The common case - a send,

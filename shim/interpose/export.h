@@ -3,6 +3,7 @@
 #define SENDSHIM_EXPORT_H
 
 #include "pipeline.h"
+#include "quick.h"
 #include "real.h"
 
 /* Our definitions of libc functions are the library's only exports (with the

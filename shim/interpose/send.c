@@ -3,15 +3,20 @@
 
 #include "export.h"
 
-/* The slow path, apart so the fast path needs no stack frame: with nothing
- * configured a call costs a load and two tests before it reaches libc. */
-static __attribute__((noinline, cold)) ssize_t send_slow(int fd, const void *buf, size_t len, int flags)
+/* The configured path, apart so the fast path needs no stack frame: with
+ * nothing configured a call costs a load and two tests before it reaches
+ * libc. A call no stage rewrites takes the quick lane (quick.h). */
+static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size_t len, int flags)
 {
+    struct ss_lane lane;
+    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SEND, fd, flags, 1, 0, &lane);
+    if (lane_kind == SS_LANE_QUICK)
+        return ss_quick_done(&lane, SS_REAL(send)(fd, buf, len, lane.flags));
     struct ss_request rq;
     ss_request_start(&rq, SS_CALL_SEND, fd, flags);
     rq.buf = buf;
     rq.len = len;
-    return ss_process(&rq);
+    return ss_process_lane(&rq, &lane, lane_kind);
 }
 
 SS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)

@@ -4,17 +4,21 @@
 #include "export.h"
 #include "normalize.h"
 
-static __attribute__((noinline, cold)) int sendmmsg_slow(int fd, struct mmsghdr *vec, unsigned int vlen,
+static __attribute__((noinline)) int sendmmsg_slow(int fd, struct mmsghdr *vec, unsigned int vlen,
                                                          int flags)
 {
-    struct ss_norm_frame frame;
-    ss_norm_frame_init(&frame);
+    struct ss_lane lane;
+    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SENDMMSG, fd, flags, ss_quick_batch_plain(vec, vlen), vlen, &lane);
+    if (lane_kind == SS_LANE_QUICK)
+        return ss_quick_done_batch(&lane, vec, SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)lane.flags));
     struct ss_request rq;
     ss_request_start(&rq, SS_CALL_SENDMMSG, fd, flags);
     rq.vec = vec;
     rq.vlen = vlen;
+    struct ss_norm_frame frame;
+    ss_norm_frame_init(&frame);
     rq.norm = &frame;
-    return (int)ss_process(&rq);
+    return (int)ss_process_lane(&rq, &lane, lane_kind);
 }
 
 SS_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, ss_mmsg_flags_t flags)

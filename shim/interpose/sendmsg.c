@@ -11,15 +11,19 @@
 #include "normalize.h"
 
 /* The slow path, apart so the fast path's frame stays small. */
-static __attribute__((noinline, cold)) ssize_t sendmsg_slow(int fd, const struct msghdr *msg, int flags)
+static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *msg, int flags)
 {
-    struct ss_norm_frame frame;
-    ss_norm_frame_init(&frame);
+    struct ss_lane lane;
+    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SENDMSG, fd, flags, ss_quick_msg_plain(msg), 0, &lane);
+    if (lane_kind == SS_LANE_QUICK)
+        return ss_quick_done(&lane, SS_REAL(sendmsg)(fd, msg, lane.flags));
     struct ss_request rq;
     ss_request_start(&rq, SS_CALL_SENDMSG, fd, flags);
     rq.msg = msg;
+    struct ss_norm_frame frame;
+    ss_norm_frame_init(&frame);
     rq.norm = &frame;
-    return ss_process(&rq);
+    return ss_process_lane(&rq, &lane, lane_kind);
 }
 
 SS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)

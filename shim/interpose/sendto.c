@@ -3,16 +3,20 @@
 
 #include "export.h"
 
-static __attribute__((noinline, cold)) ssize_t sendto_slow(int fd, const void *buf, size_t len, int flags,
+static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, size_t len, int flags,
                                                            const struct sockaddr *addr, socklen_t addrlen)
 {
+    struct ss_lane lane;
+    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SENDTO, fd, flags, 1, 0, &lane);
+    if (lane_kind == SS_LANE_QUICK)
+        return ss_quick_done(&lane, SS_REAL(sendto)(fd, buf, len, lane.flags, addr, addrlen));
     struct ss_request rq;
     ss_request_start(&rq, SS_CALL_SENDTO, fd, flags);
     rq.buf = buf;
     rq.len = len;
     rq.addr = addr;
     rq.addrlen = addrlen;
-    return ss_process(&rq);
+    return ss_process_lane(&rq, &lane, lane_kind);
 }
 
 SS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,

@@ -106,8 +106,8 @@ Test(fault_plan, equal_match_conditions_share_one_counter)
     cr_assert_neq(plan.group_of[0], plan.group_of[2]);
     cr_assert_eq(plan.group_of[3], plan.group_of[4]);
     cr_assert_neq(plan.group_of[0], plan.group_of[3]);
-    cr_assert_eq(plan.when_min[plan.group_of[0]], 100);
-    cr_assert_eq(plan.when_min[plan.group_of[3]], 1);
+    cr_assert_eq(plan.fire_after[plan.group_of[0]], 99, "when=100 and when=200: the 100th call may fire");
+    cr_assert_eq(plan.fire_after[plan.group_of[3]], 0, "no when=: from the first call");
 
     struct ss_fault_call c = {.call = SS_CALL_SENDTO, .fd = 3, .type = SOCK_STREAM, .family = AF_INET};
     struct ss_fault_counts counts;

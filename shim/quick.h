@@ -1,0 +1,143 @@
+/* quick.h - the quick lane of ss_process: a configured call that no stage
+ * would rewrite, decided in one inline pass.
+ *
+ * Most calls a configured program makes need nothing of the pipeline but
+ * MSG_NOSIGNAL and the fault rules' counting: their flags mean the same
+ * after translation, their messages have nothing to normalize, their
+ * descriptor is known, and no rule can fire on them yet. For those the lane
+ * looks the descriptor up, sets the flags, counts the call in the rules'
+ * groups and hands it to libc, without building the pipeline's bookkeeping
+ * (the saved errno, the stages' tests one by one, the statistics and trace
+ * tests, the switch that forwards a request by kind). Everything else takes
+ * the full pipeline, which gives the same answer: the lane is an
+ * optimization, never a different behaviour. A call the lane counted and
+ * some rule may fire on goes on to the fault stage with its counts
+ * (SS_LANE_FIRE), so it is never counted twice. */
+#ifndef SENDSHIM_QUICK_H
+#define SENDSHIM_QUICK_H
+
+#include <sys/socket.h>
+
+#include "faults.h"
+#include "fdtable.h"
+#include "normalize.h"
+#include "request.h"
+#include "stages.h"
+
+/* What the lane knows of the configuration, set by ss_quick_init (the
+ * constructor, before the lane opens). The lane is open while
+ * ss_faults_initial is set (stages.h): from the constructor on, unless
+ * SENDSHIM_STATS or SENDSHIM_TRACE is on, until a rule set is given at run
+ * time. */
+struct ss_quick_config {
+    int flags_ok; /* flag bits the flags stage leaves as they are (SENDSHIM_FLAGS, _UNKNOWN_FLAGS) */
+    int nosignal; /* MSG_NOSIGNAL under SENDSHIM_NOSIGPIPE=1, else 0 */
+};
+extern struct ss_quick_config ss_quick_cfg;
+void ss_quick_init(void);
+
+/* The flag bits of a style and unknown-bit mode that translation leaves
+ * unchanged and that have no per-socket meaning (MSG_EOF, MSG_CONFIRM). Pure. */
+int ss_quick_flags_for(enum ss_style style, enum ss_unknown_mode mode);
+
+/* A call's way through the library, decided by ss_quick on the wrapper's
+ * stack. */
+enum ss_lane_kind {
+    SS_LANE_FULL,  /* the full pipeline; nothing was counted */
+    SS_LANE_QUICK, /* straight to libc with `flags`, then ss_quick_done */
+    SS_LANE_FIRE,  /* counted, and a rule may fire: the fault stage decides */
+};
+struct ss_lane {
+    int flags;           /* QUICK, FIRE: the flags for the kernel */
+    struct ss_fd_ref fd; /* QUICK: e; FIRE: e and st */
+    /* FIRE: the plan, the facts it was given and the counts it made */
+    const struct ss_fault_plan *plan;
+    struct ss_fault_call call;
+    struct ss_fault_counts counts;
+};
+
+/* Whether the normalize stage would leave sendmsg's message alone. */
+static inline int ss_quick_msg_plain(const struct msghdr *msg)
+{
+    return msg && !ss_needs_normalizer(msg);
+}
+
+/* Whether it would leave every message of a sendmmsg batch alone. */
+static inline int ss_quick_batch_plain(const struct mmsghdr *vec, unsigned vlen)
+{
+    return vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_plain(vec, vlen) == vlen;
+}
+
+/* Decide the lane of a call (send, sendto, sendmsg, sendmmsg) whose
+ * messages are `plain` (ss_quick_msg_plain, ss_quick_batch_plain; send and
+ * sendto have none); vlen is sendmmsg's. SS_LANE_QUICK: the wrapper calls
+ * libc itself with l->flags and hands the result to ss_quick_done. Any other
+ * call it hands, as a request, to ss_process_lane with the kind. Touches no
+ * errno, makes no system call. Inline in the wrappers, where the call kind is
+ * a constant. write and writev never take the lane: whether they become send
+ * or sendmsg depends on the descriptor. */
+static inline enum ss_lane_kind ss_quick(enum ss_call call, int fd, int flags, int plain, unsigned vlen,
+                                         struct ss_lane *l)
+{
+    /* The constructor's rules (maybe none), or NULL: the lane is closed. */
+    const struct ss_fault_plan *p = __atomic_load_n(&ss_faults_initial, __ATOMIC_ACQUIRE);
+    if (!p || (flags & ~ss_quick_cfg.flags_ok) || !plain)
+        return SS_LANE_FULL;
+    /* A descriptor with no entry yet takes the full pipeline once, which
+     * makes it (ss_fd_add_bytes after its first send). */
+    struct ss_fd_entry *e = ss_fd_lookup(fd);
+    if (!e)
+        return SS_LANE_FULL;
+    uint64_t st = ss_fd_load(e);
+    l->fd.e = e;
+    l->flags = flags | ss_quick_cfg.nosignal | ((st & SS_FD_NOSIGPIPE) ? MSG_NOSIGNAL : 0);
+    if (!p->calls[call])
+        return SS_LANE_QUICK;
+    /* The destination costs a system call, a descriptor's kind a probe the
+     * first time: the full pipeline gathers those. */
+    unsigned needs = p->needs[call];
+    if ((needs & SS_NEED_DEST) || ((needs & SS_NEED_SOCK) && !(st & SS_FD_KNOWN)))
+        return SS_LANE_FULL;
+    /* ss_faults_count, the facts made only when a rule needs them. The state
+     * word's type and family are the plan's indexes as they are: both 0
+     * unless the descriptor is a known socket (fdtable.h), and their widths
+     * are the tables'. */
+    _Static_assert(SS_FD_TYPE_MASK + 1 == SS_TYPE_INDEXES && SS_FD_FAMILY_MASK + 1 == SS_FAMILY_INDEXES,
+                   "the plan's tables are indexed by the state word's fields");
+    uint64_t m = ss_faults_match(p, call, (unsigned)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK),
+                                 (unsigned)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK),
+                                 __atomic_load_n(&e->bytes, __ATOMIC_RELAXED));
+    if (m & p->other) {
+        l->fd.st = st;
+        ss_fault_facts(call, fd, vlen, &l->fd, needs, &l->call);
+        m = ss_faults_narrow(p, &l->call, m);
+    }
+    if (__builtin_expect(ss_faults_count_groups(p, m, &l->counts), 0)) {
+        l->fd.st = st;
+        ss_fault_facts(call, fd, vlen, &l->fd, needs, &l->call);
+        l->plan = p;
+        return SS_LANE_FIRE;
+    }
+    return SS_LANE_QUICK;
+}
+
+/* After a quick call: the descriptor's byte count (fault rules' after=).
+ * Return ret, errno as libc left it. */
+static inline ssize_t ss_quick_done(const struct ss_lane *l, ssize_t ret)
+{
+    if (ret > 0)
+        __atomic_fetch_add(&l->fd.e->bytes, (uint64_t)ret, __ATOMIC_RELAXED);
+    return ret;
+}
+static inline int ss_quick_done_batch(const struct ss_lane *l, const struct mmsghdr *vec, int ret)
+{
+    if (ret > 0)
+        __atomic_fetch_add(&l->fd.e->bytes, ss_batch_sent(vec, (unsigned)ret), __ATOMIC_RELAXED);
+    return ret;
+}
+
+/* A call ss_quick did not take (kind): the full pipeline, or the fault stage
+ * with the lane's counts (pipeline.c). */
+ssize_t ss_process_lane(struct ss_request *rq, struct ss_lane *l, enum ss_lane_kind kind);
+
+#endif
