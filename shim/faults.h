@@ -182,27 +182,30 @@ static inline uint64_t ss_faults_match(const struct ss_fault_plan *p, enum ss_ca
 }
 
 /* Count a call in the groups m (those that match it, atomically) and return
- * whether some rule may fire (counts->pending != 0). The common case is, per
- * group, one atomic add and a compare: no rule of the group can fire yet. */
+ * whether some rule may fire; only then are counts set. The common case is,
+ * per group, one atomic add and a compare: no rule of the group can fire
+ * yet. */
 static inline int ss_faults_count_groups(const struct ss_fault_plan *p, uint64_t m,
                                          struct ss_fault_counts *counts)
 {
     uint64_t pending = 0;
     for (; m; m &= m - 1) {
-        size_t g = (size_t)__builtin_ctzll(m);
+        unsigned g = (unsigned)__builtin_ctzll(m);
         uint64_t before = __atomic_fetch_add(p->count[g], 1, __ATOMIC_RELAXED);
         if (__builtin_expect(before >= p->fire_after[g], 0)) {
             counts->count[g] = before + 1;
             pending |= 1ull << g;
         }
     }
+    if (!pending)
+        return 0;
     counts->pending = pending;
-    return pending != 0;
+    return 1;
 }
 
 /* The first half of a decision: count the call in every group that matches
  * it (atomically, whether or not a rule fires) and return whether some rule
- * may fire (counts->pending != 0). Gathers nothing: c must hold the facts
+ * may fire (then counts->pending says which groups may). Gathers nothing: c must hold the facts
  * p->needs[c->call] asks for, except SS_NEED_BYTES. */
 static inline int ss_faults_count(const struct ss_fault_plan *p, const struct ss_fault_call *c,
                                   struct ss_fault_counts *counts)

@@ -30,8 +30,8 @@
  * SENDSHIM_STATS or SENDSHIM_TRACE is on, until a rule set is given at run
  * time. */
 struct ss_quick_config {
-    int flags_ok; /* flag bits the flags stage leaves as they are (SENDSHIM_FLAGS, _UNKNOWN_FLAGS) */
-    int nosignal; /* MSG_NOSIGNAL under SENDSHIM_NOSIGPIPE=1, else 0 */
+    int flags_refused; /* flag bits the flags stage may change (SENDSHIM_FLAGS, _UNKNOWN_FLAGS) */
+    int nosignal;      /* MSG_NOSIGNAL under SENDSHIM_NOSIGPIPE=1, else 0 */
 };
 extern struct ss_quick_config ss_quick_cfg;
 void ss_quick_init(void);
@@ -68,6 +68,14 @@ static inline int ss_quick_batch_plain(const struct mmsghdr *vec, unsigned vlen)
     return vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_plain(vec, vlen) == vlen;
 }
 
+/* ss_quick's rare ends, out of line (quick.c): groups with fd=, peer= or
+ * port= among m (ss_faults_narrow, then count), and a call the counts say a
+ * rule may fire on (the facts for the fault stage). */
+enum ss_lane_kind ss_quick_count_narrow(const struct ss_fault_plan *p, enum ss_call call, int fd,
+                                        unsigned vlen, uint64_t st, uint64_t m, struct ss_lane *l);
+enum ss_lane_kind ss_quick_fire(const struct ss_fault_plan *p, enum ss_call call, int fd, unsigned vlen,
+                                uint64_t st, struct ss_lane *l);
+
 /* Decide the lane of a call (send, sendto, sendmsg, sendmmsg) whose
  * messages are `plain` (ss_quick_msg_plain, ss_quick_batch_plain; send and
  * sendto have none); vlen is sendmmsg's. SS_LANE_QUICK: the wrapper calls
@@ -81,7 +89,7 @@ static inline enum ss_lane_kind ss_quick(enum ss_call call, int fd, int flags, i
 {
     /* The constructor's rules (maybe none), or NULL: the lane is closed. */
     const struct ss_fault_plan *p = __atomic_load_n(&ss_faults_initial, __ATOMIC_ACQUIRE);
-    if (!p || (flags & ~ss_quick_cfg.flags_ok) || !plain)
+    if (!p || (flags & ss_quick_cfg.flags_refused) || !plain)
         return SS_LANE_FULL;
     /* A descriptor with no entry yet takes the full pipeline once, which
      * makes it (ss_fd_add_bytes after its first send). */
@@ -96,7 +104,8 @@ static inline enum ss_lane_kind ss_quick(enum ss_call call, int fd, int flags, i
     /* The destination costs a system call, a descriptor's kind a probe the
      * first time: the full pipeline gathers those. */
     unsigned needs = p->needs[call];
-    if ((needs & SS_NEED_DEST) || ((needs & SS_NEED_SOCK) && !(st & SS_FD_KNOWN)))
+    unsigned unknown = (st & SS_FD_KNOWN) ? 0 : SS_NEED_SOCK;
+    if (needs & (SS_NEED_DEST | unknown))
         return SS_LANE_FULL;
     /* ss_faults_count, the facts made only when a rule needs them. The state
      * word's type and family are the plan's indexes as they are: both 0
@@ -107,17 +116,10 @@ static inline enum ss_lane_kind ss_quick(enum ss_call call, int fd, int flags, i
     uint64_t m = ss_faults_match(p, call, (unsigned)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK),
                                  (unsigned)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK),
                                  __atomic_load_n(&e->bytes, __ATOMIC_RELAXED));
-    if (m & p->other) {
-        l->fd.st = st;
-        ss_fault_facts(call, fd, vlen, &l->fd, needs, &l->call);
-        m = ss_faults_narrow(p, &l->call, m);
-    }
-    if (__builtin_expect(ss_faults_count_groups(p, m, &l->counts), 0)) {
-        l->fd.st = st;
-        ss_fault_facts(call, fd, vlen, &l->fd, needs, &l->call);
-        l->plan = p;
-        return SS_LANE_FIRE;
-    }
+    if (__builtin_expect((m & p->other) != 0, 0))
+        return ss_quick_count_narrow(p, call, fd, vlen, st, m, l);
+    if (__builtin_expect(ss_faults_count_groups(p, m, &l->counts), 0))
+        return ss_quick_fire(p, call, fd, vlen, st, l);
     return SS_LANE_QUICK;
 }
 
