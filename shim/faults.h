@@ -185,17 +185,29 @@ static inline uint64_t ss_faults_match(const struct ss_fault_plan *p, enum ss_ca
  * whether some rule may fire; only then are counts set. The common case is,
  * per group, one atomic add and a compare: no rule of the group can fire
  * yet. */
+static inline uint64_t ss_faults_count_group(const struct ss_fault_plan *p, unsigned g,
+                                             struct ss_fault_counts *counts)
+{
+    uint64_t before = __atomic_fetch_add(p->count[g], 1, __ATOMIC_RELAXED);
+    if (__builtin_expect(before < p->fire_after[g], 1))
+        return 0;
+    counts->count[g] = before + 1;
+    return 1ull << g;
+}
 static inline int ss_faults_count_groups(const struct ss_fault_plan *p, uint64_t m,
                                          struct ss_fault_counts *counts)
 {
     uint64_t pending = 0;
-    for (; m; m &= m - 1) {
-        unsigned g = (unsigned)__builtin_ctzll(m);
-        uint64_t before = __atomic_fetch_add(p->count[g], 1, __ATOMIC_RELAXED);
-        if (__builtin_expect(before >= p->fire_after[g], 0)) {
-            counts->count[g] = before + 1;
-            pending |= 1ull << g;
-        }
+    if (m && !(m & (m + 1))) {
+        /* Groups 0 to k-1, as when every group of the plan matches (rules
+         * for all calls, on sockets they all accept): walked in order,
+         * without finding each bit. */
+        unsigned k = 64u - (unsigned)__builtin_clzll(m);
+        for (unsigned g = 0; g < k; g++)
+            pending |= ss_faults_count_group(p, g, counts);
+    } else {
+        for (; m; m &= m - 1)
+            pending |= ss_faults_count_group(p, (unsigned)__builtin_ctzll(m), counts);
     }
     if (!pending)
         return 0;

@@ -88,15 +88,20 @@ ssize_t ss_process(struct ss_request *rq)
 
 ssize_t ss_process_lane(struct ss_request *rq, struct ss_lane *l, enum ss_lane_kind kind)
 {
-    if (kind != SS_LANE_FIRE)
+    if (kind != SS_LANE_FIRE && kind != SS_LANE_NARROW)
         return ss_process(rq);
     /* Normalize and flags had nothing to do (ss_quick checked): on to the
-     * fault stage's decision, with the counts the lane made. */
+     * fault stage, with the facts the lane did not gather. */
     int saved_errno = errno;
     rq->flags = l->flags;
     struct ss_fault fault;
     fault.fired = 0;
-    fault.call = l->call;
-    return run(rq, &l->fd, &fault,
-               ss_stage_faults_fire(rq, &l->fd, &fault, &l->counts, l->plan, SS_FAULT_NO_SLOT), saved_errno);
+    const struct ss_fault_plan *p = l->plan;
+    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, &l->fd,
+                   p->needs[rq->call], &fault.call);
+    ssize_t ret = SS_FAULT_FORWARD;
+    if (kind == SS_LANE_FIRE ||
+        ss_faults_count_groups(p, ss_faults_narrow(p, &fault.call, l->groups), &l->counts))
+        ret = ss_stage_faults_fire(rq, &l->fd, &fault, &l->counts, p, SS_FAULT_NO_SLOT);
+    return run(rq, &l->fd, &fault, ret, saved_errno);
 }

@@ -27,25 +27,3 @@ void ss_quick_init(void)
     ss_quick_cfg.flags_refused = ~ss_quick_flags_for(ss_cfg.style, ss_cfg.unknown);
     ss_quick_cfg.nosignal = ss_cfg.nosigpipe ? MSG_NOSIGNAL : 0;
 }
-
-enum ss_lane_kind ss_quick_fire(const struct ss_fault_plan *p, enum ss_call call, int fd, unsigned vlen,
-                                uint64_t st, struct ss_lane *l)
-{
-    l->fd.st = st;
-    ss_fault_facts(call, fd, vlen, &l->fd, p->needs[call], &l->call);
-    l->plan = p;
-    return SS_LANE_FIRE;
-}
-
-enum ss_lane_kind ss_quick_count_narrow(const struct ss_fault_plan *p, enum ss_call call, int fd,
-                                        unsigned vlen, uint64_t st, uint64_t m, struct ss_lane *l)
-{
-    l->fd.st = st;
-    ss_fault_facts(call, fd, vlen, &l->fd, p->needs[call], &l->call);
-    m = ss_faults_narrow(p, &l->call, m);
-    if (ss_faults_count_groups(p, m, &l->counts)) {
-        l->plan = p;
-        return SS_LANE_FIRE;
-    }
-    return SS_LANE_QUICK;
-}

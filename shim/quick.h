@@ -40,20 +40,28 @@ void ss_quick_init(void);
  * unchanged and that have no per-socket meaning (MSG_EOF, MSG_CONFIRM). Pure. */
 int ss_quick_flags_for(enum ss_style style, enum ss_unknown_mode mode);
 
-/* A call's way through the library, decided by ss_quick on the wrapper's
- * stack. */
+/* A call's way through the library, decided by ss_quick. */
 enum ss_lane_kind {
-    SS_LANE_FULL,  /* the full pipeline; nothing was counted */
-    SS_LANE_QUICK, /* straight to libc with `flags`, then ss_quick_done */
-    SS_LANE_FIRE,  /* counted, and a rule may fire: the fault stage decides */
+    SS_LANE_FULL,   /* the full pipeline; nothing was counted */
+    SS_LANE_QUICK,  /* straight to libc (struct ss_quick), then ss_quick_done */
+    SS_LANE_FIRE,   /* counted, and a rule may fire: the fault stage decides (struct ss_lane) */
+    SS_LANE_NARROW, /* not counted yet: groups with fd=, peer= or port= to test first */
 };
+/* What a quick call needs: the flags for the kernel and the descriptor's
+ * entry (its byte count). Apart from struct ss_lane, and never handed to an
+ * out-of-line function on the quick path, so it stays in registers. */
+struct ss_quick {
+    int flags;
+    struct ss_fd_entry *e;
+};
+/* What the fault stage needs of a call the lane counted (FIRE) or left to
+ * count (NARROW). */
 struct ss_lane {
-    int flags;           /* QUICK, FIRE: the flags for the kernel */
-    struct ss_fd_ref fd; /* QUICK: e; FIRE: e and st */
-    /* FIRE: the plan, the facts it was given and the counts it made */
+    int flags;
+    struct ss_fd_ref fd;
     const struct ss_fault_plan *plan;
-    struct ss_fault_call call;
-    struct ss_fault_counts counts;
+    uint64_t groups;               /* the groups that match but for fd=, peer=, port= */
+    struct ss_fault_counts counts; /* FIRE */
 };
 
 /* Whether the normalize stage would leave sendmsg's message alone. */
@@ -68,24 +76,16 @@ static inline int ss_quick_batch_plain(const struct mmsghdr *vec, unsigned vlen)
     return vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_plain(vec, vlen) == vlen;
 }
 
-/* ss_quick's rare ends, out of line (quick.c): groups with fd=, peer= or
- * port= among m (ss_faults_narrow, then count), and a call the counts say a
- * rule may fire on (the facts for the fault stage). */
-enum ss_lane_kind ss_quick_count_narrow(const struct ss_fault_plan *p, enum ss_call call, int fd,
-                                        unsigned vlen, uint64_t st, uint64_t m, struct ss_lane *l);
-enum ss_lane_kind ss_quick_fire(const struct ss_fault_plan *p, enum ss_call call, int fd, unsigned vlen,
-                                uint64_t st, struct ss_lane *l);
-
 /* Decide the lane of a call (send, sendto, sendmsg, sendmmsg) whose
  * messages are `plain` (ss_quick_msg_plain, ss_quick_batch_plain; send and
  * sendto have none); vlen is sendmmsg's. SS_LANE_QUICK: the wrapper calls
- * libc itself with l->flags and hands the result to ss_quick_done. Any other
- * call it hands, as a request, to ss_process_lane with the kind. Touches no
+ * libc itself with q->flags and hands the result to ss_quick_done. Any other
+ * call it hands, as a request, to ss_process_lane with the kind and l. Touches no
  * errno, makes no system call. Inline in the wrappers, where the call kind is
  * a constant. write and writev never take the lane: whether they become send
  * or sendmsg depends on the descriptor. */
 static inline enum ss_lane_kind ss_quick(enum ss_call call, int fd, int flags, int plain, unsigned vlen,
-                                         struct ss_lane *l)
+                                         struct ss_quick *q, struct ss_lane *l)
 {
     /* The constructor's rules (maybe none), or NULL: the lane is closed. */
     const struct ss_fault_plan *p = __atomic_load_n(&ss_faults_initial, __ATOMIC_ACQUIRE);
@@ -97,8 +97,8 @@ static inline enum ss_lane_kind ss_quick(enum ss_call call, int fd, int flags, i
     if (!e)
         return SS_LANE_FULL;
     uint64_t st = ss_fd_load(e);
-    l->fd.e = e;
-    l->flags = flags | ss_quick_cfg.nosignal | ((st & SS_FD_NOSIGPIPE) ? MSG_NOSIGNAL : 0);
+    q->e = e;
+    q->flags = flags | ss_quick_cfg.nosignal | ((st & SS_FD_NOSIGPIPE) ? MSG_NOSIGNAL : 0);
     if (!p->calls[call])
         return SS_LANE_QUICK;
     /* The destination costs a system call, a descriptor's kind a probe the
@@ -116,30 +116,40 @@ static inline enum ss_lane_kind ss_quick(enum ss_call call, int fd, int flags, i
     uint64_t m = ss_faults_match(p, call, (unsigned)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK),
                                  (unsigned)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK),
                                  __atomic_load_n(&e->bytes, __ATOMIC_RELAXED));
+    /* The rare ends call nothing here (so the quick path keeps no register
+     * across a call but the entry): ss_process_lane finishes them. */
+    enum ss_lane_kind kind;
     if (__builtin_expect((m & p->other) != 0, 0))
-        return ss_quick_count_narrow(p, call, fd, vlen, st, m, l);
-    if (__builtin_expect(ss_faults_count_groups(p, m, &l->counts), 0))
-        return ss_quick_fire(p, call, fd, vlen, st, l);
-    return SS_LANE_QUICK;
+        kind = SS_LANE_NARROW;
+    else if (__builtin_expect(ss_faults_count_groups(p, m, &l->counts), 0))
+        kind = SS_LANE_FIRE;
+    else
+        return SS_LANE_QUICK;
+    l->flags = q->flags;
+    l->fd.e = e;
+    l->fd.st = st;
+    l->plan = p;
+    l->groups = m;
+    return kind;
 }
 
 /* After a quick call: the descriptor's byte count (fault rules' after=).
  * Return ret, errno as libc left it. */
-static inline ssize_t ss_quick_done(const struct ss_lane *l, ssize_t ret)
+static inline ssize_t ss_quick_done(const struct ss_quick *q, ssize_t ret)
 {
     if (ret > 0)
-        __atomic_fetch_add(&l->fd.e->bytes, (uint64_t)ret, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&q->e->bytes, (uint64_t)ret, __ATOMIC_RELAXED);
     return ret;
 }
-static inline int ss_quick_done_batch(const struct ss_lane *l, const struct mmsghdr *vec, int ret)
+static inline int ss_quick_done_batch(const struct ss_quick *q, const struct mmsghdr *vec, int ret)
 {
     if (ret > 0)
-        __atomic_fetch_add(&l->fd.e->bytes, ss_batch_sent(vec, (unsigned)ret), __ATOMIC_RELAXED);
+        __atomic_fetch_add(&q->e->bytes, ss_batch_sent(vec, (unsigned)ret), __ATOMIC_RELAXED);
     return ret;
 }
 
 /* A call ss_quick did not take (kind): the full pipeline, or the fault stage
- * with the lane's counts (pipeline.c). */
+ * with the lane's counts, or the lane's counting finished (pipeline.c). */
 ssize_t ss_process_lane(struct ss_request *rq, struct ss_lane *l, enum ss_lane_kind kind);
 
 #endif

@@ -8,10 +8,11 @@
  * libc. A call no stage rewrites takes the quick lane (quick.h). */
 static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size_t len, int flags)
 {
+    struct ss_quick quick;
     struct ss_lane lane;
-    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SEND, fd, flags, 1, 0, &lane);
+    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SEND, fd, flags, 1, 0, &quick, &lane);
     if (lane_kind == SS_LANE_QUICK)
-        return ss_quick_done(&lane, SS_REAL(send)(fd, buf, len, lane.flags));
+        return ss_quick_done(&quick, SS_REAL(send)(fd, buf, len, quick.flags));
     struct ss_request rq;
     ss_request_start(&rq, SS_CALL_SEND, fd, flags);
     rq.buf = buf;

@@ -13,10 +13,11 @@
 /* The slow path, apart so the fast path's frame stays small. */
 static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *msg, int flags)
 {
+    struct ss_quick quick;
     struct ss_lane lane;
-    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SENDMSG, fd, flags, ss_quick_msg_plain(msg), 0, &lane);
+    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SENDMSG, fd, flags, ss_quick_msg_plain(msg), 0, &quick, &lane);
     if (lane_kind == SS_LANE_QUICK)
-        return ss_quick_done(&lane, SS_REAL(sendmsg)(fd, msg, lane.flags));
+        return ss_quick_done(&quick, SS_REAL(sendmsg)(fd, msg, quick.flags));
     struct ss_request rq;
     ss_request_start(&rq, SS_CALL_SENDMSG, fd, flags);
     rq.msg = msg;

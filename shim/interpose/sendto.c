@@ -6,10 +6,11 @@
 static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, size_t len, int flags,
                                                            const struct sockaddr *addr, socklen_t addrlen)
 {
+    struct ss_quick quick;
     struct ss_lane lane;
-    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SENDTO, fd, flags, 1, 0, &lane);
+    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SENDTO, fd, flags, 1, 0, &quick, &lane);
     if (lane_kind == SS_LANE_QUICK)
-        return ss_quick_done(&lane, SS_REAL(sendto)(fd, buf, len, lane.flags, addr, addrlen));
+        return ss_quick_done(&quick, SS_REAL(sendto)(fd, buf, len, quick.flags, addr, addrlen));
     struct ss_request rq;
     ss_request_start(&rq, SS_CALL_SENDTO, fd, flags);
     rq.buf = buf;
