@@ -365,6 +365,59 @@ Test(faults, type_family_fd_and_after_bytes)
     run_free(&r);
 }
 
+/* --- the quick lane ------------------------------------------------------------------------ */
+
+/* A configured call that no stage rewrites is decided inline in its wrapper
+ * (shim/quick.h) unless SENDSHIM_STATS or SENDSHIM_TRACE is on, which send
+ * every call down the full pipeline. Both ways must decide alike: counts
+ * (when=), the bytes a descriptor sent (after=), rules the lane hands over
+ * (fd=), socket conditions, and p= draws from one seed. out[0] is the lane's
+ * run, out[1] the pipeline's. */
+static void run_both_ways(const char *rules, const char *const argv[], char *out[2])
+{
+    char var[512];
+    snprintf(var, sizeof var, "SENDSHIM_FAULTS=%s", rules);
+    for (int way = 0; way < 2; way++) {
+        const char *env[] = {var, "SENDSHIM_NOSIGPIPE=1", "SENDSHIM_FLAGS=freebsd", "SENDSHIM_SEED=7",
+                             way ? "SENDSHIM_STATS=1" : NULL, NULL};
+        struct run_result r;
+        run_ok(&r, argv, env, 1);
+        cr_expect_eq(r.status, 0, "%s", r.err);
+        out[way] = strdup(r.out);
+        run_free(&r);
+    }
+    cr_expect_str_eq(out[0], out[1], "the quick lane and the pipeline decided differently");
+}
+
+Test(faults, quick_lane_decides_as_the_pipeline)
+{
+    const char *argv[] = {target_path("sendprog"), "udp",        "send:aaaa", "send:bbbb",      "send:cccc",
+                          "sendmsg:dd,ee",         "sendmsg:ff", "sendto:gg", "sendmmsg:h,i,j", NULL};
+    char *out[2];
+    /* The sender is descriptor 4 (target.h makes the receiver first). */
+    run_both_ways("send:error=EAGAIN:when=2;sendmsg:error=EINTR:after=8;sendmmsg:batch=1:fd=4;"
+                  "sendto:error=ENOBUFS:family=inet",
+                  argv, out);
+    cr_expect_str_eq(out[0],
+                     "send 4\nsend -1 EAGAIN\nsend 4\n" /* the 2nd send */
+                     "sendmsg 4\nsendmsg -1 EINTR\n"    /* past 8 bytes: 4 + 4, then 12 */
+                     "sendto -1 ENOBUFS\n"               /* inet */
+                     "sendmmsg 1\nmsg_len[0] 1\nmsg_len[1] 57005\nmsg_len[2] 57005\n");
+    free(out[0]);
+    free(out[1]);
+
+    /* p=0.5 over 39 calls: the same draws both ways. */
+    const char *many[42] = {target_path("sendprog"), "udp"};
+    for (int i = 2; i < 41; i++)
+        many[i] = i % 2 ? "send:x" : "sendto:y";
+    many[41] = NULL;
+    run_both_ways("*:error=ENOBUFS:p=0.5:type=dgram", many, out);
+    int failed = count_lines(out[0], "ENOBUFS");
+    cr_expect(failed > 5 && failed < 35, "%d of 39 failed:\n%s", failed, out[0]);
+    free(out[0]);
+    free(out[1]);
+}
+
 /* --- statistics -------------------------------------------------------------------------- */
 
 Test(faults, stats_report_matched_and_fired_per_rule)
