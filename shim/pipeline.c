@@ -97,8 +97,8 @@ ssize_t ss_process_lane(struct ss_request *rq, struct ss_lane *l, enum ss_lane_k
     struct ss_fault fault;
     fault.fired = 0;
     const struct ss_fault_plan *p = l->plan;
-    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, &l->fd,
-                   p->needs[rq->call], &fault.call);
+    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, &l->fd, p->needs[rq->call],
+                   &fault.call);
     ssize_t ret = SS_FAULT_FORWARD;
     if (kind == SS_LANE_FIRE ||
         ss_faults_count_groups(p, ss_faults_narrow(p, &fault.call, l->groups), &l->counts))

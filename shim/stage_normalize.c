@@ -181,7 +181,7 @@ static int normalize_batch(struct ss_request *rq, struct ss_fd_ref *fd)
 {
     unsigned n = rq->vlen > SS_MMSG_VLEN_MAX ? SS_MMSG_VLEN_MAX : rq->vlen, k = 0;
     if (!rq->vec)
-        return 0;      /* the kernel answers EFAULT, or 0 */
+        return 0; /* the kernel answers EFAULT, or 0 */
     if (!ss_cfg.stats)
         k = ss_batch_plain(rq->vec, n);
     if (k == n)

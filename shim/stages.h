@@ -91,7 +91,7 @@ void ss_stage_faults_init(void);
  * quick lane is open (quick.h: neither SENDSHIM_STATS nor SENDSHIM_TRACE),
  * else NULL. */
 extern const struct ss_fault_plan *ss_faults_initial;
-extern int ss_faults_replaced;                        /* a set was given at run time */
+extern int ss_faults_replaced; /* a set was given at run time */
 ssize_t ss_stage_faults_full(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f);
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                              const struct ss_fault_counts *counts, const struct ss_fault_plan *p,

@@ -4,14 +4,15 @@
 #include "export.h"
 #include "normalize.h"
 
-static __attribute__((noinline)) int sendmmsg_slow(int fd, struct mmsghdr *vec, unsigned int vlen,
-                                                         int flags)
+static __attribute__((noinline)) int sendmmsg_slow(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
     struct ss_quick quick;
     struct ss_lane lane;
-    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SENDMMSG, fd, flags, ss_quick_batch_plain(vec, vlen), vlen, &quick, &lane);
+    enum ss_lane_kind lane_kind =
+        ss_quick(SS_CALL_SENDMMSG, fd, flags, ss_quick_batch_plain(vec, vlen), vlen, &quick, &lane);
     if (lane_kind == SS_LANE_QUICK)
-        return ss_quick_done_batch(&quick, vec, SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)quick.flags));
+        return ss_quick_done_batch(&quick, vec,
+                                   SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)quick.flags));
     struct ss_request rq;
     ss_request_start(&rq, SS_CALL_SENDMMSG, fd, flags);
     rq.vec = vec;

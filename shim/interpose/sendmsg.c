@@ -15,7 +15,8 @@ static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghd
 {
     struct ss_quick quick;
     struct ss_lane lane;
-    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SENDMSG, fd, flags, ss_quick_msg_plain(msg), 0, &quick, &lane);
+    enum ss_lane_kind lane_kind =
+        ss_quick(SS_CALL_SENDMSG, fd, flags, ss_quick_msg_plain(msg), 0, &quick, &lane);
     if (lane_kind == SS_LANE_QUICK)
         return ss_quick_done(&quick, SS_REAL(sendmsg)(fd, msg, quick.flags));
     struct ss_request rq;

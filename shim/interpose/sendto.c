@@ -4,7 +4,7 @@
 #include "export.h"
 
 static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, size_t len, int flags,
-                                                           const struct sockaddr *addr, socklen_t addrlen)
+                                                     const struct sockaddr *addr, socklen_t addrlen)
 {
     struct ss_quick quick;
     struct ss_lane lane;

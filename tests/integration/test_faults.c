@@ -378,8 +378,12 @@ static void run_both_ways(const char *rules, const char *const argv[], char *out
     char var[512];
     snprintf(var, sizeof var, "SENDSHIM_FAULTS=%s", rules);
     for (int way = 0; way < 2; way++) {
-        const char *env[] = {var, "SENDSHIM_NOSIGPIPE=1", "SENDSHIM_FLAGS=freebsd", "SENDSHIM_SEED=7",
-                             way ? "SENDSHIM_STATS=1" : NULL, NULL};
+        const char *env[] = {var,
+                             "SENDSHIM_NOSIGPIPE=1",
+                             "SENDSHIM_FLAGS=freebsd",
+                             "SENDSHIM_SEED=7",
+                             way ? "SENDSHIM_STATS=1" : NULL,
+                             NULL};
         struct run_result r;
         run_ok(&r, argv, env, 1);
         cr_expect_eq(r.status, 0, "%s", r.err);
@@ -398,11 +402,10 @@ Test(faults, quick_lane_decides_as_the_pipeline)
     run_both_ways("send:error=EAGAIN:when=2;sendmsg:error=EINTR:after=8;sendmmsg:batch=1:fd=4;"
                   "sendto:error=ENOBUFS:family=inet",
                   argv, out);
-    cr_expect_str_eq(out[0],
-                     "send 4\nsend -1 EAGAIN\nsend 4\n" /* the 2nd send */
-                     "sendmsg 4\nsendmsg -1 EINTR\n"    /* past 8 bytes: 4 + 4, then 12 */
-                     "sendto -1 ENOBUFS\n"               /* inet */
-                     "sendmmsg 1\nmsg_len[0] 1\nmsg_len[1] 57005\nmsg_len[2] 57005\n");
+    cr_expect_str_eq(out[0], "send 4\nsend -1 EAGAIN\nsend 4\n" /* the 2nd send */
+                             "sendmsg 4\nsendmsg -1 EINTR\n"    /* past 8 bytes: 4 + 4, then 12 */
+                             "sendto -1 ENOBUFS\n"              /* inet */
+                             "sendmmsg 1\nmsg_len[0] 1\nmsg_len[1] 57005\nmsg_len[2] 57005\n");
     free(out[0]);
     free(out[1]);
 

@@ -262,8 +262,8 @@ Test(flags, quick_lane_takes_only_bits_translation_leaves_alone)
             for (unsigned b = 0; b < NBITS; b++) {
                 int out, err = xl(styles[s], modes[m], 1u << b, &out);
                 int unchanged = !err && (unsigned)out == 1u << b && !(out & (SS_MSG_EOF | MSG_CONFIRM));
-                cr_assert_eq(!!(same & (1u << b)), unchanged, "style %d mode %d bit 0x%x", styles[s], modes[m],
-                             1u << b);
+                cr_assert_eq(!!(same & (1u << b)), unchanged, "style %d mode %d bit 0x%x", styles[s],
+                             modes[m], 1u << b);
             }
         }
     unsigned lin = (unsigned)ss_quick_flags_for(SS_STYLE_LINUX, SS_UNKNOWN_PASS);
