@@ -12,7 +12,7 @@
 #include "stages.h"
 #include "stats.h"
 
-int ss_active;
+int ss_active SS_HOT;
 struct ss_config ss_cfg;
 
 /* Hand the request to the real function of the same kind: a sendmmsg stays

@@ -2,9 +2,10 @@
 #include "quick.h"
 
 #include "flags.h"
+#include "pipeline.h"
 #include "state.h"
 
-struct ss_quick_config ss_quick_cfg;
+struct ss_quick_config ss_quick_cfg SS_HOT;
 
 #define FLAG_BITS 32 /* bits of the flags word */
 

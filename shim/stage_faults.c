@@ -76,7 +76,7 @@ static int initial_ready;                             /* initial_plan is made */
 /* The send path's first look (stages.h, quick.h): initial_plan (which may
  * hold no rule) from the constructor until a set is given at run time, if
  * the quick lane may open; else NULL. */
-const struct ss_fault_plan *ss_faults_initial;
+const struct ss_fault_plan *ss_faults_initial SS_HOT;
 /* The fast path's hint (stages.h): once a set was given at run time, its
  * size is in runtime_n and ss_cfg.rules no longer counts. */
 int ss_faults_replaced;
