@@ -86,6 +86,84 @@ static void expect_exit(const struct run_result *r, int status, const char *what
               r->exited ? r->status : r->sig, r->err);
 }
 
+/* A program run three ways: without the library, with it and nothing
+ * configured, and traced (SENDSHIM_TRACE=1). All three must exit 0 and print
+ * the same bytes, and the library with nothing configured must write
+ * nothing. preload: LD_PRELOAD the library for the last two (else env_with
+ * and env_traced name the library themselves). */
+struct three_ways {
+    struct run_result without, with, traced;
+};
+
+static void run_three_ways(struct three_ways *t, const char *what, const char *const argv[],
+                           const char *const env_without[], const char *const env_with[],
+                           const char *const env_traced[], int preload)
+{
+    run_ok(&t->without, argv, env_without, 0, NULL);
+    run_ok(&t->with, argv, env_with, preload, NULL);
+    run_ok(&t->traced, argv, env_traced, preload, NULL);
+    expect_exit(&t->without, 0, what);
+    expect_exit(&t->with, 0, what);
+    expect_exit(&t->traced, 0, what);
+    cr_expect(t->with.out_len == t->without.out_len && !memcmp(t->with.out, t->without.out, t->with.out_len),
+              "%s: the output differs with the library:\n%s", what, t->with.out);
+    cr_expect(t->traced.out_len == t->without.out_len &&
+                  !memcmp(t->traced.out, t->without.out, t->traced.out_len),
+              "%s: the output differs when traced:\n%s", what, t->traced.out);
+    cr_expect_str_eq(t->with.err, "", "%s: nothing configured, yet the library wrote: %s", what, t->with.err);
+}
+
+/* run_three_ways for a program found in PATH, in the C locale, the library
+ * preloaded. */
+static void run_three_ways_preloaded(struct three_ways *t, const char *what, const char *const argv[])
+{
+    const char *plain[] = {LOCALE, NULL};
+    const char *traced[] = {LOCALE, "SENDSHIM_TRACE=1", NULL};
+    run_three_ways(t, what, argv, plain, plain, traced, 1);
+}
+
+/* argv (in PATH, C locale, the library preloaded) prints want_plain, and
+ * under SENDSHIM_FAULTS=send:error=ECONNRESET prints want_fault, exits 0 and
+ * the fault is logged once. */
+static void expect_econnreset_handled(const char *what, const char *const argv[], const char *want_plain,
+                                      const char *want_fault)
+{
+    const char *plain[] = {LOCALE, NULL};
+    const char *fault[] = {LOCALE, "SENDSHIM_FAULTS=send:error=ECONNRESET", NULL};
+    struct run_result r;
+    run_ok(&r, argv, plain, 1, NULL);
+    cr_expect_str_eq(r.out, want_plain, "%s", what);
+    run_free(&r);
+    run_ok(&r, argv, fault, 1, NULL);
+    expect_exit(&r, 0, what);
+    cr_expect_str_eq(r.out, want_fault, "%s with a fault", what);
+    cr_expect_eq(count_lines(r.err, "fault rule 1"), 1, "the fault is not logged once:\n%s", r.err);
+    run_free(&r);
+}
+
+static void free_three_ways(struct three_ways *t)
+{
+    run_free(&t->without);
+    run_free(&t->with);
+    run_free(&t->traced);
+}
+
+/* Without the library argv dies of SIGPIPE; with NOSIGPIPE (env_nosig, the
+ * library preloaded when `preload`) it sees EPIPE, prints `want` and exits 0. */
+static void expect_nosigpipe_saves(const char *what, const char *const argv[],
+                                   const char *const env_without[], const char *const env_nosig[],
+                                   int preload, const char *want)
+{
+    struct run_result r;
+    run_ok(&r, argv, env_without, 0, NULL);
+    cr_expect(r.signaled && r.sig == SIGPIPE, "%s without the library should die of SIGPIPE", what);
+    run_free(&r);
+    run_ok(&r, argv, env_nosig, preload, NULL);
+    expect_exit(&r, 0, what);
+    cr_expect_str_eq(r.out, want, "%s with NOSIGPIPE", what);
+    run_free(&r);
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -341,25 +419,14 @@ Test(compat_python3, pass_through)
 {
     need("python3");
     const char *argv[] = {"python3", "-c", py_pass, NULL};
-    const char *plain[] = {LOCALE, NULL};
-    const char *traced[] = {LOCALE, "SENDSHIM_TRACE=1", NULL};
-    struct run_result without, with, tr;
-    run_ok(&without, argv, plain, 0, NULL);
-    run_ok(&with, argv, plain, 1, NULL);
-    run_ok(&tr, argv, traced, 1, NULL);
-    expect_exit(&without, 0, "python3 without the library");
-    expect_exit(&with, 0, "python3 with the library");
-    expect_exit(&tr, 0, "python3 traced");
-    cr_expect_str_eq(with.out, without.out);
-    cr_expect_str_eq(tr.out, without.out);
-    cr_expect_str_eq(with.err, "", "nothing configured, yet the library wrote: %s", with.err);
-    cr_expect_gt(count_lines(tr.err, "trace: send("), 0, "no send traced:\n%s", tr.err);
-    cr_expect_gt(count_lines(tr.err, "trace: sendto("), 0, "no sendto traced:\n%s", tr.err);
-    cr_expect_gt(count_lines(tr.err, "cmsg=SCM_RIGHTS"), 0, "send_fds not traced as SCM_RIGHTS:\n%s", tr.err);
-    cr_expect_neq(strstr(without.out, "passed fd b'F' b'via passed fd'"), NULL, "%s", without.out);
-    run_free(&without);
-    run_free(&with);
-    run_free(&tr);
+    struct three_ways t;
+    run_three_ways_preloaded(&t, "python3", argv);
+    const char *tr = t.traced.err;
+    cr_expect_gt(count_lines(tr, "trace: send("), 0, "no send traced:\n%s", tr);
+    cr_expect_gt(count_lines(tr, "trace: sendto("), 0, "no sendto traced:\n%s", tr);
+    cr_expect_gt(count_lines(tr, "cmsg=SCM_RIGHTS"), 0, "send_fds not traced as SCM_RIGHTS:\n%s", tr);
+    cr_expect_neq(strstr(t.without.out, "passed fd b'F' b'via passed fd'"), NULL, "%s", t.without.out);
+    free_three_ways(&t);
 }
 
 /* python3 ignores SIGPIPE: a closed peer is a BrokenPipeError with or without
@@ -383,31 +450,15 @@ Test(compat_python3, nosigpipe)
     cr_expect_str_eq(r.out, "BrokenPipeError EPIPE\nalive\n", "EPIPE behaviour changed");
     run_free(&r);
 
-    run_ok(&r, dfl, plain, 0, NULL);
-    cr_expect(r.signaled && r.sig == SIGPIPE,
-              "python3 with SIG_DFL should die of SIGPIPE without the library");
-    run_free(&r);
-    run_ok(&r, dfl, nosig, 1, NULL);
-    expect_exit(&r, 0, "python3 (SIGPIPE default) with NOSIGPIPE");
-    cr_expect_str_eq(r.out, "BrokenPipeError EPIPE\nalive\n");
-    run_free(&r);
+    expect_nosigpipe_saves("python3 (SIGPIPE default)", dfl, plain, nosig, 1,
+                           "BrokenPipeError EPIPE\nalive\n");
 }
 
 Test(compat_python3, fault)
 {
     need("python3");
     const char *argv[] = {"python3", "-c", py_send_one, NULL};
-    const char *plain[] = {LOCALE, NULL};
-    const char *fault[] = {LOCALE, "SENDSHIM_FAULTS=send:error=ECONNRESET", NULL};
-    struct run_result r;
-    run_ok(&r, argv, plain, 1, NULL);
-    cr_expect_str_eq(r.out, "sent 1\n");
-    run_free(&r);
-    run_ok(&r, argv, fault, 1, NULL);
-    expect_exit(&r, 0, "python3 with a fault");
-    cr_expect_str_eq(r.out, "ConnectionResetError ECONNRESET\n");
-    cr_expect_eq(count_lines(r.err, "fault rule 1"), 1, "the fault is not logged once:\n%s", r.err);
-    run_free(&r);
+    expect_econnreset_handled("python3", argv, "sent 1\n", "ConnectionResetError ECONNRESET\n");
 }
 
 /* --- perl --------------------------------------------------------------------- */
@@ -438,24 +489,15 @@ Test(compat_perl, pass_through)
 {
     need("perl");
     const char *argv[] = {"perl", "-e", pl_pass, NULL};
-    const char *plain[] = {LOCALE, NULL};
-    const char *traced[] = {LOCALE, "SENDSHIM_TRACE=1", NULL};
-    struct run_result without, with, tr;
-    run_ok(&without, argv, plain, 0, NULL);
-    run_ok(&with, argv, plain, 1, NULL);
-    run_ok(&tr, argv, traced, 1, NULL);
-    expect_exit(&without, 0, "perl without the library");
-    cr_expect_str_eq(without.out, "send 5\nsend-dontwait 6\nsyswrite 7\nstream hellonowaitwritten\n"
-                                  "sendto 8\nudp datagram\n");
-    cr_expect_str_eq(with.out, without.out);
-    cr_expect_str_eq(tr.out, without.out);
-    cr_expect_str_eq(with.err, "");
-    cr_expect_gt(count_lines(tr.err, "trace: send("), 0, "no send traced:\n%s", tr.err);
-    cr_expect_gt(count_lines(tr.err, "MSG_DONTWAIT"), 0, "MSG_DONTWAIT not traced:\n%s", tr.err);
-    cr_expect_gt(count_lines(tr.err, "trace: sendto("), 0, "no sendto traced:\n%s", tr.err);
-    run_free(&without);
-    run_free(&with);
-    run_free(&tr);
+    struct three_ways t;
+    run_three_ways_preloaded(&t, "perl", argv);
+    cr_expect_str_eq(t.without.out, "send 5\nsend-dontwait 6\nsyswrite 7\nstream hellonowaitwritten\n"
+                                    "sendto 8\nudp datagram\n");
+    const char *tr = t.traced.err;
+    cr_expect_gt(count_lines(tr, "trace: send("), 0, "no send traced:\n%s", tr);
+    cr_expect_gt(count_lines(tr, "MSG_DONTWAIT"), 0, "MSG_DONTWAIT not traced:\n%s", tr);
+    cr_expect_gt(count_lines(tr, "trace: sendto("), 0, "no sendto traced:\n%s", tr);
+    free_three_ways(&t);
 }
 
 /* perl leaves SIGPIPE at its default: send and syswrite (write) to a closed
@@ -468,17 +510,9 @@ Test(compat_perl, nosigpipe)
     const char *nosig[] = {LOCALE, "SENDSHIM_NOSIGPIPE=1", NULL};
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
         const char *argv[] = {"perl", "-e", pl_one, calls[i], "close", NULL};
-        struct run_result r;
-        run_ok(&r, argv, plain, 0, NULL);
-        cr_expect(r.signaled && r.sig == SIGPIPE, "perl %s without the library should die of SIGPIPE",
-                  calls[i]);
-        run_free(&r);
-        run_ok(&r, argv, nosig, 1, NULL);
-        expect_exit(&r, 0, calls[i]);
         char want[64];
         snprintf(want, sizeof want, "%s failed: Broken pipe\nalive\n", calls[i]);
-        cr_expect_str_eq(r.out, want);
-        run_free(&r);
+        expect_nosigpipe_saves(calls[i], argv, plain, nosig, 1, want);
     }
 }
 
@@ -486,17 +520,8 @@ Test(compat_perl, fault)
 {
     need("perl");
     const char *argv[] = {"perl", "-e", pl_one, "send", "open", NULL};
-    const char *plain[] = {LOCALE, NULL};
-    const char *fault[] = {LOCALE, "SENDSHIM_FAULTS=send:error=ECONNRESET", NULL};
-    struct run_result r;
-    run_ok(&r, argv, plain, 1, NULL);
-    cr_expect_str_eq(r.out, "send 1\nalive\n");
-    run_free(&r);
-    run_ok(&r, argv, fault, 1, NULL);
-    expect_exit(&r, 0, "perl with a fault");
-    cr_expect_str_eq(r.out, "send failed: Connection reset by peer\nalive\n");
-    cr_expect_eq(count_lines(r.err, "fault rule 1"), 1, "%s", r.err);
-    run_free(&r);
+    expect_econnreset_handled("perl", argv, "send 1\nalive\n",
+                              "send failed: Connection reset by peer\nalive\n");
 }
 
 /* --- socat and nc: stdin to a socket ------------------------------------------ */
@@ -790,28 +815,15 @@ Test(compat_curl, pass_through)
     char url[96];
     http_url(url, sizeof url);
     const char *argv[] = {"curl", "-sS", "--max-time", "10", url, NULL};
-    const char *plain[] = {LOCALE, NULL};
-    const char *traced[] = {LOCALE, "SENDSHIM_TRACE=1", NULL};
-    struct run_result without, with, tr;
-    run_ok(&without, argv, plain, 0, NULL);
-    run_ok(&with, argv, plain, 1, NULL);
-    run_ok(&tr, argv, traced, 1, NULL);
-    expect_exit(&without, 0, "curl without the library");
-    expect_exit(&with, 0, "curl with the library");
-    expect_exit(&tr, 0, "curl traced");
-    cr_expect(without.out_len == HTTP_BYTES && memcmp(without.out, http_body, HTTP_BYTES) == 0,
-              "curl without the library: wrong body (%zu bytes)", without.out_len);
-    cr_expect(with.out_len == without.out_len && memcmp(with.out, without.out, with.out_len) == 0,
-              "the body differs with the library");
-    cr_expect(tr.out_len == without.out_len && memcmp(tr.out, without.out, tr.out_len) == 0,
-              "the body differs when traced");
-    cr_expect_str_eq(with.err, "");
+    struct three_ways t;
+    run_three_ways_preloaded(&t, "curl", argv);
+    cr_expect(t.without.out_len == HTTP_BYTES && memcmp(t.without.out, http_body, HTTP_BYTES) == 0,
+              "curl without the library: wrong body (%zu bytes)", t.without.out_len);
     /* curl sends its request with send(..., MSG_NOSIGNAL). */
-    cr_expect_gt(count_lines(tr.err, "trace: send("), 0, "no send traced:\n%s", tr.err);
-    cr_expect_gt(count_lines(tr.err, "MSG_NOSIGNAL"), 0, "curl's MSG_NOSIGNAL not traced:\n%s", tr.err);
-    run_free(&without);
-    run_free(&with);
-    run_free(&tr);
+    const char *tr = t.traced.err;
+    cr_expect_gt(count_lines(tr, "trace: send("), 0, "no send traced:\n%s", tr);
+    cr_expect_gt(count_lines(tr, "MSG_NOSIGNAL"), 0, "curl's MSG_NOSIGNAL not traced:\n%s", tr);
+    free_three_ways(&t);
 }
 
 /* curl ignores SIGPIPE and passes MSG_NOSIGNAL itself: an upload to a peer
@@ -921,25 +933,18 @@ Test(compat_musl, pass_through)
     const char *argv[] = {musl_prog, "pass", NULL};
     const char *with_env[] = {musl_lib, NULL};
     const char *traced[] = {musl_lib, "SENDSHIM_TRACE=1", NULL};
-    struct run_result without, with, tr;
-    run_ok(&without, argv, NULL, 0, NULL);
-    run_ok(&with, argv, with_env, 0, NULL);
-    run_ok(&tr, argv, traced, 0, NULL);
-    expect_exit(&without, 0, "musl program without the library");
-    cr_expect_str_eq(without.out, "send 5\nsendto 2\nsendmsg 4\nwrite 2\nwritev 4\nsendmmsg 3\n"
-                                  "msg_len[0] 2\nmsg_len[1] 3\nmsg_len[2] 4\n"
-                                  "stream-recv 17 hellotoabcdwrabcd\n"
-                                  "dgram-recv 2 d1\ndgram-recv 3 d22\ndgram-recv 4 d333\n");
-    cr_expect_str_eq(with.out, without.out);
-    cr_expect_str_eq(tr.out, without.out);
-    cr_expect_str_eq(with.err, "", "%s", with.err);
+    struct three_ways t;
+    run_three_ways(&t, "musl program", argv, NULL, with_env, traced, 0);
+    cr_expect_str_eq(t.without.out, "send 5\nsendto 2\nsendmsg 4\nwrite 2\nwritev 4\nsendmmsg 3\n"
+                                    "msg_len[0] 2\nmsg_len[1] 3\nmsg_len[2] 4\n"
+                                    "stream-recv 17 hellotoabcdwrabcd\n"
+                                    "dgram-recv 2 d1\ndgram-recv 3 d22\ndgram-recv 4 d333\n");
     /* musl ignores an LD_PRELOAD it cannot load, silently: the trace shows
      * the library was there. */
-    cr_expect_gt(count_lines(tr.err, "trace: send("), 0, "not traced (library not loaded?):\n%s", tr.err);
-    cr_expect_gt(count_lines(tr.err, "trace: sendmmsg("), 0, "%s", tr.err);
-    run_free(&without);
-    run_free(&with);
-    run_free(&tr);
+    const char *tr = t.traced.err;
+    cr_expect_gt(count_lines(tr, "trace: send("), 0, "not traced (library not loaded?):\n%s", tr);
+    cr_expect_gt(count_lines(tr, "trace: sendmmsg("), 0, "%s", tr);
+    free_three_ways(&t);
 }
 
 Test(compat_musl, nosigpipe)
@@ -949,17 +954,9 @@ Test(compat_musl, nosigpipe)
     const char *nosig[] = {musl_lib, "SENDSHIM_NOSIGPIPE=1", NULL};
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
         const char *argv[] = {musl_prog, "epipe", calls[i], NULL};
-        struct run_result r;
-        run_ok(&r, argv, NULL, 0, NULL);
-        cr_expect(r.signaled && r.sig == SIGPIPE, "musl %s without the library should die of SIGPIPE",
-                  calls[i]);
-        run_free(&r);
-        run_ok(&r, argv, nosig, 0, NULL);
-        expect_exit(&r, 0, calls[i]);
         char want[64];
         snprintf(want, sizeof want, "%s -1 EPIPE\nalive\n", calls[i]);
-        cr_expect_str_eq(r.out, want);
-        run_free(&r);
+        expect_nosigpipe_saves(calls[i], argv, NULL, nosig, 0, want);
     }
 }
 
