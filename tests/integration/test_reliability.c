@@ -175,6 +175,29 @@ Test(reliability, threads_with_rule_replacement_stats_equal_calls, .timeout = 24
     run_free(&r);
 }
 
+/* The quick lane (shim/quick.h) counts calls with one atomic add per rule
+ * group and no lock: 8 threads x 20,000 sends on one unix datagram socket,
+ * no statistics (so the lane is open). Rules 1 and 2 match the same calls,
+ * so they share one counter: it gives each call its own number, and they
+ * fire on 1000, 2000, ... and on 500, 1500, ...: exactly 320 failures,
+ * whatever the interleaving. A lost or doubled count would move a firing.
+ * Rule 3, a second group that never fires, is counted on every call too.
+ * (Rules of two groups due near the same count may both fire, or not, as
+ * the threads interleave: each group's counter numbers the calls in its own
+ * order.) */
+Test(reliability, threads_count_exactly_through_the_quick_lane, .timeout = 120)
+{
+    const char *argv[] = {target_path("sendprog"), "unix-dgram", "threads:8:20000", NULL};
+    const char *env[] = {
+        "SENDSHIM_NOSIGPIPE=1", "SENDSHIM_FLAGS=freebsd", "SENDSHIM_LOG=none",
+        "SENDSHIM_FAULTS=send:error=ENOBUFS:when=1000+1000;send:error=EINTR:when=500+500:type=dgram", NULL};
+    struct run_result r;
+    run_ok(&r, argv, env, 1);
+    cr_assert(r.exited && r.status == 0, "status %d signal %d\n%s", r.status, r.sig, r.err);
+    cr_expect_str_eq(r.out, "threads 159680\n", "160,000 sends, 320 failed");
+    run_free(&r);
+}
+
 /* --- signals ------------------------------------------------------------------------------- */
 
 /* SIGALRM every 100 us; its handler sends datagrams while the main loop

@@ -82,6 +82,10 @@ tsan)
     calls=${TSAN_CALLS:-20000}
     check threads SENDSHIM_STATS=1 SENDSHIM_NOSIGPIPE=1 SENDSHIM_LOG=none SENDSHIM_SEED=1 \
         'SENDSHIM_FAULTS=*:error=EINTR:p=0.01;send:short=25%:type=stream' "$T/stress_threads" 8 "$calls"
+    # The same with the rules left in force and no statistics: the quick lane.
+    check threads-quick SENDSHIM_NOSIGPIPE=1 SENDSHIM_FLAGS=freebsd SENDSHIM_LOG=none SENDSHIM_SEED=1 \
+        'SENDSHIM_FAULTS=*:error=EINTR:p=0.01;send:short=25%:type=stream;*:error=ENOBUFS:when=1000000000' \
+        "$T/stress_threads" 8 "$calls" steady
     check signals SENDSHIM_TRACE=1 SENDSHIM_STATS=1 SENDSHIM_LOG=none SENDSHIM_SEED=1 \
         'SENDSHIM_FAULTS=send,sendmsg:short=30%:p=0.3:type=stream;send,sendmsg:error=EINTR:p=0.1:type=stream;sendto,sendmsg:drop:p=0.02:type=dgram' \
         "$T/stress_signals" 16

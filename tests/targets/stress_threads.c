@@ -1,5 +1,7 @@
-/* stress_threads THREADS CALLS - many threads send through the library while
- * another thread keeps replacing the fault rules.
+/* stress_threads THREADS CALLS [steady] - many threads send through the
+ * library while another thread keeps replacing the fault rules (with
+ * `steady`, the rules of the environment stay in force: calls take the
+ * library's quick lane, shim/quick.h, unless SENDSHIM_STATS is on).
  *
  * Thread i sends on its own connected pair of kind i % 3 (unix dgram, UDP,
  * TCP), exactly CALLS calls, cycling through send, sendto, sendmsg, sendmmsg
@@ -227,10 +229,11 @@ static void *controller(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: stress_threads THREADS CALLS\n");
+    if (argc < 3 || (argc > 3 && strcmp(argv[3], "steady"))) {
+        fprintf(stderr, "usage: stress_threads THREADS CALLS [steady]\n");
         return 2;
     }
+    int steady = argc > 3;
     int nth = atoi(argv[1]);
     long calls = atol(argv[2]);
     if (nth < 1 || nth > MAX_THREADS)
@@ -256,13 +259,15 @@ int main(int argc, char **argv)
         pthread_create(&x->rx, NULL, receiver, x);
     }
     pthread_t ctl;
-    pthread_create(&ctl, NULL, controller, NULL);
+    if (!steady)
+        pthread_create(&ctl, NULL, controller, NULL);
     for (int i = 0; i < nth; i++)
         pthread_create(&snd[i].th, NULL, sender, &snd[i]);
     for (int i = 0; i < nth; i++)
         pthread_join(snd[i].th, NULL);
     __atomic_store_n(&senders_done, 1, __ATOMIC_RELEASE);
-    pthread_join(ctl, NULL);
+    if (!steady)
+        pthread_join(ctl, NULL);
     for (int i = 0; i < nth; i++)
         pthread_join(snd[i].rx, NULL);
 
