@@ -260,20 +260,48 @@ Test(launcher, missing_option_value_is_named)
     run_free(&r);
 }
 
+/* A value the launcher refuses: it is run with `args` (at most three, the
+ * rest NULL) and must name `option` and the quoted `token`, and list the
+ * accepted values (`hint`) when not NULL. */
+struct bad_value {
+    const char *args[3];
+    const char *option;
+    const char *token;
+    const char *hint;
+};
+
+static const struct bad_value bad_values[] = {
+    {{"--flags=bsd", "/bin/true"}, "--flags", "'bsd'", "linux, freebsd, netbsd, openbsd, macos"},
+    {{"--flags", "FreeBSD", "/bin/true"}, "--flags", "'FreeBSD'", NULL},
+    {{"--unknown-flags=drop", "/bin/true"}, "--unknown-flags", "'drop'", "pass, strip, reject"},
+    {{"--log=", "/bin/true"}, "--log", "''", "stderr"},
+    {{"--log", "/nonexistent-dir-of-sendshim/x.log", "/bin/true"},
+     "--log",
+     "'/nonexistent-dir-of-sendshim/x.log'",
+     "none"},
+    {{"--log", "/", "/bin/true"}, "--log", "'/'", NULL},
+    /* The library opens its log with O_NOFOLLOW: a link would only fail later. */
+    {{"--log", "/proc/self/exe", "/bin/true"}, "--log", "'/proc/self/exe'", "link"},
+    {{"--faults-file", "/nonexistent-dir-of-sendshim/rules", "/bin/true"},
+     "--faults-file",
+     "'/nonexistent-dir-of-sendshim/rules'",
+     NULL},
+    {{"--lib", "/nonexistent-dir-of-sendshim/libsendshim.so", "/bin/true"},
+     "--lib",
+     "'/nonexistent-dir-of-sendshim/libsendshim.so'",
+     NULL},
+};
+
 Test(launcher, bad_values_name_option_token_and_choices)
 {
     struct run_result r;
-    launch(&r, "--flags=bsd", "/bin/true");
-    expect_usage_error(&r, "--flags", "'bsd'", "linux, freebsd, netbsd, openbsd, macos", NULL);
-    run_free(&r);
-
-    launch(&r, "--flags", "FreeBSD", "/bin/true");
-    expect_usage_error(&r, "--flags", "'FreeBSD'", NULL);
-    run_free(&r);
-
-    launch(&r, "--unknown-flags=drop", "/bin/true");
-    expect_usage_error(&r, "--unknown-flags", "'drop'", "pass, strip, reject", NULL);
-    run_free(&r);
+    /* The argument lists and the strings expected end at their first NULL. */
+    for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
+        const struct bad_value *c = &bad_values[i];
+        launch(&r, c->args[0], c->args[1], c->args[2]);
+        expect_usage_error(&r, c->option, c->token, c->hint, NULL);
+        run_free(&r);
+    }
 
     static const char *const bad_seeds[] = {
         "-1", "12a", "", "0x10", "18446744073709551616", "99999999999999999999", " 1"};
@@ -284,31 +312,6 @@ Test(launcher, bad_values_name_option_token_and_choices)
         expect_usage_error(&r, "--seed", token, "18446744073709551615", NULL);
         run_free(&r);
     }
-
-    launch(&r, "--log=", "/bin/true");
-    expect_usage_error(&r, "--log", "''", "stderr", NULL);
-    run_free(&r);
-
-    launch(&r, "--log", "/nonexistent-dir-of-sendshim/x.log", "/bin/true");
-    expect_usage_error(&r, "--log", "'/nonexistent-dir-of-sendshim/x.log'", "none", NULL);
-    run_free(&r);
-
-    launch(&r, "--log", "/", "/bin/true");
-    expect_usage_error(&r, "--log", "'/'", NULL);
-    run_free(&r);
-
-    /* The library opens its log with O_NOFOLLOW: a link would only fail later. */
-    launch(&r, "--log", "/proc/self/exe", "/bin/true");
-    expect_usage_error(&r, "--log", "'/proc/self/exe'", "link", NULL);
-    run_free(&r);
-
-    launch(&r, "--faults-file", "/nonexistent-dir-of-sendshim/rules", "/bin/true");
-    expect_usage_error(&r, "--faults-file", "'/nonexistent-dir-of-sendshim/rules'", NULL);
-    run_free(&r);
-
-    launch(&r, "--lib", "/nonexistent-dir-of-sendshim/libsendshim.so", "/bin/true");
-    expect_usage_error(&r, "--lib", "'/nonexistent-dir-of-sendshim/libsendshim.so'", NULL);
-    run_free(&r);
 }
 
 /* --- the environment it sets ---------------------------------------------------------- */
