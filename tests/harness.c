@@ -526,6 +526,93 @@ void run_free(struct run_result *r)
     r->out_len = r->err_len = 0;
 }
 
+/* The whole content of the file at path (malloc'd, NUL-terminated), or NULL. */
+static char *read_whole_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    struct buf b = {0};
+    size_t n;
+    do {
+        if (buf_reserve(&b, READ_CHUNK) < 0) {
+            free(b.data);
+            fclose(f);
+            return NULL;
+        }
+        n = fread(b.data + b.len, 1, READ_CHUNK, f);
+        b.len += n;
+    } while (n > 0);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(b.data);
+        return NULL;
+    }
+    b.data[b.len] = '\0';
+    return b.data;
+}
+
+int run_strace(struct run_result *r, const char *calls, const char *const argv[], const char *const env[],
+               int preload, int timeout_s, char **trace)
+{
+    memset(r, 0, sizeof *r);
+    *trace = NULL;
+    size_t nargs = 0, nenv = 0;
+    while (argv && argv[nargs])
+        nargs++;
+    while (env && env[nenv])
+        nenv++;
+    char path[] = "/tmp/sendshim-strace-XXXXXX";
+    char trace_opt[256], preload_env[PATH_MAX + 16];
+    snprintf(trace_opt, sizeof trace_opt, "trace=%s", calls);
+    snprintf(preload_env, sizeof preload_env, "LD_PRELOAD=%s", lib_path());
+    /* strace -f -qq -e TRACE -o PATH [-E LD_PRELOAD=..] [-E K=V].. ARGV.. NULL */
+    const char **sargv = calloc(9 + 2 * nenv + nargs + 1, sizeof *sargv);
+    if (!sargv) {
+        cr_log_info("run_strace: out of memory");
+        return -1;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        cr_log_info("run_strace: mkstemp: %s", strerror(errno));
+        free(sargv);
+        return -1;
+    }
+    close(fd);
+    size_t n = 0;
+    sargv[n++] = "strace";
+    sargv[n++] = "-f";
+    sargv[n++] = "-qq";
+    sargv[n++] = "-e";
+    sargv[n++] = trace_opt;
+    sargv[n++] = "-o";
+    sargv[n++] = path;
+    if (preload) {
+        sargv[n++] = "-E";
+        sargv[n++] = preload_env;
+    }
+    for (size_t i = 0; i < nenv; i++) {
+        sargv[n++] = "-E";
+        sargv[n++] = env[i];
+    }
+    for (size_t i = 0; i < nargs; i++)
+        sargv[n++] = argv[i];
+    sargv[n] = NULL;
+    int ret = run(r, sargv, NULL, 0, NULL, timeout_s);
+    free(sargv);
+    if (ret == 0) {
+        *trace = read_whole_file(path);
+        if (!*trace) {
+            cr_log_info("run_strace: cannot read the trace %s: %s", path, strerror(errno));
+            run_free(r);
+            ret = -1;
+        }
+    }
+    unlink(path);
+    return ret;
+}
+
 int write_pattern_file(const char *path, size_t bytes)
 {
     static uint64_t block[1 << 17]; /* 1 MiB at a time */

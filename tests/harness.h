@@ -43,6 +43,17 @@ const char *lib_path(void);                /* <top>/build/libsendshim.so (absolu
 const char *target_path(const char *name); /* <top>/build/targets/<name>, static rotating buffers */
 const char *script_path(void);             /* <top>/scripts/sendshim */
 
+/* run() argv under `strace -f -qq -e trace=<calls>`, strace itself neither
+ * preloaded nor configured: the library (when `preload` is non-zero) and each
+ * "K=V" of `env` (NULL-terminated list or NULL) reach argv through strace's -E.
+ * With -f every trace line starts with the pid. *trace gets strace's output
+ * (malloc'd, NUL-terminated; the caller frees it), read back from a temporary
+ * file that is gone on return. Returns 0, or -1 when the program could not
+ * be run or its trace not read (logged with cr_log_info; *r then needs no
+ * run_free). Check have_program("strace") first. */
+int run_strace(struct run_result *r, const char *calls, const char *const argv[], const char *const env[],
+               int preload, int timeout_s, char **trace);
+
 /* Count the lines of text that contain needle. */
 int count_lines(const char *text, const char *needle);
 

@@ -210,39 +210,19 @@ Test(faults, batch_is_one_sendmmsg_of_k_messages_under_strace)
 {
     if (!have_program("strace"))
         cr_skip_test("strace is not installed");
-    char path[] = "/tmp/sendshim-faults-strace-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    close(fd);
-    char preload[4096];
-    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", lib_path());
-    const char *argv[] = {"strace",
-                          "-qq",
-                          "-e",
-                          "trace=sendmmsg",
-                          "-o",
-                          path,
-                          "-E",
-                          preload,
-                          "-E",
-                          "SENDSHIM_FAULTS=sendmmsg:batch=2",
-                          target_path("sendprog"),
-                          "udp",
-                          "sendmmsg:a,b,c,d,e",
-                          NULL};
+    const char *argv[] = {target_path("sendprog"), "udp", "sendmmsg:a,b,c,d,e", NULL};
+    const char *env[] = {"SENDSHIM_FAULTS=sendmmsg:batch=2", NULL};
     struct run_result r;
-    run_ok(&r, argv, NULL, 0);
+    char *text;
+    cr_assert_eq(run_strace(&r, "sendmmsg", argv, env, 1, T, &text), 0, "could not run %s under strace",
+                 argv[0]);
+    cr_assert(!r.timed_out, "strace timed out");
     cr_expect_eq(r.status, 0, "%s", r.err);
     cr_expect(!strncmp(r.out, "sendmmsg 2\n", 11), "%s", r.out);
     run_free(&r);
-    FILE *f = fopen(path, "r");
-    cr_assert(f);
-    static char text[16384];
-    text[fread(text, 1, sizeof text - 1, f)] = '\0';
-    fclose(f);
-    unlink(path);
     cr_expect_eq(count_lines(text, "sendmmsg("), 1, "%s", text);
     cr_expect(strstr(text, "], 2, 0) = 2\n"), "not one sendmmsg with vlen 2: %s", text);
+    free(text);
 }
 
 Test(faults, a_sendmmsg_program_resends_the_rest)

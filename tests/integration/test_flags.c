@@ -11,8 +11,7 @@
 
 #include "harness.h"
 
-#define T          20    /* seconds a spawned program may take */
-#define STRACE_MAX 65536 /* strace output read back */
+#define T 20 /* seconds a spawned program may take */
 
 static void run_ok(struct run_result *r, const char *const argv[], const char *const env[], int preload)
 {
@@ -45,42 +44,14 @@ static char *strace_target(const char *const prog[], const char *const env[], ch
 {
     if (!have_program("strace"))
         cr_skip_test("strace is not installed");
-    char path[] = "/tmp/sendshim-flags-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    close(fd);
-    static char preload[4200];
-    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", lib_path());
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = "strace";
-    argv[n++] = "-f";
-    argv[n++] = "-qq";
-    argv[n++] = "-e";
-    argv[n++] = "trace=sendto,sendmsg,sendmmsg,shutdown";
-    argv[n++] = "-o";
-    argv[n++] = path;
-    argv[n++] = "-E";
-    argv[n++] = preload;
-    for (int i = 0; env && env[i] && n < 30; i++) {
-        argv[n++] = "-E";
-        argv[n++] = env[i];
-    }
-    for (int i = 0; prog[i] && n < 39; i++)
-        argv[n++] = prog[i];
-    argv[n] = NULL;
     struct run_result r;
-    run_ok(&r, argv, NULL, 0);
+    char *text;
+    cr_assert_eq(run_strace(&r, "sendto,sendmsg,sendmmsg,shutdown", prog, env, 1, T, &text), 0,
+                 "could not run %s under strace", prog[0]);
+    cr_assert(!r.timed_out, "strace timed out: %s", r.out);
     cr_assert_eq(r.status, 0, "strace run failed: %s %s", r.out, r.err);
     *out = strdup(r.out);
     run_free(&r);
-    FILE *f = fopen(path, "r");
-    cr_assert(f);
-    char *text = calloc(1, STRACE_MAX);
-    size_t len = fread(text, 1, STRACE_MAX - 1, f);
-    text[len] = '\0';
-    fclose(f);
-    unlink(path);
     return text;
 }
 

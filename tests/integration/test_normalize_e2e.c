@@ -91,38 +91,15 @@ Test(normalize_e2e, rewritten_batch_is_still_one_sendmmsg)
 {
     if (!have_program("strace"))
         cr_skip_test("strace is not installed");
-    char out[] = "/tmp/sendshim-mmsg-XXXXXX";
-    int fd = mkstemp(out);
-    cr_assert(fd >= 0);
-    close(fd);
-    char preload[4200];
-    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", lib_path());
-    const char *argv[] = {"strace",
-                          "-f",
-                          "-qq",
-                          "-e",
-                          "trace=sendmmsg,sendmsg,sendto",
-                          "-o",
-                          out,
-                          "-E",
-                          preload,
-                          "-E",
-                          "SENDSHIM_FLAGS=freebsd",
-                          target_path("cmsgprog"),
-                          "mmsg-bsd-second",
-                          NULL};
+    const char *argv[] = {target_path("cmsgprog"), "mmsg-bsd-second", NULL};
+    const char *env[] = {"SENDSHIM_FLAGS=freebsd", NULL};
     struct run_result r;
-    cr_assert_eq(run(&r, argv, NULL, 0, NULL, 20), 0);
+    char *text;
+    cr_assert_eq(run_strace(&r, "sendmmsg,sendmsg,sendto", argv, env, 1, 20, &text), 0);
     cr_expect_eq(r.status, 0, "%s", r.err);
-    FILE *f = fopen(out, "r");
-    cr_assert(f);
-    char text[16384];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    unlink(out);
     cr_expect_eq(count_lines(text, "sendmmsg("), 1, "%s", text);
     cr_expect_eq(count_lines(text, "sendmsg("), 0, "%s", text);
     cr_expect(strstr(text, "], 3, 0) = 3"), "%s", text);
     run_free(&r);
+    free(text);
 }
