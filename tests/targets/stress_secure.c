@@ -6,22 +6,13 @@
  * own decision is what this shows. Prints
  *   secure=N send R[ ERRNO]
  * where R is what the library's send returned on a unix dgram pair. */
-#include <dlfcn.h>
 #include <sys/auxv.h>
 
 #include "target.h"
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
-        return 2;
-    void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        printf("dlopen failed: %s\n", dlerror());
-        return 1;
-    }
-    ssize_t (*lib_send)(int, const void *, size_t, int) =
-        (ssize_t(*)(int, const void *, size_t, int))dlsym(h, "send");
+    t_send_fn lib_send = t_dlopen_send(argc, argv, NULL);
     int s[2];
     if (!lib_send || socketpair(AF_UNIX, SOCK_DGRAM, 0, s))
         return 1;

@@ -4,6 +4,7 @@
 #define SENDSHIM_TARGET_H
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -75,6 +76,26 @@ static inline void t_die(const char *what)
 {
     fprintf(stderr, "target: %s: %s\n", what, strerror(errno));
     exit(99);
+}
+
+typedef ssize_t (*t_send_fn)(int, const void *, size_t, int);
+
+/* For targets run as "PROG LIB": load LIB with dlopen() instead of
+ * LD_PRELOAD and return its send() (NULL when it has none), its handle in *h
+ * unless h is NULL. Exits 2 without LIB, and 1 after printing
+ * "dlopen failed: ..." when it cannot be loaded. */
+static inline t_send_fn t_dlopen_send(int argc, char **argv, void **h)
+{
+    if (argc < 2)
+        exit(2);
+    void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        printf("dlopen failed: %s\n", dlerror());
+        exit(1);
+    }
+    if (h)
+        *h = lib;
+    return (t_send_fn)dlsym(lib, "send");
 }
 
 /* A connected pair of the given kind: "tcp", "tcp6", "udp", "udp6",
