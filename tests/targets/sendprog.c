@@ -244,15 +244,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(op, "sleep")) {
             usleep((useconds_t)atoi(arg) * 1000);
         } else if (!strcmp(op, "fork")) {
-            fflush(stdout);
-            pid_t pid = fork();
-            if (pid < 0)
-                t_die("fork");
-            if (pid > 0) {
-                int st;
-                waitpid(pid, &st, 0);
+            int st;
+            if (t_fork_wait(&st) > 0)
                 return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            }
         } else if (!strcmp(op, "threads")) {
             int n = atoi(arg);
             char *m = strchr(arg, ':');

@@ -209,13 +209,8 @@ int main(int argc, char **argv)
         show_nosigpipe(fd);
         close(sv[1]);
         if (!strcmp(setup, "so-fork")) {
-            fflush(stdout);
-            pid_t pid = fork();
-            if (pid < 0)
-                t_die("fork");
-            if (pid > 0) {
-                int st;
-                waitpid(pid, &st, 0);
+            int st;
+            if (t_fork_wait(&st) > 0) {
                 if (WIFSIGNALED(st))
                     printf("child killed by signal %d\n", WTERMSIG(st));
                 else

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* "EAGAIN" for the errno values targets meet; the number otherwise. */
@@ -76,6 +77,20 @@ static inline void t_die(const char *what)
 {
     fprintf(stderr, "target: %s: %s\n", what, strerror(errno));
     exit(99);
+}
+
+/* Flush stdout and fork (exit 99 when it fails). The parent waits for the
+ * child, stores its wait status in *status and gets the child's pid; the
+ * child gets 0. */
+static inline pid_t t_fork_wait(int *status)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        t_die("fork");
+    if (pid > 0)
+        waitpid(pid, status, 0);
+    return pid;
 }
 
 typedef ssize_t (*t_send_fn)(int, const void *, size_t, int);
