@@ -188,9 +188,10 @@ Test(reliability, threads_with_rule_replacement_stats_equal_calls, .timeout = 24
 Test(reliability, threads_count_exactly_through_the_quick_lane, .timeout = 120)
 {
     const char *argv[] = {target_path("sendprog"), "unix-dgram", "threads:8:20000", NULL};
-    const char *env[] = {
-        "SENDSHIM_NOSIGPIPE=1", "SENDSHIM_FLAGS=freebsd", "SENDSHIM_LOG=none",
-        "SENDSHIM_FAULTS=send:error=ENOBUFS:when=1000+1000;send:error=EINTR:when=500+500:type=dgram", NULL};
+    const char *env[] = {"SENDSHIM_NOSIGPIPE=1", "SENDSHIM_FLAGS=freebsd", "SENDSHIM_LOG=none",
+                         "SENDSHIM_FAULTS=send:error=ENOBUFS:when=1000+1000;send:error=EINTR:when=500+1000;"
+                         "send:error=EPIPE:when=1000000000:type=dgram",
+                         NULL};
     struct run_result r;
     run_ok(&r, argv, env, 1);
     cr_assert(r.exited && r.status == 0, "status %d signal %d\n%s", r.status, r.sig, r.err);
