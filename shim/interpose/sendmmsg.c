@@ -1,4 +1,5 @@
 /* sendmmsg.c - sendmmsg(2). glibc and musl differ in the type of flags. */
+#include <errno.h>
 #include <sys/socket.h>
 
 #include "export.h"
@@ -10,9 +11,16 @@ static __attribute__((noinline)) int sendmmsg_slow(int fd, struct mmsghdr *vec, 
     struct ss_lane lane;
     enum ss_lane_kind lane_kind =
         ss_quick(SS_CALL_SENDMMSG, fd, flags, ss_quick_batch_plain(vec, vlen), vlen, &quick, &lane);
-    if (lane_kind == SS_LANE_QUICK)
-        return ss_quick_done_batch(&quick, vec,
-                                   SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)quick.flags));
+    if (lane_kind == SS_LANE_QUICK) {
+        /* musl's sendmmsg is a loop of sendmsg: a batch sent in part returns
+         * its count with the failed message's errno set. A success leaves
+         * errno as the program had it (SPEC 4), as the pipeline does. */
+        int saved_errno = errno;
+        int ret = SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)quick.flags);
+        if (ret >= 0)
+            errno = saved_errno;
+        return ss_quick_done_batch(&quick, vec, ret);
+    }
     struct ss_request rq;
     ss_request_start(&rq, SS_CALL_SENDMMSG, fd, flags);
     rq.vec = vec;

@@ -14,6 +14,7 @@
  *   sendmmsg:A,B,..[:FLAGS] one message per comma item; prints the count and each msg_len
  *   write:TEXT  writev:A,B,..
  *   big:N[:FLAGS]          send N bytes of 'x' in one send
+ *   bigmmsg:N:SIZE         one sendmmsg of N messages of SIZE bytes of 'y' (N <= 64); prints the count
  *   recv                   read what s1 has (waits up to 1 s for the first byte), print it
  *   fd:N | fd:pipe | fd:s0 the descriptor later ops send on (N, a pipe's write end, s0)
  *   nonblock               O_NONBLOCK on s0
@@ -216,6 +217,25 @@ int main(int argc, char **argv)
             memset(buf, 'x', n);
             errno = 4242;
             ret = send(out_fd, buf, n, flags);
+            report(op, ret, errno);
+            free(buf);
+        } else if (!strcmp(op, "bigmmsg")) {
+            char *colon = strchr(arg, ':');
+            int n = atoi(arg);
+            size_t size = colon ? strtoul(colon + 1, NULL, 0) : 1;
+            if (n < 1 || n > MAX_PARTS)
+                n = 1;
+            char *buf = malloc(size ? size : 1);
+            memset(buf, 'y', size);
+            struct iovec iov = {buf, size};
+            struct mmsghdr v[MAX_PARTS];
+            memset(v, 0, sizeof v);
+            for (int k = 0; k < n; k++) {
+                v[k].msg_hdr.msg_iov = &iov;
+                v[k].msg_hdr.msg_iovlen = 1;
+            }
+            errno = 4242;
+            ret = sendmmsg(out_fd, v, (unsigned)n, 0);
             report(op, ret, errno);
             free(buf);
         } else if (!strcmp(op, "recv")) {
