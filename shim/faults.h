@@ -157,7 +157,7 @@ struct ss_fault_counts {
 };
 
 /* The groups in m that pass their fd=, peer= and port= conditions; for
- * ss_faults_count only. */
+ * ss_faults_count, and for the quick lane's hand-over (pipeline.c). */
 uint64_t ss_faults_narrow(const struct ss_fault_plan *p, const struct ss_fault_call *c, uint64_t m);
 
 /* The groups whose calls, type=, family= and after= conditions match a call
@@ -231,8 +231,9 @@ static inline int ss_faults_count(const struct ss_fault_plan *p, const struct ss
     return ss_faults_count_groups(p, m, counts);
 }
 
-/* The second half, only when ss_faults_count returned nonzero: c->bytes must
- * now be filled if p->needs[c->call] has SS_NEED_BYTES. */
+/* The second half, only when ss_faults_count (or ss_faults_count_groups)
+ * returned nonzero: c->bytes must now be filled if p->needs[c->call] has
+ * SS_NEED_BYTES. */
 void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,
                     const struct ss_fault_counts *counts, struct ss_fault_decision *d);
 

@@ -1,5 +1,5 @@
-/* quick.h - the quick lane of ss_process: a configured call that no stage
- * would rewrite, decided in one inline pass.
+/* quick.h - the quick lane: a configured call that no stage of the pipeline
+ * would rewrite, decided in one inline pass in its wrapper.
  *
  * Most calls a configured program makes need nothing of the pipeline but
  * MSG_NOSIGNAL and the fault rules' counting: their flags mean the same
@@ -91,8 +91,9 @@ static inline enum ss_lane_kind ss_quick(enum ss_call call, int fd, int flags, i
     const struct ss_fault_plan *p = __atomic_load_n(&ss_faults_initial, __ATOMIC_ACQUIRE);
     if (!p || (flags & ss_quick_cfg.flags_refused) || !plain)
         return SS_LANE_FULL;
-    /* A descriptor with no entry yet takes the full pipeline once, which
-     * makes it (ss_fd_add_bytes after its first send). */
+    /* A descriptor with no entry yet takes the full pipeline, which makes
+     * one after a send that sent something (ss_fd_add_bytes); descriptors
+     * past SS_FD_LIMIT always do. */
     struct ss_fd_entry *e = ss_fd_lookup(fd);
     if (!e)
         return SS_LANE_FULL;

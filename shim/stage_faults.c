@@ -353,7 +353,8 @@ unsigned ss_faults_calls(void)
 /* Some rule may fire on this call (ss_faults_count said so in counts, from
  * the facts in f->call): pick it, leave the slot, and apply it. f->fired is
  * set when one fires, else left alone. Reached from the stage and from the
- * quick lane (quick.h), which count the call themselves. */
+ * quick lane's hand-over (ss_process_lane), which count the call
+ * themselves. */
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                              const struct ss_fault_counts *counts, const struct ss_fault_plan *p,
                              unsigned slot)

@@ -83,10 +83,13 @@ void ss_stage_faults_init(void);
  * for drop). When f->fired, pass the result to ss_stage_faults_done, which
  * logs the fault and returns the result to give (errno kept).
  *
- * With no rule in force it costs two loads. The common call with rules in
- * force never comes here: the quick lane (quick.h) counts it, and comes to
- * ss_stage_faults_fire only when a rule may fire. The facts of a call are
- * gathered by ss_fault_facts (below) in both. */
+ * With the quick lane open and no rule of the constructor's naming the call,
+ * it costs two loads; otherwise (the lane closed by SENDSHIM_STATS,
+ * SENDSHIM_TRACE or a set given at run time) it is out of line. The common
+ * call with rules in force never comes here: the quick lane (quick.h)
+ * counts it, and hands it to ss_stage_faults_fire (through ss_process_lane)
+ * only when a rule may fire. The facts of a call are gathered by
+ * ss_fault_facts (below) in both. */
 /* The constructor's plan (maybe of no rule) while it is in force and the
  * quick lane is open (quick.h: neither SENDSHIM_STATS nor SENDSHIM_TRACE),
  * else NULL. */
