@@ -47,6 +47,13 @@ static void run_ok(struct run_result *r, const char *const argv[], const char *c
     run_ok_within(r, argv, env, preload, T);
 }
 
+/* Run argv with the library preloaded; it must exit with status 0. */
+static void run_preloaded_exit0(struct run_result *r, const char *const argv[], const char *const env[])
+{
+    run_ok(r, argv, env, 1);
+    cr_assert(r->exited && r->status == 0, "status %d signal %d\n%s", r->status, r->sig, r->err);
+}
+
 static long env_long(const char *name, long dflt)
 {
     const char *v = getenv(name);
@@ -144,8 +151,7 @@ Test(reliability, threads_with_rule_replacement_stats_equal_calls, .timeout = 24
                          "SENDSHIM_FAULTS=*:error=EINTR:p=0.01;send:short=25%:type=stream",
                          NULL};
     struct run_result r;
-    run_ok(&r, argv, env, 1);
-    cr_assert(r.exited && r.status == 0, "status %d signal %d\n%s", r.status, r.sig, r.err);
+    run_preloaded_exit0(&r, argv, env);
     char *text = slurp(log);
     static const char *const fns[] = {"send", "sendto", "sendmsg", "sendmmsg", "write"};
     uint64_t total = 0;
@@ -193,8 +199,7 @@ Test(reliability, threads_count_exactly_through_the_quick_lane, .timeout = 120)
                          "send:error=EPIPE:when=1000000000:type=dgram",
                          NULL};
     struct run_result r;
-    run_ok(&r, argv, env, 1);
-    cr_assert(r.exited && r.status == 0, "status %d signal %d\n%s", r.status, r.sig, r.err);
+    run_preloaded_exit0(&r, argv, env);
     cr_expect_str_eq(r.out, "threads 159680\n", "160,000 sends, 320 failed");
     run_free(&r);
 }
@@ -222,8 +227,7 @@ Test(reliability, sends_from_a_signal_handler_at_a_high_rate, .timeout = 120)
                          "sendto:error=EAGAIN:p=0.01",
                          NULL};
     struct run_result r;
-    run_ok(&r, argv, env, 1);
-    cr_assert(r.exited && r.status == 0, "status %d signal %d\n%s", r.status, r.sig, r.err);
+    run_preloaded_exit0(&r, argv, env);
     char *text = slurp(log);
     uint64_t h_calls = field(r.out, "handler ", "calls"), h_sent = field(r.out, "handler ", "sent");
     uint64_t m_calls = field(r.out, "main ", "calls");
