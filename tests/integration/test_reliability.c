@@ -204,6 +204,50 @@ Test(reliability, threads_count_exactly_through_the_quick_lane, .timeout = 120)
     run_free(&r);
 }
 
+/* --- stack --------------------------------------------------------------------------------- */
+
+/* How much stack a call takes through the library (README, Limits): the
+ * depth below a signal handler's frame, with the library minus without, for
+ * a send with trace and a fault firing, and for the normalizer's deep cases
+ * (sendmsg and sendmmsg with control data and 1500 iovecs). LD_BIND_NOW, so
+ * the loader's first resolution of a symbol is not counted. */
+#define STACK_SEND_MAX (4 * 1024)  /* send, sendto: measured 3.5 KiB */
+#define STACK_NORM_MAX (10 * 1024) /* sendmsg, sendmmsg rewritten: measured 9.1 KiB */
+
+static long depth_of(const char *out, const char *call)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%s ", call);
+    for (const char *p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (!strncmp(p, key, strlen(key)))
+            return atol(p + strlen(key));
+    return -1;
+}
+
+Test(reliability, stack_taken_by_a_call_is_bounded)
+{
+    const char *argv[] = {target_path("stack_depth"), NULL};
+    const char *plain[] = {"LD_BIND_NOW=1", NULL};
+    const char *deep[] = {"LD_BIND_NOW=1", "SENDSHIM_TRACE=1", "SENDSHIM_FLAGS=freebsd",
+                          "SENDSHIM_FAULTS=*:delay=1ns", NULL};
+    struct run_result without, with;
+    run_ok(&without, argv, plain, 0);
+    run_preloaded_exit0(&with, argv, deep);
+    static const char *const calls[] = {"send", "sendto", "sendmsg", "sendmmsg"};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        long base = depth_of(without.out, calls[i]), lib = depth_of(with.out, calls[i]);
+        cr_assert(base > 0 && lib > 0, "%s\n%s", without.out, with.out);
+        long max = i < 2 ? STACK_SEND_MAX : STACK_NORM_MAX;
+        cr_expect_leq(lib - base, max, "%s takes %ld bytes of stack in the library (at most %ld)", calls[i],
+                      lib - base, max);
+        cr_log_info("stack: %s %ld bytes in the library", calls[i], lib - base);
+    }
+    /* The deep cases really were rewritten: 1500 iovecs gathered into one datagram. */
+    cr_expect(strstr(with.out, "sendmsg ") && strstr(with.out, " 1500\n"), "%s", with.out);
+    run_free(&without);
+    run_free(&with);
+}
+
 /* --- signals ------------------------------------------------------------------------------- */
 
 /* SIGALRM every 100 us; its handler sends datagrams while the main loop

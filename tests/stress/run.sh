@@ -48,15 +48,15 @@ sanitize)
     # not instrumented (python3, socat, sh). LeakSanitizer cannot work under
     # ptrace (strace tests) and the library never allocates: detect_leaks=0.
     # Not run here: packaging tests that call make on the top (compat*,
-    # install, manpages), valgrind (it cannot run an ASan process), and
-    # secure mode (the ASan runtime of a setuid program ignores ASAN_OPTIONS
-    # and aborts).
+    # install, manpages), valgrind (it cannot run an ASan process), the stack
+    # bound (ASan's redzones make every frame larger), and secure mode (the
+    # ASan runtime of a setuid program ignores ASAN_OPTIONS and aborts).
     make_top "$TOP/build/asan-top" "$TOP/build/asan-top/build"
     ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0:abort_on_error=0 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         SENDSHIM_TOP=$TOP/build/asan-top SENDSHIM_RELIABILITY_CALLS=${SANITIZE_CALLS:-20000} \
         "$RUNNER" --short-filename -j"$JOBS" \
-        --filter '!(@(compat*|install|manpages)/*|reliability/valgrind*|security/secure_execution*)'
+        --filter '!(@(compat*|install|manpages)/*|reliability/@(valgrind*|stack*)|security/secure_execution*)'
     ;;
 
 tsan)
