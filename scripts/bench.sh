@@ -201,6 +201,16 @@ join() { # ITEM... -> the items separated by "; "
     echo "$out"
 }
 
+verdict_row() { # ROW MISS... -> the row, ended by "meets" or by its misses
+    local row=$1
+    shift
+    if (($# == 0)); then
+        echo "$row | meets |"
+    else
+        echo "$row | $(join "$@") |"
+    fi
+}
+
 median() {
     sort -g | awk '{v[NR] = $1} END {
         if (NR == 0) { print ""; exit }
@@ -293,12 +303,7 @@ if have valgrind; then
                     verdict+=("MISSES $cfg <= $t")
                 fi
             done
-            if ((${#verdict[@]} == 0)); then
-                row+=" | meets |"
-            else
-                row+=" | $(join "${verdict[@]}") |"
-            fi
-            echo "$row"
+            verdict_row "$row" "${verdict[@]}"
             unset ir
         done
     done
@@ -484,12 +489,7 @@ if have strace; then
                 row+=" | $a1, $a2"
                 ((a2 == a1)) || verdict+=("MISSES $cfg adds no syscall per call")
             done
-            if ((${#verdict[@]} == 0)); then
-                row+=" | meets |"
-            else
-                row+=" | $(join "${verdict[@]}") |"
-            fi
-            echo "$row"
+            verdict_row "$row" "${verdict[@]}"
             unset tot
         done
     done
