@@ -412,56 +412,68 @@ Test(faults, needs_follow_the_conditions)
 
 /* --- when an action acts ----------------------------------------------------------------- */
 
-Test(faults, short_acts_on_streams_longer_than_what_it_keeps)
+/* Decide `c` with seed 1 and check that the 0-based rule `want` fired (-1:
+ * that none did); `what` names the case. Returns the decision. */
+static struct ss_fault_decision expect_fired(const struct ss_fault_call *c, int want, const char *what)
 {
     struct ss_fault_decision d;
+    int got = decide(c, 1, &d);
+    cr_assert_eq(got, want, "%s: rule %d fired, expected %d", what, got, want);
+    return d;
+}
+
+/* Rule 0, a short= rule, fires on `c` and cuts it to `keep` bytes. */
+static void expect_keep(const struct ss_fault_call *c, uint64_t keep, const char *what)
+{
+    struct ss_fault_decision d = expect_fired(c, 0, what);
+    cr_assert_eq(d.keep, keep, "%s: keeps %llu of %llu bytes, expected %llu", what,
+                 (unsigned long long)d.keep, (unsigned long long)c->bytes, (unsigned long long)keep);
+}
+
+Test(faults, short_acts_on_streams_longer_than_what_it_keeps)
+{
     load("send:short=10");
     struct ss_fault_call c = stream_send();
-    cr_assert_eq(decide(&c, 1, &d), 0);
-    cr_assert_eq(d.keep, 10);
+    expect_keep(&c, 10, "short=10 of 100 bytes");
     c.bytes = 10;
-    cr_assert_eq(decide(&c, 1, &d), -1, "nothing to cut");
+    expect_fired(&c, -1, "nothing to cut");
     c = dgram_send();
-    cr_assert_eq(decide(&c, 1, &d), -1, "a datagram is atomic");
+    expect_fired(&c, -1, "a datagram is atomic");
     c.type = SOCK_SEQPACKET;
-    cr_assert_eq(decide(&c, 1, &d), -1, "a record is atomic");
+    expect_fired(&c, -1, "a record is atomic");
     cr_assert_eq(st[0].count, 4, "every call matched");
 
     load("send:short=25%");
     c = stream_send();
-    cr_assert_eq(decide(&c, 1, &d), 0);
-    cr_assert_eq(d.keep, 25);
-    c.bytes = 3; /* 25% of 3 is 0: at least one byte */
-    cr_assert_eq(decide(&c, 1, &d), 0);
-    cr_assert_eq(d.keep, 1);
+    expect_keep(&c, 25, "short=25% of 100 bytes");
+    c.bytes = 3;
+    expect_keep(&c, 1, "short=25% of 3 bytes is 0: at least one byte");
     c.bytes = 1;
-    cr_assert_eq(decide(&c, 1, &d), -1);
-    c.bytes = UINT64_MAX; /* no overflow */
-    cr_assert_eq(decide(&c, 1, &d), 0);
-    cr_assert_eq(d.keep, UINT64_MAX / 100 * 25 + UINT64_MAX % 100 * 25 / 100);
+    expect_fired(&c, -1, "short=25% of 1 byte");
+    c.bytes = UINT64_MAX;
+    expect_keep(&c, UINT64_MAX / 100 * 25 + UINT64_MAX % 100 * 25 / 100,
+                "short=25% of UINT64_MAX, no overflow");
     load("send:short=100%");
     c = stream_send();
-    cr_assert_eq(decide(&c, 1, &d), -1);
+    expect_fired(&c, -1, "short=100% keeps every byte");
 }
 
 Test(faults, a_rule_that_cannot_act_lets_the_next_one_fire)
 {
-    struct ss_fault_decision d;
     load("send:short=1000;send:error=EAGAIN");
     struct ss_fault_call c = stream_send();
-    cr_assert_eq(decide(&c, 1, &d), 1);
+    struct ss_fault_decision d = expect_fired(&c, 1, "short=1000 of 100 bytes");
     cr_assert_eq(d.error, EAGAIN);
 }
 
 Test(faults, batch_acts_on_larger_batches_only)
 {
-    struct ss_fault_decision d;
     load("sendmmsg:batch=3");
     struct ss_fault_call c = {.call = SS_CALL_SENDMMSG, .fd = 3, .type = SOCK_DGRAM, .vlen = 5, .bytes = 50};
-    cr_assert_eq(decide(&c, 1, &d), 0);
+    struct ss_fault_decision d = expect_fired(&c, 0, "batch=3 of 5 messages");
     cr_assert_eq(d.batch, 3);
     c.vlen = 3;
-    cr_assert_eq(decide(&c, 1, &d), -1);
+    expect_fired(&c, -1, "batch=3 of 3 messages");
     /* The parser takes batch= only on sendmmsg-only rules; the decision
      * would not act on other calls anyway. */
     struct ss_rule r = {.calls = SS_CALLS_ALL, .actions = SS_ACT_BATCH, .batch = 2};
@@ -472,25 +484,23 @@ Test(faults, batch_acts_on_larger_batches_only)
 
 Test(faults, drop_acts_on_datagrams_only)
 {
-    struct ss_fault_decision d;
     load("*:drop");
     struct ss_fault_call c = dgram_send();
-    cr_assert_eq(decide(&c, 1, &d), 0);
+    struct ss_fault_decision d = expect_fired(&c, 0, "datagram");
     cr_assert(d.actions & SS_ACT_DROP);
     c.type = SOCK_RAW;
-    cr_assert_eq(decide(&c, 1, &d), 0);
+    expect_fired(&c, 0, "raw");
     c.type = SOCK_SEQPACKET;
-    cr_assert_eq(decide(&c, 1, &d), -1, "seqpacket is reliable");
+    expect_fired(&c, -1, "seqpacket is reliable");
     c = stream_send();
-    cr_assert_eq(decide(&c, 1, &d), -1);
+    expect_fired(&c, -1, "stream");
 }
 
 Test(faults, delay_fixed_and_drawn)
 {
-    struct ss_fault_decision d;
     load("send:delay=15ms");
     struct ss_fault_call c = stream_send();
-    cr_assert_eq(decide(&c, 1, &d), 0);
+    struct ss_fault_decision d = expect_fired(&c, 0, "delay=15ms");
     cr_assert_eq(d.delay_ns, 15000000);
     cr_assert_eq(st[0].prng.drawn, 0, "a fixed delay draws nothing");
 
