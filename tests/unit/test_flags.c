@@ -67,60 +67,74 @@ static void check_dropped(enum ss_style style, const unsigned *bits, size_t n)
     }
 }
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The rows every BSD style shares: the same values on all four (README's
+ * table). */
+static const struct row bsd_shared[] = {
+    {"OOB", 0x1, MSG_OOB},
+    {"DONTROUTE", 0x4, MSG_DONTROUTE},
+    {"EOR", 0x8, MSG_EOR},
+    {"DONTWAIT", 0x80, MSG_DONTWAIT},
+};
+
+/* One BSD style's whole table: the shared rows and its own, then the bits it
+ * drops. */
+static void check_bsd_table(enum ss_style style, const struct row *own, size_t n_own, const unsigned *dropped,
+                            size_t n_dropped)
+{
+    struct row rows[COUNT(bsd_shared) + 8];
+    size_t n = 0;
+    cr_assert_leq(n_own, COUNT(rows) - COUNT(bsd_shared), "%s: more rows than check_bsd_table holds",
+                  ss_style_name(style));
+    for (size_t i = 0; i < COUNT(bsd_shared); i++)
+        rows[n++] = bsd_shared[i];
+    for (size_t i = 0; i < n_own; i++)
+        rows[n++] = own[i];
+    check_rows(style, rows, n);
+    check_dropped(style, dropped, n_dropped);
+}
+
 Test(flags, freebsd_rows)
 {
-    static const struct row rows[] = {
-        {"OOB", 0x1, MSG_OOB},          {"DONTROUTE", 0x4, MSG_DONTROUTE},
-        {"EOR", 0x8, MSG_EOR},          {"DONTWAIT", 0x80, MSG_DONTWAIT},
-        {"EOF", 0x100, SS_MSG_EOF},     {"NOSIGNAL", 0x20000, MSG_NOSIGNAL},
+    static const struct row own[] = {
+        {"EOF", 0x100, SS_MSG_EOF},
+        {"NOSIGNAL", 0x20000, MSG_NOSIGNAL},
         {"NBIO", 0x4000, MSG_DONTWAIT},
     };
     static const unsigned dropped[] = {0x10, 0x40, 0x40000};
-    check_rows(SS_STYLE_FREEBSD, rows, sizeof rows / sizeof rows[0]);
-    check_dropped(SS_STYLE_FREEBSD, dropped, sizeof dropped / sizeof dropped[0]);
+    check_bsd_table(SS_STYLE_FREEBSD, own, COUNT(own), dropped, COUNT(dropped));
 }
 
 Test(flags, macos_rows)
 {
-    static const struct row rows[] = {
-        {"OOB", 0x1, MSG_OOB},      {"DONTROUTE", 0x4, MSG_DONTROUTE},
-        {"EOR", 0x8, MSG_EOR},      {"DONTWAIT", 0x80, MSG_DONTWAIT},
-        {"EOF", 0x100, SS_MSG_EOF}, {"NOSIGNAL", 0x80000, MSG_NOSIGNAL},
+    static const struct row own[] = {
+        {"EOF", 0x100, SS_MSG_EOF},
+        {"NOSIGNAL", 0x80000, MSG_NOSIGNAL},
     };
     static const unsigned dropped[] = {0x10, 0x40};
-    check_rows(SS_STYLE_MACOS, rows, sizeof rows / sizeof rows[0]);
-    check_dropped(SS_STYLE_MACOS, dropped, sizeof dropped / sizeof dropped[0]);
+    check_bsd_table(SS_STYLE_MACOS, own, COUNT(own), dropped, COUNT(dropped));
 }
 
 Test(flags, netbsd_rows)
 {
-    static const struct row rows[] = {
-        {"OOB", 0x1, MSG_OOB},
-        {"DONTROUTE", 0x4, MSG_DONTROUTE},
-        {"EOR", 0x8, MSG_EOR},
-        {"DONTWAIT", 0x80, MSG_DONTWAIT},
+    static const struct row own[] = {
         {"NOSIGNAL", 0x400, MSG_NOSIGNAL},
         {"NBIO", 0x1000, MSG_DONTWAIT},
     };
     /* No MSG_EOF on NetBSD: 0x100 is MSG_BCAST there (receive-only). */
     static const unsigned dropped[] = {0x10, 0x40, 0x800, 0x100};
-    check_rows(SS_STYLE_NETBSD, rows, sizeof rows / sizeof rows[0]);
-    check_dropped(SS_STYLE_NETBSD, dropped, sizeof dropped / sizeof dropped[0]);
+    check_bsd_table(SS_STYLE_NETBSD, own, COUNT(own), dropped, COUNT(dropped));
 }
 
 Test(flags, openbsd_rows)
 {
-    static const struct row rows[] = {
-        {"OOB", 0x1, MSG_OOB},
-        {"DONTROUTE", 0x4, MSG_DONTROUTE},
-        {"EOR", 0x8, MSG_EOR},
-        {"DONTWAIT", 0x80, MSG_DONTWAIT},
+    static const struct row own[] = {
         {"NOSIGNAL", 0x400, MSG_NOSIGNAL},
     };
     /* OpenBSD has neither MSG_EOF nor MSG_NBIO. */
     static const unsigned dropped[] = {0x10, 0x40, 0x800, 0x100, 0x1000};
-    check_rows(SS_STYLE_OPENBSD, rows, sizeof rows / sizeof rows[0]);
-    check_dropped(SS_STYLE_OPENBSD, dropped, sizeof dropped / sizeof dropped[0]);
+    check_bsd_table(SS_STYLE_OPENBSD, own, COUNT(own), dropped, COUNT(dropped));
 }
 
 /* No raw BSD value ever reaches the kernel: every single bit of every BSD
