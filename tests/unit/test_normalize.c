@@ -74,10 +74,39 @@ static const struct cmsghdr *out_cmsg(size_t off)
     return (const struct cmsghdr *)((const char *)res.msg->msg_control + off);
 }
 
+/* The first control message out is `level`/`type` with `dlen` bytes of data;
+ * returns it. `what` names the case. */
+static const struct cmsghdr *expect_first_cmsg(int level, int type, size_t dlen, const char *what)
+{
+    const struct cmsghdr *c = out_cmsg(0);
+    cr_assert_eq(c->cmsg_level, level, "%s: level %d, expected %d", what, c->cmsg_level, level);
+    cr_assert_eq(c->cmsg_type, type, "%s: type %d, expected %d", what, c->cmsg_type, type);
+    cr_assert_eq(c->cmsg_len, CMSG_LEN(dlen), "%s: cmsg_len %zu, expected %zu", what, (size_t)c->cmsg_len,
+                 (size_t)CMSG_LEN(dlen));
+    return c;
+}
+
 static union {
     struct cmsghdr h;
     unsigned char b[8192];
 } cb;
+
+/* Clear cb and put one Linux SCM_RIGHTS message carrying `fd` at its start;
+ * returns its CMSG_SPACE. */
+static size_t cb_one_fd(int fd)
+{
+    memset(&cb, 0, sizeof cb);
+    return put_linux(cb.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd);
+}
+
+/* `m` goes with no control at all: msg_control NULL, msg_controllen 0;
+ * `what` names the case. */
+static void expect_no_control(const struct msghdr *m, const char *what)
+{
+    cr_assert_eq(norm(m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_REWRITTEN, "%s: %s", what, diag);
+    cr_assert_null(res.msg->msg_control, "%s: control kept", what);
+    cr_assert_eq(res.msg->msg_controllen, 0, "%s: msg_controllen %zu", what, (size_t)res.msg->msg_controllen);
+}
 
 /* ---- fast path ----------------------------------------------------------- */
 
@@ -112,9 +141,7 @@ Test(normalize, ordinary_control_unchanged)
 
 Test(normalize, short_nonzero_tail_left_to_kernel)
 {
-    int fd = 0;
-    memset(&cb, 0, sizeof cb);
-    size_t n = put_linux(cb.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd);
+    size_t n = cb_one_fd(0);
     cb.b[n + 3] = 7; /* 8 bytes of tail, not zero: fewer than a header, ignored */
     struct msghdr m = msg_ctl(&cb, n + 8);
     cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_UNCHANGED);
@@ -173,9 +200,7 @@ Test(normalize, iovlen_upper_bits_masked)
 
 Test(normalize, controllen_upper_bits_masked)
 {
-    int fd = 0;
-    memset(&cb, 0, sizeof cb);
-    size_t n = put_linux(cb.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd);
+    size_t n = cb_one_fd(0);
     struct msghdr m = msg_ctl(&cb, (size_t)1 << 32 | n);
     cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_REWRITTEN);
     cr_assert_eq(res.msg->msg_controllen, n);
@@ -185,9 +210,7 @@ Test(normalize, controllen_upper_bits_masked)
 
 Test(normalize, cmsg_len_upper_bits_masked)
 {
-    int fd = 3;
-    memset(&cb, 0, sizeof cb);
-    size_t n = put_linux(cb.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd);
+    size_t n = cb_one_fd(3);
     cb.h.cmsg_len |= (size_t)1 << 32; /* the kernel: EINVAL (probe t5) */
     struct msghdr m = msg_ctl(&cb, n);
     cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_REWRITTEN);
@@ -312,18 +335,14 @@ Test(normalize, datagram_over_iov_max_too_big_emsgsize)
 Test(normalize, control_null_with_length)
 {
     struct msghdr m = msg_ctl(NULL, 10); /* the kernel: EFAULT */
-    cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_REWRITTEN);
-    cr_assert_null(res.msg->msg_control);
-    cr_assert_eq(res.msg->msg_controllen, 0);
+    expect_no_control(&m, "NULL control of 10 bytes");
     cr_assert_eq(res.applied, SS_NORM_F_CTL_NONE);
 }
 
 Test(normalize, control_buffer_with_zero_length)
 {
     struct msghdr m = msg_ctl(&cb, 0);
-    cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_REWRITTEN);
-    cr_assert_null(res.msg->msg_control);
-    cr_assert_eq(res.msg->msg_controllen, 0);
+    expect_no_control(&m, "control buffer of 0 bytes");
     cr_assert_eq(res.applied, SS_NORM_F_CTL_NONE);
 }
 
@@ -331,9 +350,7 @@ Test(normalize, control_buffer_with_zero_length)
 
 Test(normalize, trailing_zeros_trimmed)
 {
-    int fd = 5;
-    memset(&cb, 0, sizeof cb);
-    size_t n = put_linux(cb.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd);
+    size_t n = cb_one_fd(5);
     struct msghdr m = msg_ctl(&cb, n + 16); /* the kernel: EINVAL (probe t5) */
     cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_REWRITTEN);
     cr_assert_eq(res.msg->msg_control, &cb);
@@ -348,18 +365,14 @@ Test(normalize, all_zero_control_trimmed_to_none)
 {
     memset(&cb, 0, sizeof cb);
     struct msghdr m = msg_ctl(&cb, 16); /* cmsg_len 0: the kernel says EINVAL */
-    cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_REWRITTEN);
-    cr_assert_null(res.msg->msg_control);
-    cr_assert_eq(res.msg->msg_controllen, 0);
+    expect_no_control(&m, "16 zero bytes of control");
 }
 
 /* ---- control: invalid lengths ----------------------------------------------------- */
 
 Test(normalize, cmsg_len_below_header_einval)
 {
-    int fd = 0;
-    memset(&cb, 0, sizeof cb);
-    size_t n = put_linux(cb.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd);
+    size_t n = cb_one_fd(0);
     cb.h.cmsg_len = 15;
     struct msghdr m = msg_ctl(&cb, n);
     cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_ERROR);
@@ -370,9 +383,7 @@ Test(normalize, cmsg_len_below_header_einval)
 
 Test(normalize, second_cmsg_past_controllen_einval)
 {
-    int fd = 0;
-    memset(&cb, 0, sizeof cb);
-    size_t n = put_linux(cb.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd);
+    size_t n = cb_one_fd(0);
     struct cmsghdr h = {.cmsg_len = 64, .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS};
     memcpy(cb.b + n, &h, sizeof h);
     struct msghdr m = msg_ctl(&cb, n + 24);
@@ -439,10 +450,8 @@ Test(normalize, native_private_scm_creds)
     struct msghdr m = msg_ctl(&cb, put_linux(cb.b, SOL_SOCKET, SCM_CREDS, payload, sizeof payload));
     cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_REWRITTEN, "%s", diag);
     cr_assert_eq(creds_calls, 1);
-    const struct cmsghdr *c = out_cmsg(0);
-    cr_assert_eq(c->cmsg_level, SOL_SOCKET);
-    cr_assert_eq(c->cmsg_type, SCM_CREDENTIALS);
-    cr_assert_eq(c->cmsg_len, CMSG_LEN(sizeof(struct ucred)));
+    const struct cmsghdr *c =
+        expect_first_cmsg(SOL_SOCKET, SCM_CREDENTIALS, sizeof(struct ucred), "SCM_CREDS");
     struct ucred u;
     memcpy(&u, CMSG_DATA(c), sizeof u);
     cr_assert_eq(u.pid, 4242);
@@ -472,10 +481,8 @@ Test(normalize, native_private_ip_sendsrcaddr)
     memset(&cb, 0, sizeof cb);
     struct msghdr m = msg_ctl(&cb, put_linux(cb.b, IPPROTO_IP, IP_SENDSRCADDR, &a, sizeof a));
     cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_REWRITTEN, "%s", diag);
-    const struct cmsghdr *c = out_cmsg(0);
-    cr_assert_eq(c->cmsg_level, IPPROTO_IP);
-    cr_assert_eq(c->cmsg_type, IP_PKTINFO);
-    cr_assert_eq(c->cmsg_len, CMSG_LEN(sizeof(struct in_pktinfo)));
+    const struct cmsghdr *c =
+        expect_first_cmsg(IPPROTO_IP, IP_PKTINFO, sizeof(struct in_pktinfo), "IP_SENDSRCADDR");
     struct in_pktinfo pi;
     memcpy(&pi, CMSG_DATA(c), sizeof pi);
     cr_assert_eq(pi.ipi_spec_dst.s_addr, a.s_addr);
@@ -515,10 +522,7 @@ Test(normalize_bsd, scm_rights_every_style)
         cr_assert_eq(norm(&m, b->style, SS_SOCK_DGRAM), SS_NORM_REWRITTEN, "%s: %s", ss_style_name(b->style),
                      diag);
         cr_assert(res.applied & SS_NORM_F_CMSG_BSD);
-        const struct cmsghdr *c = out_cmsg(0);
-        cr_assert_eq(c->cmsg_level, SOL_SOCKET);
-        cr_assert_eq(c->cmsg_type, SCM_RIGHTS);
-        cr_assert_eq(c->cmsg_len, CMSG_LEN(8));
+        const struct cmsghdr *c = expect_first_cmsg(SOL_SOCKET, SCM_RIGHTS, 8, ss_style_name(b->style));
         cr_assert(memcmp(CMSG_DATA(c), fds, 8) == 0);
         c = out_cmsg(CMSG_SPACE(8));
         cr_assert_eq(c->cmsg_len, CMSG_LEN(4));
@@ -754,10 +758,8 @@ Test(normalize, scratch_is_modest)
 Test(normalize, batch_failure_at_k_truncates)
 {
     static struct mmsghdr v[3];
-    int fd = 0;
     memset(v, 0, sizeof v);
-    memset(&cb, 0, sizeof cb);
-    size_t n = put_linux(cb.b, SOL_SOCKET, SCM_RIGHTS, &fd, 4);
+    size_t n = cb_one_fd(0);
     cb.h.cmsg_len = 15;
     for (int i = 0; i < 3; i++)
         v[i].msg_hdr = msg_ctl(NULL, 0);
@@ -798,35 +800,35 @@ static int kernel_errno(const struct msghdr *m, int type)
     return e;
 }
 
+/* The library refuses `m` with the errno the kernel gives for it; `what`
+ * names the case. */
+static void expect_kernel_errno(const struct msghdr *m, const char *what)
+{
+    cr_assert_eq(norm(m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_ERROR, "%s: not refused", what);
+    int kernel = kernel_errno(m, SOCK_DGRAM);
+    cr_assert_eq(res.err, kernel, "%s: errno %d, the kernel's %d", what, res.err, kernel);
+}
+
 Test(normalize, error_errnos_match_kernel)
 {
-    int fd = 0;
-    struct msghdr m;
-
-    memset(&cb, 0, sizeof cb);
-    size_t n = put_linux(cb.b, SOL_SOCKET, SCM_RIGHTS, &fd, 4);
+    size_t n = cb_one_fd(0);
     cb.h.cmsg_len = 15;
-    m = msg_ctl(&cb, n);
-    cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_ERROR);
-    cr_assert_eq(res.err, kernel_errno(&m, SOCK_DGRAM));
+    struct msghdr m = msg_ctl(&cb, n);
+    expect_kernel_errno(&m, "cmsg_len below the header");
 
     cb.h.cmsg_len = n + 8;
-    cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_ERROR);
-    cr_assert_eq(res.err, kernel_errno(&m, SOCK_DGRAM));
+    expect_kernel_errno(&m, "cmsg_len past msg_controllen");
 
     memset(&cb, 0, sizeof cb);
     m = msg_ctl(&cb, rights(cb.b, 254));
-    cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_ERROR);
-    cr_assert_eq(res.err, kernel_errno(&m, SOCK_DGRAM));
+    expect_kernel_errno(&m, "254 descriptors");
 
     static char big[100];
     for (int i = 0; i < 1100; i++)
         many[i] = (struct iovec){big, sizeof big};
     struct msghdr d = {.msg_iov = many, .msg_iovlen = 1100};
-    cr_assert_eq(norm(&d, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_ERROR);
-    cr_assert_eq(res.err, kernel_errno(&d, SOCK_DGRAM));
+    expect_kernel_errno(&d, "1100 iovecs of 100 bytes");
 
     struct msghdr f = {.msg_iov = NULL, .msg_iovlen = 2};
-    cr_assert_eq(norm(&f, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_ERROR);
-    cr_assert_eq(res.err, kernel_errno(&f, SOCK_DGRAM));
+    expect_kernel_errno(&f, "msg_iov NULL with msg_iovlen 2");
 }
