@@ -24,6 +24,13 @@ static void run_ok(struct run_result *r, const char *const argv[], const char *c
     cr_assert(!r->timed_out, "%s timed out", argv[0]);
 }
 
+/* run_ok with the library preloaded and the one setting `setting` ("K=V"). */
+static void run_with(struct run_result *r, const char *const argv[], const char *setting)
+{
+    const char *const env[] = {setting, NULL};
+    run_ok(r, argv, env, 1);
+}
+
 /* --- exports --------------------------------------------------------------- */
 
 Test(core, exports_are_exactly_the_interposed_functions_and_the_api)
@@ -289,20 +296,28 @@ Test(core, strace_sees_the_same_syscalls)
 
 /* --- trace and stats ------------------------------------------------------- */
 
+/* Each of `lines` (NULL-terminated) stands in the run's stderr. */
+static void expect_in_stderr(const struct run_result *r, const char *const lines[])
+{
+    for (size_t i = 0; lines[i]; i++)
+        cr_expect(strstr(r->err, lines[i]), "missing: %s in:\n%s", lines[i], r->err);
+}
+
 Test(core, trace_one_line_per_call)
 {
     const char *argv[] = {target_path("sendprog"), "udp",    "send:hello:0x40", "sendto:to", "sendmsg:a,b",
                           "sendmmsg:m1,m2,m3",     "fd:999", "send:x",          NULL};
-    const char *env[] = {"SENDSHIM_TRACE=1", NULL};
+    static const char *const lines[] = {"trace: send(fd=4, 5 bytes, flags=MSG_DONTWAIT) = 5\n",
+                                        "trace: sendto(fd=4, 2 bytes, flags=0) = 2\n",
+                                        "trace: sendmsg(fd=4, 2 iov, 2 bytes, flags=0) = 2\n",
+                                        "trace: sendmmsg(fd=4, 3 msgs, 6 bytes, flags=0) = 3\n",
+                                        "trace: send(fd=999, 1 byte, flags=0) = -1 EBADF\n",
+                                        NULL};
     struct run_result r;
-    run_ok(&r, argv, env, 1);
+    run_with(&r, argv, "SENDSHIM_TRACE=1");
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_expect_eq(count_lines(r.err, "]: trace: "), 5, "%s", r.err);
-    cr_expect(strstr(r.err, "trace: send(fd=4, 5 bytes, flags=MSG_DONTWAIT) = 5\n"), "%s", r.err);
-    cr_expect(strstr(r.err, "trace: sendto(fd=4, 2 bytes, flags=0) = 2\n"), "%s", r.err);
-    cr_expect(strstr(r.err, "trace: sendmsg(fd=4, 2 iov, 2 bytes, flags=0) = 2\n"), "%s", r.err);
-    cr_expect(strstr(r.err, "trace: sendmmsg(fd=4, 3 msgs, 6 bytes, flags=0) = 3\n"), "%s", r.err);
-    cr_expect(strstr(r.err, "trace: send(fd=999, 1 byte, flags=0) = -1 EBADF\n"), "%s", r.err);
+    expect_in_stderr(&r, lines);
     char prefix[64];
     snprintf(prefix, sizeof prefix, "sendshim[");
     cr_expect_eq(count_lines(r.err, prefix), 5, "every line starts sendshim[PID]: %s", r.err);
@@ -313,13 +328,16 @@ Test(core, stats_summary_at_exit)
 {
     const char *argv[] = {target_path("sendprog"), "unix-dgram", "send:hello", "send:x", "sendmsg:ab,c",
                           "sendmmsg:1,22,333",     "fd:999",     "send:fail",  NULL};
-    const char *env[] = {"SENDSHIM_STATS=1", NULL};
+    static const char *const lines[] = {
+        "stats: send calls=3 failed=1 bytes=6\n",
+        "stats: sendmsg calls=1 failed=0 bytes=3\n",
+        "stats: sendmmsg calls=1 failed=0 bytes=6\n",
+        "stats: sendto calls=0 failed=0 bytes=0\n",
+        NULL,
+    };
     struct run_result r;
-    run_ok(&r, argv, env, 1);
-    cr_expect(strstr(r.err, "stats: send calls=3 failed=1 bytes=6\n"), "%s", r.err);
-    cr_expect(strstr(r.err, "stats: sendmsg calls=1 failed=0 bytes=3\n"), "%s", r.err);
-    cr_expect(strstr(r.err, "stats: sendmmsg calls=1 failed=0 bytes=6\n"), "%s", r.err);
-    cr_expect(strstr(r.err, "stats: sendto calls=0 failed=0 bytes=0\n"), "%s", r.err);
+    run_with(&r, argv, "SENDSHIM_STATS=1");
+    expect_in_stderr(&r, lines);
     run_free(&r);
 }
 
@@ -426,9 +444,8 @@ Test(core, log_file_gets_the_lines_mode_0600_and_refuses_symlinks)
 Test(core, calls_before_our_constructor_pass_through)
 {
     const char *argv[] = {target_path("early"), NULL};
-    const char *env[] = {"SENDSHIM_TRACE=1", NULL};
     struct run_result r;
-    run_ok(&r, argv, env, 1);
+    run_with(&r, argv, "SENDSHIM_TRACE=1");
     cr_expect_eq(r.status, 0, "%s", r.err);
     cr_expect_str_eq(r.out, "early send 5, received 5 'early'\n");
     run_free(&r);
@@ -448,9 +465,8 @@ Test(core, fork_child_logs_with_its_own_pid)
 {
     const char *argv[] = {
         target_path("sendprog"), "unix-dgram", "send:parent", "fork", "send:child", "recv", NULL};
-    const char *env[] = {"SENDSHIM_TRACE=1", NULL};
     struct run_result r;
-    run_ok(&r, argv, env, 1);
+    run_with(&r, argv, "SENDSHIM_TRACE=1");
     cr_expect_eq(r.status, 0, "%s", r.err);
     cr_expect(strstr(r.out, "recv 6 parent\nrecv 5 child\n"), "%s", r.out);
     int p1 = 0, p2 = 0;
@@ -467,9 +483,8 @@ Test(core, fork_child_logs_with_its_own_pid)
 Test(core, threads_every_call_counted)
 {
     const char *argv[] = {target_path("sendprog"), "unix-dgram", "threads:8:20000", NULL};
-    const char *env[] = {"SENDSHIM_STATS=1", NULL};
     struct run_result r;
-    run_ok(&r, argv, env, 1);
+    run_with(&r, argv, "SENDSHIM_STATS=1");
     cr_expect_eq(r.status, 0, "%s", r.err);
     cr_expect_str_eq(r.out, "threads 160000\n");
     cr_expect(strstr(r.err, "stats: send calls=160000 failed=0 bytes=160000\n"), "%s", r.err);
@@ -493,10 +508,9 @@ Test(core, python3_runs_unchanged_and_is_traced)
     if (!have_program("python3"))
         cr_skip_test("python3 is not installed");
     const char *argv[] = {"python3", "-c", py_sender, NULL};
-    const char *env[] = {"SENDSHIM_TRACE=1", NULL};
     struct run_result plain, pre;
     run_ok(&plain, argv, NULL, 0);
-    run_ok(&pre, argv, env, 1);
+    run_with(&pre, argv, "SENDSHIM_TRACE=1");
     cr_expect_eq(pre.status, 0, "%s", pre.err);
     cr_expect_str_eq(plain.out, "3 3\nb'one' b'two' 100000\n");
     cr_expect_str_eq(pre.out, plain.out);
