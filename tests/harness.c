@@ -321,6 +321,9 @@ static void fill_status(struct run_result *r, int wstatus)
     } else if (WIFSIGNALED(wstatus)) {
         r->signaled = 1;
         r->sig = WTERMSIG(wstatus);
+        r->status = 128 + r->sig; /* as a shell says it: never 0, so "status is 0" means it exited 0 */
+    } else {
+        r->status = -1;
     }
 }
 

@@ -14,7 +14,7 @@
 
 struct run_result {
     int exited;    /* 1 when the child exited normally */
-    int status;    /* exit code when exited */
+    int status;    /* exit code when exited; 128 + the signal when killed by one */
     int signaled;  /* 1 when killed by a signal */
     int sig;       /* that signal */
     int timed_out; /* 1 when the harness killed it after the timeout */
