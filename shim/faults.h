@@ -266,9 +266,18 @@ struct ss_fault {
 
 /* Replace the rules in force by those of `text` (NULL or "" removes them
  * all), safely while other threads send. Returns 0, or -errno (-EINVAL: a bad
- * rule; -EAGAIN, -ENOMEM) with one line in err ("rule 1: ...") and nothing
- * changed. Not async-signal-safe only in that it may wait for readers. */
+ * rule; -EAGAIN, -ENOMEM; -EDEADLK: called from a signal handler that
+ * interrupted a replacement in the same thread) with one line in err
+ * ("rule 1: ...") and nothing changed. Async-signal-safe: it takes no lock a
+ * signal handler could wait on forever (it may wait, boundedly, for readers
+ * and for another thread's replacement). The new set draws from a stream of
+ * its own (prng.h: the set's number in this process). */
 int ss_faults_replace(const char *text, char *err, size_t errlen);
+
+/* Register the fork handlers (stage_faults.c, "Fork."): a child gets its own
+ * stream id and restarts the rule sets it holds. Called once, by the
+ * constructor. */
+void ss_faults_fork_init(void);
 
 /* The calls (SS_CALL_BIT mask) that some rule in force names: write and
  * writev take the pipeline only when this says a rule may want them. */

@@ -23,6 +23,18 @@ struct ss_prng {
  * streams of one seed are unrelated sequences. */
 uint64_t ss_prng_base(uint64_t seed, uint64_t stream);
 
+/* Streams per process and per rule set. A process started by exec has
+ * stream id 0; the k-th child it forks (k = 0, 1, ...) has id
+ * ss_prng_fork_stream(0, k), that child's k-th child
+ * ss_prng_fork_stream(that id, k), and so on: never 0, and the same for the
+ * same fork order. Each rule set installed in a process is numbered (0: the
+ * constructor's, then 1, 2, ... per sendshim_set_faults), and its rules draw
+ * under the seed ss_prng_set_seed(seed, process id, set number), which is
+ * `seed` itself for set 0 of id 0, so a process that neither forks nor
+ * replaces its rules draws exactly from the seed it was given. */
+uint64_t ss_prng_fork_stream(uint64_t parent, uint64_t k);
+uint64_t ss_prng_set_seed(uint64_t seed, uint64_t proc, uint64_t set);
+
 /* The k-th output (k = 0, 1, ...) of the stream with this base. Pure. */
 uint64_t ss_prng_at(uint64_t base, uint64_t k);
 

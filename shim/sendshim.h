@@ -52,13 +52,23 @@ int sendshim_active(void);
 
 /* Replace the fault rules of the running library (NULL or "" removes them
  * all). Returns 0, or -1 with errno EINVAL (bad rule; the reason is logged,
- * nothing changes) or ENOSYS (the library is not loaded). */
+ * nothing changes) or ENOSYS (the library is not loaded). Async-signal-safe
+ * once it has been called once outside the handler (that call finds the
+ * library with dlsym(), which is not): from a signal handler that interrupted
+ * sendshim_set_faults() in the same thread it fails with EDEADLK, nothing
+ * changed, instead of waiting for that call forever. Each new set draws its
+ * p= decisions from a fresh stream, and forked children from their own. */
 static inline int sendshim_set_faults(const char *rules)
 {
-    int (*fn)(const char *) = (int (*)(const char *))dlsym(RTLD_DEFAULT, "sendshim_set_faults");
+    static int (*found)(const char *); /* once found, no more dlsym() */
+    int (*fn)(const char *) = __atomic_load_n(&found, __ATOMIC_RELAXED);
     if (!fn) {
-        errno = ENOSYS;
-        return -1;
+        fn = (int (*)(const char *))dlsym(RTLD_DEFAULT, "sendshim_set_faults");
+        if (!fn) {
+            errno = ENOSYS;
+            return -1;
+        }
+        __atomic_store_n(&found, fn, __ATOMIC_RELAXED);
     }
     return fn(rules);
 }

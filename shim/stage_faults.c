@@ -24,11 +24,26 @@
  * never calls sendshim_set_faults() maps nothing, and one that does holds one
  * set in the steady state (two while an old one drains).
  *
- * Fork. The writer lock and the reader counts are reset in the child by a
- * pthread_atfork handler, registered the first time sendshim_set_faults()
- * runs (a count left behind by a thread of the parent that does not exist in
- * the child would otherwise keep its slot busy forever; a slot so lost is
- * only skipped, never waited on when others are free).
+ * Fork. pthread_atfork handlers, registered by the constructor, give the
+ * child its own schedule: a stream id of its own (prng.h: from the parent's
+ * id and the parent's fork count, so the same program forks the same
+ * streams), and every rule set it holds restarts, its counters at zero and
+ * its generators drawing from the child's stream, since counters and streams
+ * are per process (SPEC 14). pthread_atfork rather than an interposed fork():
+ * it also covers libc's own forks (daemon()), and vfork/posix_spawn children
+ * exec, which starts a process afresh anyway. The fork count is claimed in
+ * the prepare handler and handed to the child handler through a thread-local
+ * variable: both run in the forking thread, and threads that fork at the same
+ * time each keep their own. The child also resets the writer lock and the
+ * reader counts (a count left behind by a thread of the parent that does not
+ * exist in the child would otherwise keep its slot busy forever; a slot so
+ * lost is only skipped, never waited on when others are free).
+ *
+ * Signal handlers. sendshim_set_faults() may be called from a signal handler.
+ * The writer lock holds the id of the thread that took it, so a handler that
+ * interrupted that very thread fails with EDEADLK instead of waiting for a
+ * holder that cannot run until the handler returns; a lock held by another
+ * thread is waited for, as that thread goes on.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -57,6 +72,7 @@
  * rules in use (`rs` must stay last). */
 struct ss_rtset {
     size_t map_len;
+    uint64_t number; /* its place among the sets installed (prng.h) */
     struct ss_fault_plan plan;
     struct ss_rule_state st[SS_MAX_RULES];
     struct ss_ruleset rs;
@@ -81,10 +97,19 @@ const struct ss_fault_plan *ss_faults_initial SS_HOT;
  * size is in runtime_n and ss_cfg.rules no longer counts. */
 int ss_faults_replaced;
 static unsigned runtime_n;
-static unsigned runtime_calls; /* SS_CALL_BIT mask of the runtime set's rules */
-static unsigned initial_calls; /* of ss_cfg.rules */
-static int writer_lock;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static unsigned runtime_calls;       /* SS_CALL_BIT mask of the runtime set's rules */
+static unsigned initial_calls;       /* of ss_cfg.rules */
+static pid_t writer_lock;            /* 0, or the thread id of the writer */
+static uint64_t sets_installed;      /* rule sets installed at run time in this process */
+static uint64_t proc_stream;         /* this process's stream id (prng.h) */
+static uint64_t forks;               /* fork()s this process made */
+static __thread uint64_t fork_index; /* prepare handler -> child handler */
+
+/* The seed the rules of set `number` draw under in this process. */
+static uint64_t set_seed(uint64_t number)
+{
+    return ss_prng_set_seed(ss_cfg.seed, __atomic_load_n(&proc_stream, __ATOMIC_RELAXED), number);
+}
 
 void ss_stage_faults_init(void)
 {
@@ -92,7 +117,7 @@ void ss_stage_faults_init(void)
     for (unsigned i = 0; i < ss_cfg.rules.n; i++)
         calls |= ss_cfg.rules.rule[i].calls;
     initial_calls = calls;
-    ss_faults_plan(&initial_plan, ss_cfg.rules.rule, initial_st, ss_cfg.rules.n, ss_cfg.seed, 1);
+    ss_faults_plan(&initial_plan, ss_cfg.rules.rule, initial_st, ss_cfg.rules.n, set_seed(0), 1);
     __atomic_store_n(&initial_ready, 1, __ATOMIC_RELEASE);
     /* Opens the quick lane (quick.h), which reports nothing call by call. */
     if (!ss_cfg.stats && !ss_cfg.trace && !__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE))
@@ -538,15 +563,39 @@ ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t 
 
 /* ---- replacing the rules -------------------------------------------------------- */
 
-static void lock_writers(void)
+/* 0, or -EDEADLK when the calling thread holds the lock already: a signal
+ * handler that interrupted sendshim_set_faults() ("Signal handlers" at the
+ * top of this file). gettid() is a system call, made on this rare path
+ * only. */
+static int lock_writers(void)
 {
-    while (__atomic_exchange_n(&writer_lock, 1, __ATOMIC_ACQUIRE))
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    for (;;) {
+        pid_t holder = 0;
+        if (__atomic_compare_exchange_n(&writer_lock, &holder, self, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return 0;
+        if (holder == self)
+            return -EDEADLK;
         sched_yield();
+    }
 }
 
 static void unlock_writers(void)
 {
     __atomic_store_n(&writer_lock, 0, __ATOMIC_RELEASE);
+}
+
+static void atfork_prepare(void)
+{
+    fork_index = __atomic_fetch_add(&forks, 1, __ATOMIC_RELAXED);
+}
+
+/* A set held by the child starts again: counters at zero, generators on the
+ * child's stream. */
+static void restart_plan(struct ss_fault_plan *p, uint64_t number)
+{
+    p->seed = set_seed(number);
+    memset(p->st, 0, p->n * sizeof p->st[0]);
 }
 
 /* In the child of fork only the forking thread exists: no lock is held and no
@@ -558,11 +607,20 @@ static void atfork_child(void)
     __atomic_store_n(&writer_lock, 0, __ATOMIC_RELAXED);
     for (int i = 0; i < SS_FAULT_SLOTS; i++)
         __atomic_store_n(&slots[i].readers, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&proc_stream, ss_prng_fork_stream(proc_stream, fork_index), __ATOMIC_RELAXED);
+    __atomic_store_n(&forks, 0, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE))
+        restart_plan(&initial_plan, 0);
+    for (int i = 0; i < SS_FAULT_SLOTS; i++) {
+        struct ss_rtset *set = __atomic_load_n(&slots[i].set, __ATOMIC_ACQUIRE);
+        if (set)
+            restart_plan(&set->plan, set->number);
+    }
 }
 
-static void register_atfork(void)
+void ss_faults_fork_init(void)
 {
-    pthread_atfork(NULL, NULL, atfork_child);
+    pthread_atfork(atfork_prepare, NULL, atfork_child);
 }
 
 static void free_slot(unsigned i)
@@ -632,8 +690,14 @@ void ss_faults_log_seed(void)
 int ss_faults_replace(const char *text, char *err, size_t errlen)
 {
     static int seed_logged;
-    pthread_once(&atfork_once, register_atfork);
-    lock_writers();
+    int locked = lock_writers();
+    if (locked) {
+        struct ss_buf b;
+        ss_buf_init(&b, err, errlen);
+        ss_buf_str(&b, "called from a signal handler that interrupted sendshim_set_faults in the same "
+                       "thread; nothing changed: call it again after that call returns");
+        return locked;
+    }
 
     int j = free_slot_index();
     if (j < 0) {
@@ -667,7 +731,8 @@ int ss_faults_replace(const char *text, char *err, size_t errlen)
     set->map_len = (used + page - 1) / page * page;
     if (set->map_len < max_len)
         munmap((char *)set + set->map_len, max_len - set->map_len);
-    ss_faults_plan(&set->plan, set->rs.rule, set->st, set->rs.n, ss_cfg.seed, 1);
+    set->number = ++sets_installed;
+    ss_faults_plan(&set->plan, set->rs.rule, set->st, set->rs.n, set_seed(set->number), 1);
     unsigned n = set->rs.n;
 
     __atomic_store_n(&slots[j].set, set, __ATOMIC_RELEASE);

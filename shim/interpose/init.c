@@ -88,6 +88,7 @@ __attribute__((constructor)) static void ss_init(void)
     int saved = errno;
     char err[SS_ERR_MAX];
     ss_real_resolve_all();
+    ss_faults_fork_init();
 
     /* Secure-execution mode (setuid and the like): the environment belongs to
      * someone else, so it is ignored entirely. */

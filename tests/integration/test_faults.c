@@ -469,6 +469,154 @@ Test(faults, set_faults_while_threads_send)
     run_free(&r);
 }
 
+/* --- streams: a fresh p= stream per rule set and per forked process -------------------------- */
+
+#define PHASES       1000
+#define PHASES_LOW   400 /* p=0.5 over 1000 draws: 500 +- 16 (sd); 400..600 is 6 sd */
+#define PHASES_HIGH  600
+#define FORK_SENDS   48
+#define FORK_SEED    31337
+#define P_HALF       (1ull << 63) /* p=0.5 as the parser stores it */
+#define PATTERN_SIZE (FORK_SENDS + 1)
+
+static void run_streams(struct run_result *r, const char *const argv[], const char *seed, const char *rules)
+{
+    char s[64], f[256];
+    snprintf(s, sizeof s, "SENDSHIM_SEED=%s", seed);
+    snprintf(f, sizeof f, "SENDSHIM_FAULTS=%s", rules ? rules : "");
+    const char *env[] = {s, rules ? f : NULL, NULL};
+    run_ok(r, argv, env, 1);
+    cr_assert(r->exited && r->status == 0, "status %d\n%s%s", r->status, r->out, r->err);
+}
+
+/* One send after each of 1000 sendshim_set_faults("...p=0.5"): each set
+ * draws from its own stream, so about half fail (before: the same first
+ * draw every time, 0 or 1000); the same seed gives the same pattern. */
+Test(faults, each_set_given_at_run_time_draws_a_fresh_stream)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", PHASES);
+    const char *argv[] = {target_path("fault_streams"), "phases", n, NULL};
+    struct run_result a, b, c;
+    run_streams(&a, argv, "7", NULL);
+    run_streams(&b, argv, "7", NULL);
+    run_streams(&c, argv, "8", NULL);
+    int failed = -1;
+    cr_assert_eq(sscanf(a.out, "phases %d", &failed), 1, "%s", a.out);
+    cr_expect(failed >= PHASES_LOW && failed <= PHASES_HIGH, "%d of %d phases failed", failed, PHASES);
+    cr_expect_str_eq(a.out, b.out, "the same seed gave another pattern");
+    cr_expect_str_neq(a.out, c.out, "another seed gave the same pattern");
+    run_free(&a);
+    run_free(&b);
+    run_free(&c);
+}
+
+/* The pattern that stream id `proc` draws for "send:error=EAGAIN:p=0.5", set
+ * 0 (the environment's), starting at draw `from` (shim/prng.h is the model). */
+static void model_pattern(char *out, uint64_t seed, uint64_t proc, int from)
+{
+    uint64_t base = ss_prng_base(ss_prng_set_seed(seed, proc, 0), 1);
+    for (int k = 0; k < FORK_SENDS; k++)
+        out[k] = ss_prng_at(base, (uint64_t)(from + k)) < P_HALF ? '1' : '0';
+    out[FORK_SENDS] = '\0';
+}
+
+static const char *pattern_of(const char *out, const char *who)
+{
+    static char line[PATTERN_SIZE];
+    char key[32];
+    snprintf(key, sizeof key, "\n%s ", who);
+    char text[8192];
+    snprintf(text, sizeof text, "\n%s", out);
+    const char *p = strstr(text, key);
+    if (!p || sscanf(p + strlen(key), "%48[01]", line) != 1)
+        return "";
+    return line;
+}
+
+/* A parent sends, forks 3 children one by one (child 0 forks a grandchild
+ * first), and sends again: every process draws its own stream (before, the
+ * children replayed the parent's draws in lockstep), the k-th child's stream
+ * is the documented function of the parent's and k, and the same seed
+ * reproduces every pattern. */
+Test(faults, forked_children_draw_their_own_reproducible_streams)
+{
+    char m[16], seed[16];
+    snprintf(m, sizeof m, "%d", FORK_SENDS);
+    snprintf(seed, sizeof seed, "%d", FORK_SEED);
+    const char *argv[] = {target_path("fault_streams"), "fork", "3", m, NULL};
+    const char *rules = "send:error=EAGAIN:p=0.5";
+    struct run_result a, b;
+    run_streams(&a, argv, seed, rules);
+    run_streams(&b, argv, seed, rules);
+    cr_expect_str_eq(a.out, b.out, "the same seed gave other patterns");
+    static const char *const who[] = {"parent", "child0", "grandchild", "child1", "child2", "parent-again"};
+    char got[6][PATTERN_SIZE];
+    for (int i = 0; i < 6; i++) {
+        snprintf(got[i], sizeof got[i], "%s", pattern_of(a.out, who[i]));
+        cr_expect_eq(strlen(got[i]), FORK_SENDS, "%s: no pattern in\n%s", who[i], a.out);
+    }
+    for (int i = 0; i < 6; i++)
+        for (int j = i + 1; j < 6; j++)
+            cr_expect_str_neq(got[i], got[j], "%s and %s fail on the same sends", who[i], who[j]);
+    /* The model: the parent is stream 0, its k-th child fork_stream(0, k),
+     * child 0's first child fork_stream(that, 0). */
+    char want[PATTERN_SIZE];
+    uint64_t child0 = ss_prng_fork_stream(0, 0);
+    model_pattern(want, FORK_SEED, 0, 0);
+    cr_expect_str_eq(got[0], want, "parent");
+    model_pattern(want, FORK_SEED, child0, 0);
+    cr_expect_str_eq(got[1], want, "child 0");
+    model_pattern(want, FORK_SEED, ss_prng_fork_stream(child0, 0), 0);
+    cr_expect_str_eq(got[2], want, "grandchild");
+    model_pattern(want, FORK_SEED, ss_prng_fork_stream(0, 1), 0);
+    cr_expect_str_eq(got[3], want, "child 1");
+    model_pattern(want, FORK_SEED, ss_prng_fork_stream(0, 2), 0);
+    cr_expect_str_eq(got[4], want, "child 2");
+    model_pattern(want, FORK_SEED, 0, FORK_SENDS);
+    cr_expect_str_eq(got[5], want, "the parent goes on with its own stream");
+    run_free(&a);
+    run_free(&b);
+}
+
+/* when= counters are per process: a child starts counting at its own first
+ * call (before, it carried the parent's count and never fired). */
+Test(faults, forked_children_restart_the_when_counters)
+{
+    const char *argv[] = {target_path("fault_streams"), "fork", "2", "4", NULL};
+    struct run_result r;
+    run_streams(&r, argv, "1", "send:error=EAGAIN:when=2");
+    cr_expect_str_eq(r.out,
+                     "parent 0100\n"
+                     "grandchild 0100\n"
+                     "child0 0100\n"
+                     "child1 0100\n"
+                     "parent-again 0000\n",
+                     "%s", r.err);
+    run_free(&r);
+}
+
+/* sendshim_set_faults() from a SIGALRM handler while the main thread calls
+ * it in a loop: the handler that interrupted the lock's holder fails with
+ * EDEADLK instead of spinning forever (the timeout is the failure). */
+Test(faults, set_faults_in_a_signal_handler_never_hangs)
+{
+    const char *argv[] = {target_path("fault_signal_set"), NULL};
+    struct run_result r;
+    run_ok(&r, argv, NULL, 1);
+    cr_assert(r.exited && r.status == 0, "status %d\n%s%s", r.status, r.out, r.err);
+    int calls = -1, ok = -1, deadlk = -1, other = -1;
+    cr_assert_eq(sscanf(r.out, "handler %d ok %d edeadlk %d other %d", &calls, &ok, &deadlk, &other), 4, "%s",
+                 r.out);
+    cr_expect_eq(other, 0, "%s", r.out);
+    cr_expect_eq(ok + deadlk, calls, "%s", r.out);
+    /* The case that hung: the handler interrupted sendshim_set_faults. */
+    cr_expect_gt(deadlk, 0, "%s", r.out);
+    cr_expect_eq(count_lines(r.err, "sendshim_set_faults called from a signal handler that interrupted"),
+                 deadlk, "%s", r.err);
+    run_free(&r);
+}
+
 /* --- real programs survive the faults they are written for ----------------------------------- */
 
 static void receiver_start(struct tcp_sink *rx)

@@ -119,3 +119,30 @@ Test(prng, threads_each_get_a_distinct_step)
     qsort(want, TOTAL_DRAWS, sizeof want[0], cmp_u64);
     cr_assert_eq(memcmp(outputs, want, sizeof want), 0, "a step was lost or drawn twice");
 }
+
+/* Per process and per rule set (prng.h): set 0 of a process started by exec
+ * draws from the seed itself; every other (process, set) pair has a seed of
+ * its own, and fork streams are never 0 and differ by parent and order. */
+Test(prng, set_and_fork_streams_are_distinct)
+{
+    enum { SETS = 64, FORKS = 64 };
+    cr_assert_eq(ss_prng_set_seed(42, 0, 0), 42);
+    uint64_t seen[SETS * 2 + FORKS * 2];
+    int n = 0;
+    for (uint64_t set = 0; set < SETS; set++) {
+        seen[n++] = ss_prng_set_seed(42, 0, set);
+        seen[n++] = ss_prng_set_seed(42, ss_prng_fork_stream(0, 0), set);
+    }
+    for (uint64_t k = 0; k < FORKS; k++) {
+        uint64_t child = ss_prng_fork_stream(0, k), grandchild = ss_prng_fork_stream(child, 0);
+        cr_assert_neq(child, 0);
+        cr_assert_eq(child, ss_prng_fork_stream(0, k), "not reproducible");
+        seen[n++] = ss_prng_set_seed(42, child, SETS);
+        seen[n++] = ss_prng_set_seed(42, grandchild, SETS);
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            cr_assert_neq(seen[i], seen[j], "seeds %d and %d coincide", i, j);
+    /* A different seed moves every set. */
+    cr_assert_neq(ss_prng_set_seed(43, 0, 1), ss_prng_set_seed(42, 0, 1));
+}
