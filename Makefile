@@ -29,7 +29,7 @@ TARGETS        := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%) $(BUILD)/t
 LIB            := $(BUILD)/libsendshim.so
 CORE_LIB       := $(BUILD)/libsendshim_core.a
 
-.PHONY: all check test unit integration bench lint install uninstall clean criterion fuzz fuzz-smoke
+.PHONY: all check test unit integration bench bench-server lint install uninstall clean criterion fuzz fuzz-smoke
 
 all: $(LIB)
 

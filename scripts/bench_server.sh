@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# bench_server.sh - wall clock on a real server (SPEC 13): redis-server under
+# redis-benchmark, the client never preloaded, side by side in one run.
+#
+#   scripts/bench_server.sh          (what `make bench-server` runs; ~3 minutes)
+#   BENCH_QUICK=1 scripts/bench_server.sh   (a ~40 s smoke run)
+#
+# Environment: SENDSHIM_LIB (default build/libsendshim.so), BENCH_ROUNDS
+# (interleaved rounds, default 9, quick 3), BENCH_REQUESTS (requests per
+# round, default 50000: below strace's 65535 `when` limit, see below),
+# BENCH_OUT (directory for the data and the chart, default build/bench).
+#
+# Configurations, each a fresh redis-server per round:
+#   bare    no library
+#   idle    the library preloaded, nothing configured
+#   busy    SENDSHIM_NOSIGPIPE=1, SENDSHIM_FLAGS=freebsd and the 8 never-firing
+#           rules of scripts/bench.sh (redis replies with write(2) on its
+#           sockets: under NOSIGPIPE each becomes a send with MSG_NOSIGNAL)
+#   fiu     libfiu's fiu-run -x with write's failure point at probability 0
+#   strace  strace --seccomp-bpf -e inject=write:error=EAGAIN:when=65535, which
+#           never fires: a round makes fewer writes than that
+# Rounds are interleaved (round r runs every configuration once, in an order
+# rotated by r) so a slow stretch of the machine hits all of them alike.
+# Prints a markdown table (median requests/s, spread, ratio to bare) and
+# writes $BENCH_OUT/redis.dat and, when gnuplot is installed, redis.png.
+# redis-server, redis-benchmark (Debian redis-server, redis-tools), fiu-run
+# (fiu-utils) and gnuplot (gnuplot-nox) are installed when missing and we are
+# root. Exit status 0 when every figure could be measured, 1 otherwise; never
+# on a timing.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+lib=$(realpath "${SENDSHIM_LIB:-$top/build/libsendshim.so}")
+out_dir=${BENCH_OUT:-$top/build/bench}
+quick=${BENCH_QUICK:-0}
+if [[ $quick == 1 ]]; then
+    rounds=${BENCH_ROUNDS:-3} requests=${BENCH_REQUESTS:-20000}
+else
+    rounds=${BENCH_ROUNDS:-9} requests=${BENCH_REQUESTS:-50000}
+fi
+clients=50
+t_idle=1.01 # SPEC 13: idle within 1% of bare
+t_busy=1.03 # busy within 3%
+
+die() {
+    echo "bench-server: $*" >&2
+    exit 1
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+
+[[ -r $lib ]] || die "no library at $lib (run make)"
+((requests < 65535)) || die "BENCH_REQUESTS must stay below 65535 (strace's when= limit)"
+
+# The packages, installed when missing (as root), else named.
+need=()
+have redis-server || need+=(redis-server)
+have redis-benchmark || need+=(redis-tools)
+have fiu-run || need+=(fiu-utils)
+have gnuplot || need+=(gnuplot-nox)
+if ((${#need[@]})); then
+    if [[ $(id -u) == 0 ]] && have apt-get; then
+        echo "bench-server: installing ${need[*]}" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null ||
+            die "could not install ${need[*]}"
+    fi
+fi
+if ! have redis-server || ! have redis-benchmark; then
+    die "redis-server and redis-benchmark are needed (apt-get install redis-server redis-tools)"
+fi
+
+unset LD_PRELOAD
+for v in $(compgen -e); do
+    [[ $v == SENDSHIM_* ]] && unset "$v"
+done
+
+never=4000000000
+busy_rules="*:error=EAGAIN:when=$never"
+busy_rules+=";*:error=EINTR:when=$never.."
+busy_rules+=";*:error=ENOBUFS:when=$never+2"
+busy_rules+=";*:drop:when=$never:type=dgram"
+busy_rules+=";*:delay=1ms:when=$never:family=unix,inet"
+busy_rules+=";*:error=EPIPE:when=$never:p=0.5"
+busy_rules+=";*:short=50%:when=$never:type=stream,dgram"
+busy_rules+=";*:error=ECONNREFUSED:when=$never:after=0"
+
+cfgs=(bare idle busy)
+problems=()
+if have fiu-run; then cfgs+=(fiu); else problems+=("fiu-run missing: no libfiu reference"); fi
+if have strace; then cfgs+=(strace); else problems+=("strace missing: no strace reference"); fi
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    [[ -n $server_pid ]] && kill -9 "$server_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A free TCP port on 127.0.0.1, chosen by the kernel.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_server CFG PORT: redis-server under CFG, in the background.
+start_server() {
+    local cfg=$1 port=$2
+    local args=(redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no
+        --protected-mode no --daemonize no --loglevel warning --dir "$work")
+    case $cfg in
+    bare) "${args[@]}" >"$work/server.log" 2>&1 & ;;
+    idle) env "LD_PRELOAD=$lib" "${args[@]}" >"$work/server.log" 2>&1 & ;;
+    busy)
+        env "LD_PRELOAD=$lib" SENDSHIM_NOSIGPIPE=1 SENDSHIM_FLAGS=freebsd "SENDSHIM_FAULTS=$busy_rules" \
+            "${args[@]}" >"$work/server.log" 2>&1 &
+        ;;
+    fiu)
+        fiu-run -x -c "enable_random name=posix/io/rw/write,probability=0" \
+            "${args[@]}" >"$work/server.log" 2>&1 &
+        ;;
+    strace)
+        strace -f -qq -o /dev/null --seccomp-bpf -e trace=write -e inject=write:error=EAGAIN:when=65535 \
+            "${args[@]}" >"$work/server.log" 2>&1 &
+        ;;
+    esac
+    server_pid=$!
+    local i
+    for ((i = 0; i < 100; i++)); do
+        redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# stop_server PORT: asked to shut down (under strace, a SIGTERM to strace
+# itself would leave the server running); killed if it does not.
+stop_server() {
+    local port=$1 i
+    redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    pkill -9 -P "$server_pid" 2>/dev/null || true
+    kill -9 "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+}
+
+# one_round CFG: requests per second of SET and GET together (the mean of
+# the two), or nothing when the run failed.
+one_round() {
+    local cfg=$1 port csv
+    port=$(free_port)
+    if ! start_server "$cfg" "$port"; then
+        stop_server "$port"
+        return 0
+    fi
+    csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -n "$requests" -c "$clients" -t set,get --csv 2>/dev/null) || csv=
+    stop_server "$port"
+    # "SET","123456.79",... and "GET",...: the mean of the two rates.
+    awk -F'"' '/^"(SET|GET)"/ { s += $4; n++ } END { if (n == 2) printf "%.1f\n", s / 2 }' <<<"$csv"
+}
+
+declare -A samples
+for ((r = 0; r < rounds; r++)); do
+    n=${#cfgs[@]}
+    for ((k = 0; k < n; k++)); do
+        cfg=${cfgs[$(((k + r) % n))]}
+        v=$(one_round "$cfg")
+        if [[ -z $v ]]; then
+            problems+=("round $r: $cfg did not run")
+            continue
+        fi
+        samples[$cfg]+="$v "
+    done
+done
+
+# stats V...: median min max of the values.
+stats() {
+    printf '%s\n' "$@" | { grep . || true; } | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "- - -"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
+}
+
+mkdir -p "$out_dir"
+dat="$out_dir/redis.dat"
+read -ra vals <<<"${samples[bare]:-}"
+read -r bare_med _ _ <<<"$(stats "${vals[@]}")"
+echo "## Wall clock on redis-server (redis-benchmark -n $requests -c $clients -t set,get, $rounds interleaved rounds)"
+echo
+echo "$(uname -r), $(nproc) CPUs, load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| configuration | median requests/s | min .. max | time per request vs bare | target | result |"
+echo "|---|---|---|---|---|---|"
+printf '# cfg median min max ratio\n' >"$dat"
+for cfg in "${cfgs[@]}"; do
+    read -ra vals <<<"${samples[$cfg]:-}"
+    read -r med lo hi <<<"$(stats "${vals[@]}")"
+    if [[ $med == - || $bare_med == - ]]; then
+        echo "| $cfg | - | - | - | - | could not run |"
+        continue
+    fi
+    # Time per request is the inverse of the rate: bare/cfg > 1 means slower.
+    ratio=$(awk -v b="$bare_med" -v c="$med" 'BEGIN { printf "%.4f", b / c }')
+    target=- result=reference
+    case $cfg in
+    bare) result=- ;;
+    idle) target=$t_idle ;;
+    busy) target=$t_busy ;;
+    esac
+    if [[ $target != - ]]; then
+        if awk -v x="$ratio" -v t="$target" 'BEGIN { exit !(x <= t) }'; then result=meets; else result="MISSES $target"; fi
+    fi
+    echo "| $cfg | $med | $lo .. $hi | $ratio | $target | $result |"
+    printf '%s %s %s %s %s\n' "$cfg" "$med" "$lo" "$hi" "$ratio" >>"$dat"
+done
+echo
+echo "busy rules: \`$busy_rules\`"
+
+if have gnuplot; then
+    gnuplot <<EOF || problems+=("gnuplot failed")
+set terminal pngcairo size 800,450 font ",11"
+set output "$out_dir/redis.png"
+set title "redis-server under redis-benchmark (SET+GET, -c $clients, $rounds rounds): median, min..max"
+set ylabel "requests per second"
+set style fill solid 0.6 border -1
+set boxwidth 0.6
+set yrange [0:*]
+set grid ytics
+unset key
+plot "$dat" using 0:2:xtic(1) with boxes lc rgb "#4a7fb5", \
+     "" using 0:2:3:4 with yerrorbars lc rgb "black" pt 0
+EOF
+    [[ -f $out_dir/redis.png ]] && echo && echo "chart: $out_dir/redis.png"
+else
+    problems+=("gnuplot missing: no chart")
+fi
+
+if ((${#problems[@]})); then
+    printf 'bench-server: %s\n' "${problems[@]}" >&2
+    exit 1
+fi
