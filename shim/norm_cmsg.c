@@ -20,8 +20,11 @@
  *
  * Misalignment: a header found at cmsg + cmsg_len instead of
  * cmsg + CMSG_ALIGN(cmsg_len) (code that forgot CMSG_ALIGN) is taken when the
- * aligned position holds no valid header and the packed one does; the buffer
- * is then repacked.
+ * aligned position holds an invalid header (the kernel's EINVAL) and the
+ * packed one a valid one; the buffer is then repacked. When fewer bytes than
+ * a header follow the aligned position, the kernel ignores them
+ * (__cmsg_nxthdr stops), so the walk ends there too: a repair never invents
+ * a control message the kernel would not have read (SPEC 7).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -91,13 +94,14 @@ static void walk_init(struct walk *w, const struct ss_norm_ctx *ctx, const unsig
     }
 }
 
-/* A header could start at x: the end, the zero tail, or a plausible header. */
+/* A header could start at x: the end, the zero tail, fewer bytes than a
+ * header (where the kernel stops walking and ignores the rest: a step to
+ * the packed position would read those bytes as a message the kernel never
+ * sees), or a plausible header. */
 static int good_at(const struct walk *w, size_t x)
 {
-    if (x >= w->end || x >= w->zero_from)
+    if (x >= w->end || x >= w->zero_from || w->end - x < w->min)
         return 1;
-    if (w->end - x < w->min)
-        return 0;
     uint32_t l = rd32(w->b + x);
     return l >= w->min && l <= w->end - x;
 }

@@ -39,17 +39,19 @@ static ssize_t forward(const struct ss_request *rq)
     return -1;
 }
 
-/* After the call: the stages' bookkeeping, then errno as the call leaves it. */
+/* After the call: the stages' bookkeeping, on the request as normalized
+ * (never the program's header, which may hold what normalization masked
+ * off), then errno as the call leaves it. */
 static inline ssize_t finish(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret, int err,
                              int saved_errno)
 {
-    ss_stage_normalize_done(rq, ret);
     if (ret >= 0)
         ss_stage_after_success(rq, fd, ret);
     if (ss_cfg.stats)
         ss_stats_count(rq, ret);
     if (ss_cfg.trace)
         ss_trace_call(rq, ret, err);
+    ss_stage_normalize_done(rq, ret);
     /* Success leaves errno as the program had it; failure sets the call's. */
     errno = ret < 0 ? err : saved_errno;
     return ret;

@@ -61,19 +61,22 @@ static inline void ss_request_start(struct ss_request *rq, enum ss_call call, in
 struct ss_norm_frame {
     void *map; /* for the rare large cases; unmapped when the call is done */
     size_t map_len;
-    const struct msghdr *user_msg; /* sendmsg: the program's header while msg is our copy */
-    struct mmsghdr *user_vec;      /* sendmmsg: the program's array while vec is our copy */
+    struct mmsghdr *user_vec; /* sendmmsg: the program's array while vec is our copy */
     unsigned int user_vlen;
     void *batch_map; /* the copy of the array and its scratches */
     size_t batch_map_len;
+    /* The normalized request asks for less than the program's (its first
+     * 1024 iovecs of a stream write, a batch ended at a bad message): the
+     * call cannot send all the program asked for (MSG_EOF's condition). */
+    int cut;
     struct ss_norm_scratch scratch;
 };
 
 static inline void ss_norm_frame_init(struct ss_norm_frame *f)
 {
     f->map = NULL;
-    f->user_msg = NULL;
     f->user_vec = NULL;
+    f->cut = 0;
 }
 
 /* Total bytes a request asks to send (sendmmsg: over all messages). Reads the

@@ -48,6 +48,8 @@ int ss_stage_flags_full(struct ss_request *rq, struct ss_fd_ref *fd)
 /* Whether the call sent everything it was asked to (MSG_EOF's condition). */
 static int complete(const struct ss_request *rq, ssize_t ret)
 {
+    if (rq->norm && rq->norm->cut)
+        return 0; /* the normalized request is a part of the program's */
     size_t want = ss_request_bytes(rq);
     if (rq->call != SS_CALL_SENDMMSG)
         return (size_t)ret == want;

@@ -89,8 +89,11 @@ static int normalize_msg(struct ss_request *rq, struct ss_norm_ctx *ctx)
     case SS_NORM_UNCHANGED:
         return 0;
     case SS_NORM_REWRITTEN:
+        /* From here on every step (flags, faults, forward, stats, trace)
+         * sees the normalized header: the program's may hold what the
+         * normalizer masked off. */
         count_normalized(res.applied);
-        rq->norm->user_msg = rq->msg;
+        rq->norm->cut = (res.applied & SS_NORM_F_IOV_CAP) != 0;
         rq->msg = res.msg;
         return 0;
     default:
@@ -142,12 +145,14 @@ static int copy_batch(struct ss_request *rq, struct ss_norm_ctx *ctx, unsigned k
             break;
         }
         count_normalized(res.applied);
+        rq->norm->cut |= (res.applied & SS_NORM_F_IOV_CAP) != 0;
         copy[i].msg_hdr = *res.msg;
     }
     /* The copy replaces the program's array until the call is done (the
      * mapping of message 0's large case, if any, lives in rq->norm->map). */
     rq->norm->user_vec = rq->vec;
     rq->norm->user_vlen = rq->vlen;
+    rq->norm->cut |= sent < rq->vlen;
     rq->vec = copy;
     rq->vlen = sent;
     rq->norm->batch_map = base;
@@ -209,6 +214,7 @@ static int normalize_batch(struct ss_request *rq, struct ss_fd_ref *fd)
         if (k == 0)
             return res.err;
         rq->vlen = k; /* the messages before the bad one go out */
+        rq->norm->cut = 1;
         return 0;
     default:
         return copy_batch(rq, &ctx, k);
@@ -229,13 +235,6 @@ int ss_stage_normalize_full(struct ss_request *rq, struct ss_fd_ref *fd)
 
 void ss_stage_normalize_done_full(struct ss_request *rq, ssize_t ret)
 {
-    /* The later steps (MSG_EOF's "was everything sent?", stats, trace) judge
-     * the request the program made, not our copy (which may be cut to
-     * IOV_MAX entries). */
-    if (rq->norm->user_msg) {
-        rq->msg = rq->norm->user_msg;
-        rq->norm->user_msg = NULL;
-    }
     if (rq->norm->user_vec) {
         for (ssize_t i = 0; i < ret && (size_t)i < rq->vlen; i++)
             rq->norm->user_vec[i].msg_len = rq->vec[i].msg_len;

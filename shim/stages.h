@@ -51,12 +51,13 @@ static inline int ss_stage_normalize(struct ss_request *rq, struct ss_fd_ref *fd
     return ss_stage_normalize_full(rq, fd);
 }
 
-/* After the call: copy sendmmsg's msg_len values back into the program's
- * array and release what the stage mapped, if it made copies. */
+/* After the call and every step after it (which all see the normalized
+ * request): copy sendmmsg's msg_len values back into the program's array and
+ * release what the stage mapped, if it made copies. */
 void ss_stage_normalize_done_full(struct ss_request *rq, ssize_t ret);
 static inline void ss_stage_normalize_done(struct ss_request *rq, ssize_t ret)
 {
-    if (rq->norm && (rq->norm->user_msg || rq->norm->user_vec || rq->norm->map))
+    if (rq->norm && (rq->norm->user_vec || rq->norm->map))
         ss_stage_normalize_done_full(rq, ret);
 }
 

@@ -1,10 +1,14 @@
 /* trace.c - the SENDSHIM_TRACE line: function, fd, sizes, flags by name,
  * control messages by name, result or errno name. */
 #include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "log.h"
 #include "stats.h"
+
+#define SS_TRACE_CMSGS_MAX 8 /* control messages named on one line */
 
 static const struct {
     int bit;
@@ -70,26 +74,35 @@ static const char *cmsg_name(int level, int type)
     return NULL;
 }
 
-/* Names of the control messages of msg; bounded walk of the program's buffer. */
+/* Names of the control messages of msg, walked as the kernel walks them
+ * (a header at each CMSG_ALIGN(cmsg_len), none once fewer bytes than a
+ * header remain), by offsets bounded by msg_controllen's low 32 bits (SPEC 7
+ * masks the rest), stopping at the first invalid length: glibc's CMSG_NXTHDR
+ * trusts cmsg_len and would step anywhere on a header normalization
+ * refused. */
 static void buf_cmsgs(struct ss_buf *b, const struct msghdr *msg)
 {
-    if (!msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
+    const unsigned char *ctl = msg->msg_control;
+    size_t len = (uint32_t)msg->msg_controllen, off = 0;
+    if (!ctl || len < sizeof(struct cmsghdr))
         return;
     ss_buf_str(b, ", cmsg=");
-    int n = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c && n < 8; c = CMSG_NXTHDR((struct msghdr *)msg, c), n++) {
+    for (int n = 0; n < SS_TRACE_CMSGS_MAX && len - off >= sizeof(struct cmsghdr); n++) {
+        struct cmsghdr h;
+        memcpy(&h, ctl + off, sizeof h);
         if (n)
             ss_buf_char(b, ',');
-        const char *name = cmsg_name(c->cmsg_level, c->cmsg_type);
+        const char *name = cmsg_name(h.cmsg_level, h.cmsg_type);
         if (name) {
             ss_buf_str(b, name);
         } else {
-            ss_buf_i64(b, c->cmsg_level);
+            ss_buf_i64(b, h.cmsg_level);
             ss_buf_char(b, '/');
-            ss_buf_i64(b, c->cmsg_type);
+            ss_buf_i64(b, h.cmsg_type);
         }
-        if (c->cmsg_len < sizeof(struct cmsghdr))
+        if (h.cmsg_len < sizeof h || h.cmsg_len > len - off || CMSG_ALIGN(h.cmsg_len) >= len - off)
             break;
+        off += CMSG_ALIGN(h.cmsg_len);
     }
 }
 

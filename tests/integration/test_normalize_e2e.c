@@ -103,3 +103,66 @@ Test(normalize_e2e, rewritten_batch_is_still_one_sendmmsg)
     run_free(&r);
     free(text);
 }
+
+/* Issue 13: after normalization every later step sees the normalized header.
+ * upper-ctl's msg_controllen and cmsg_len carry garbage in their upper 32
+ * bits; the library masks them and sends (the kernel alone: ENOBUFS). The
+ * trace formatter, the statistics and a fault's log line used to get the
+ * program's header back and walk its control messages with the garbage
+ * (SIGSEGV under SENDSHIM_TRACE=1). */
+Test(normalize_e2e, later_steps_see_the_normalized_header)
+{
+    const char *settings[][3] = {
+        {"SENDSHIM_TRACE=1", NULL, NULL},
+        {"SENDSHIM_STATS=1", NULL, NULL},
+        {"SENDSHIM_TRACE=1", "SENDSHIM_STATS=1", "SENDSHIM_FAULTS=sendmsg:delay=1ms"},
+    };
+    const char *argv[] = {target_path("cmsgprog"), "upper-ctl", NULL};
+    struct run_result without;
+    cr_assert_eq(run(&without, argv, NULL, 0, NULL, 20), 0);
+    cr_expect_str_eq(without.out, "sendmsg -1 ENOBUFS\nreceived nothing\n", "%s", without.out);
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        const char *env[] = {settings[i][0], settings[i][1], settings[i][2], NULL};
+        struct run_result r;
+        cr_assert_eq(run(&r, argv, env, 1, NULL, 20), 0);
+        cr_expect_eq(r.status, 0, "%s: status %d, stderr %s", settings[i][0], r.status, r.err);
+        cr_expect_str_eq(
+            r.out,
+            "sendmsg 4\nreceived 4 bytes: data\n  SCM_RIGHTS 1 fds, first reads 16 'through the pipe'\n",
+            "%s: %s", settings[i][0], r.out);
+        if (!strcmp(settings[i][0], "SENDSHIM_TRACE=1"))
+            cr_expect(strstr(r.err, "trace: sendmsg(fd=3, 1 iov, 4 bytes, cmsg=SCM_RIGHTS, flags=0) = 4\n"),
+                      "%s", r.err);
+        run_free(&r);
+    }
+    run_free(&without);
+}
+
+/* Issue 13: fewer bytes than a header after the aligned end of the last
+ * control message are ignored by the kernel (__cmsg_nxthdr stops); read at
+ * the unaligned offset they used to become a control message of their own.
+ * The kernel alone is the oracle: the datagram leaves with the default TTL
+ * (not the crafted IP_TTL 1), and the 19-byte IP_TTL the repack made (EINVAL)
+ * is never seen. */
+Test(normalize_e2e, junk_the_kernel_ignores_is_never_a_control_message)
+{
+    const char *names[] = {"junk-ttl", "junk-einval"};
+    const char *settings[] = {NULL, "SENDSHIM_FLAGS=linux", "SENDSHIM_TRACE=1"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *argv[] = {target_path("cmsgprog"), names[i], NULL};
+        struct run_result without;
+        cr_assert_eq(run(&without, argv, NULL, 0, NULL, 20), 0);
+        cr_expect_str_eq(without.out, "sendmsg 3\nttl 64\n", "%s without the library: %s", names[i],
+                         without.out);
+        for (size_t j = 0; j < sizeof settings / sizeof settings[0]; j++) {
+            const char *env[] = {settings[j], NULL};
+            struct run_result r;
+            cr_assert_eq(run(&r, argv, env, 1, NULL, 20), 0);
+            cr_expect_str_eq(r.out, without.out, "%s (%s): %s", names[i], env[0] ? env[0] : "nothing set",
+                             r.out);
+            cr_expect_eq(r.status, 0, "%s: %s", names[i], r.err);
+            run_free(&r);
+        }
+        run_free(&without);
+    }
+}

@@ -22,6 +22,14 @@
  *   fds-254          254 descriptors in one SCM_RIGHTS
  *   mmsg-bad-second  sendmmsg of 3 where message 1 has cmsg_len 15
  *   mmsg-bsd-second  sendmmsg of 3 where message 1 has a FreeBSD SCM_RIGHTS
+ *   upper-ctl        an SCM_RIGHTS whose cmsg_len and msg_controllen carry
+ *                    garbage in their upper 32 bits
+ *   junk-ttl         UDP: a control message of an unknown level with cmsg_len
+ *                    25, then 20 bytes (fewer than a header after the aligned
+ *                    offset 32) that read at offset 25 as IP_TTL 1; the
+ *                    receiver prints the TTL it saw (IP_RECVTTL)
+ *   junk-einval      UDP: cmsg_len 41, then 19 bytes that read at offset 41
+ *                    as an IP_TTL of cmsg_len 19 (msg_controllen 60)
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -150,6 +158,59 @@ static int udp_srcaddr(int type)
     return 0;
 }
 
+/* An unknown level: the kernel's ip_cmsg_send skips it. */
+#define JUNK_LEVEL 0x1234
+
+/* Lay a header {len, level, type} at p, as the program's bytes (no padding). */
+static void put_raw(unsigned char *p, size_t len, int level, int type)
+{
+    struct cmsghdr h = {.cmsg_len = len, .cmsg_level = level, .cmsg_type = type};
+    memcpy(p, &h, sizeof h);
+}
+
+/* The kernel stops walking control messages when the next aligned header
+ * would not fit (__cmsg_nxthdr): the bytes after the first message here are
+ * never read by it. */
+static int udp_junk(int ttl_case)
+{
+    int s[2], on = 1;
+    t_pair("udp", s);
+    if (setsockopt(s[1], IPPROTO_IP, IP_RECVTTL, &on, sizeof on))
+        t_die("IP_RECVTTL");
+    memset(ctl.b, 0xab, 64);
+    size_t first = ttl_case ? 25 : 41, len = ttl_case ? 45 : 60;
+    put_raw(ctl.b, first, JUNK_LEVEL, 0);
+    put_raw(ctl.b + first, len - first, IPPROTO_IP, IP_TTL);
+    int one = 1;
+    memcpy(ctl.b + first + sizeof(struct cmsghdr), &one,
+           len - first - sizeof(struct cmsghdr) < sizeof one ? len - first - sizeof(struct cmsghdr)
+                                                             : sizeof one);
+    struct iovec iov = {"ttl", 3};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = len};
+    errno = 0;
+    show("sendmsg", sendmsg(s[0], &m, 0));
+    union {
+        struct cmsghdr a;
+        char b[256];
+    } in;
+    char buf[16];
+    struct iovec riov = {buf, sizeof buf};
+    struct msghdr r = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = in.b, .msg_controllen = sizeof in.b};
+    struct pollfd p = {.fd = s[1], .events = POLLIN};
+    if (poll(&p, 1, 300) <= 0 || recvmsg(s[1], &r, MSG_DONTWAIT) < 0) {
+        printf("received nothing\n");
+        return 0;
+    }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&r); c; c = CMSG_NXTHDR(&r, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
+            int ttl;
+            memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+            printf("ttl %d\n", ttl);
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -162,6 +223,8 @@ int main(int argc, char **argv)
         return udp_srcaddr(7);
     if (!strcmp(c, "hdr-srcaddr"))
         return udp_srcaddr(IP_SENDSRCADDR);
+    if (!strncmp(c, "junk-", 5))
+        return udp_junk(!strcmp(c, "junk-ttl"));
     if (socketpair(AF_UNIX, dgram ? SOCK_DGRAM : SOCK_STREAM, 0, s))
         t_die("socketpair");
     int on = 1;
@@ -201,6 +264,10 @@ int main(int argc, char **argv)
         size_t off = put_linux(ctl.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd) - 4; /* unpadded: 20 */
         off += put_linux(ctl.b + off, SOL_SOCKET, SCM_RIGHTS, &fd2, sizeof fd2) - 4;
         m.msg_controllen = off;
+    } else if (!strcmp(c, "upper-ctl")) {
+        size_t garbage = sizeof(size_t) > 4 ? (size_t)0x5a5a5a5a << 16 << 16 : 0;
+        m.msg_controllen = put_linux(ctl.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd) | garbage;
+        ((struct cmsghdr *)ctl.b)->cmsg_len |= garbage;
     } else if (!strcmp(c, "trailing-zeros")) {
         m.msg_controllen = put_linux(ctl.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd) + 16;
     } else if (!strcmp(c, "overrun")) {
