@@ -4,7 +4,8 @@
  * control buffer. Arrays are allocated at their exact size so ASan catches
  * any read past them. Besides ASan/UBSan, the output is checked: a rewritten
  * message must be one the kernel's cmsg walk accepts (every cmsg_len within
- * bounds), with at most SS_IOV_MAX iovecs and SS_SCM_MAX_FD descriptors.
+ * bounds), with at most SS_IOV_MAX iovecs and SS_SCM_MAX_FD descriptors, and
+ * control messages are repacked only where the kernel would refuse them.
  *
  * Build and run (see the report / Makefile `fuzz` target):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -75,6 +76,28 @@ static void check_output(const struct ss_norm_result *r, const struct ss_norm_sc
     }
 }
 
+/* The kernel's walk of the program's buffer (__cmsg_nxthdr, CMSG_OK) with
+ * the lengths masked to 32 bits as SPEC 7 does: 1 when it meets an invalid
+ * header (EINVAL). */
+static int kernel_refuses(const struct msghdr *m)
+{
+    const unsigned char *b = m->msg_control;
+    size_t len = (uint32_t)m->msg_controllen, off = 0;
+    if (!b)
+        return 0;
+    while (len - off >= sizeof(struct cmsghdr)) {
+        struct cmsghdr h;
+        memcpy(&h, b + off, sizeof h);
+        uint32_t l = (uint32_t)h.cmsg_len;
+        if (l < sizeof h || l > len - off)
+            return 1;
+        if (CMSG_ALIGN(l) >= len - off)
+            return 0;
+        off += CMSG_ALIGN(l);
+    }
+    return 0;
+}
+
 static void run(const struct msghdr *m, struct ss_norm_ctx *ctx)
 {
     struct ss_norm_scratch s;
@@ -100,6 +123,11 @@ static void run(const struct msghdr *m, struct ss_norm_ctx *ctx)
     } else if (st != SS_NORM_UNCHANGED || r.msg != m) {
         abort();
     }
+    /* Repacking repairs only what the kernel refuses: it never turns bytes
+     * the kernel ignores into a control message (SPEC 7). */
+    if (st == SS_NORM_REWRITTEN && (r.applied & SS_NORM_F_CMSG_REPACK) && !(r.applied & SS_NORM_F_CMSG_BSD) &&
+        !kernel_refuses(m))
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

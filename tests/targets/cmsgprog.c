@@ -265,9 +265,12 @@ int main(int argc, char **argv)
         off += put_linux(ctl.b + off, SOL_SOCKET, SCM_RIGHTS, &fd2, sizeof fd2) - 4;
         m.msg_controllen = off;
     } else if (!strcmp(c, "upper-ctl")) {
-        size_t garbage = sizeof(size_t) > 4 ? (size_t)0x5a5a5a5a << 16 << 16 : 0;
-        m.msg_controllen = put_linux(ctl.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd) | garbage;
-        ((struct cmsghdr *)ctl.b)->cmsg_len |= garbage;
+        /* Different garbage: a walk that trusts both steps a terabyte on
+         * and still finds itself inside msg_controllen. */
+        int wide = sizeof(size_t) > 4;
+        m.msg_controllen = put_linux(ctl.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd) |
+                           (wide ? (size_t)0x5a5a5a5a << 16 << 16 : 0);
+        ((struct cmsghdr *)ctl.b)->cmsg_len |= wide ? (size_t)0x100 << 16 << 16 : 0;
     } else if (!strcmp(c, "trailing-zeros")) {
         m.msg_controllen = put_linux(ctl.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd) + 16;
     } else if (!strcmp(c, "overrun")) {

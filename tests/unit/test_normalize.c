@@ -441,6 +441,31 @@ Test(normalize, misaligned_repacked)
     cr_assert_eq(*(int *)CMSG_DATA(out_cmsg(CMSG_SPACE(4))), 9);
 }
 
+/* Fewer bytes than a header after the aligned end of the last message: the
+ * kernel stops there (__cmsg_nxthdr) and ignores them, so they are never
+ * read at the unaligned offset as a message of their own (issue 13: they
+ * became an IP_TTL 1, or a 19-byte IP_TTL the kernel refuses). */
+static void junk_after(size_t first, size_t controllen)
+{
+    memset(&cb, 0xab, sizeof cb);
+    struct cmsghdr h = {.cmsg_len = first, .cmsg_level = 0x1234, .cmsg_type = 0};
+    memcpy(cb.b, &h, sizeof h);
+    h = (struct cmsghdr){.cmsg_len = controllen - first, .cmsg_level = IPPROTO_IP, .cmsg_type = IP_TTL};
+    memcpy(cb.b + first, &h, sizeof h);
+    int one = 1;
+    if (controllen - first >= CMSG_LEN(sizeof one))
+        memcpy(cb.b + first + sizeof h, &one, sizeof one);
+    struct msghdr m = msg_ctl(&cb, controllen);
+    cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_DGRAM), SS_NORM_UNCHANGED, "%s", diag);
+    cr_assert_eq(res.msg, &m);
+}
+
+Test(normalize, junk_the_kernel_ignores_is_not_repacked)
+{
+    junk_after(25, 45); /* aligned next header at 32: 13 bytes left */
+    junk_after(41, 60); /* at 48: 12 bytes left */
+}
+
 /* ---- native private values ----------------------------------------------------------- */
 
 Test(normalize, native_private_scm_creds)
