@@ -151,6 +151,17 @@ Test(flags, eof_short_count_leaves_the_stream_open_until_the_retry_completes)
     free(out);
 }
 
+/* The library sends the first 1024 of 1100 iovecs on a stream (SPEC 7): a
+ * short count, so MSG_EOF must leave the stream open although every byte of
+ * the normalized message was sent. */
+Test(flags, eof_waits_for_the_iovecs_past_the_first_1024)
+{
+    const char *args[] = {"tcp", "sendmsg-1100", NULL};
+    char *out = target_out("flags_eof", args, NULL, 1);
+    cr_expect_str_eq(out, "sendmsg-1100 1024\npeer 1024 bytes open\nagain 1\n");
+    free(out);
+}
+
 Test(flags, eof_never_shuts_down_udp_or_unix_sockets)
 {
     const char *kinds[] = {"udp", "udp6", "unix-stream", "unix-dgram"};

@@ -3,8 +3,10 @@
  *   flags_eof KIND CALL [nonblock]
  *
  * KIND: tcp, tcp6, udp, unix-stream, unix-dgram. CALL: send, sendto, sendmsg,
- * sendmmsg, zero (send of 0 bytes). Sends "hello" (two messages "hel"+"lo"
- * for sendmmsg) with MSG_EOF (0x200), then reports what the peer saw:
+ * sendmmsg, zero (send of 0 bytes), sendmsg-1100 (1100 one-byte iovecs, of
+ * which the library sends the first 1024). Sends "hello" (two messages
+ * "hel"+"lo" for sendmmsg) with MSG_EOF (0x200), then reports what the peer
+ * saw:
  *   "CALL RESULT", "peer N bytes EOF" or "peer N bytes open" (no EOF within
  *   a short wait), then "again RESULT" for one more plain send.
  * nonblock (tcp): O_NONBLOCK sender with a tiny send buffer sends 4 MiB with
@@ -72,6 +74,14 @@ static long do_call(const char *call)
         return sendmmsg(s[0], mm, 2, MSG_EOF);
     if (!strcmp(call, "zero"))
         return send(s[0], "", 0, MSG_EOF);
+    if (!strcmp(call, "sendmsg-1100")) {
+        static struct iovec v[1100];
+        for (int i = 0; i < 1100; i++)
+            v[i] = (struct iovec){hel, 1};
+        m.msg_iov = v;
+        m.msg_iovlen = 1100;
+        return sendmsg(s[0], &m, MSG_EOF);
+    }
     fprintf(stderr, "unknown call %s\n", call);
     exit(2);
 }
