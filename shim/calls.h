@@ -9,13 +9,18 @@ enum ss_call {
     SS_CALL_SENDMMSG,
     SS_CALL_WRITE,
     SS_CALL_WRITEV,
-    SS_NCALLS
+    SS_NCALLS, /* the calls above run the pipeline and fault rules name them */
+    /* Seen only (SPEC 9): traced and counted, under the SIGPIPE policy when
+     * they write to a socket, never faulted. */
+    SS_CALL_SENDFILE = SS_NCALLS, /* sendfile and sendfile64 */
+    SS_CALL_SPLICE,
+    SS_NCALLS_SEEN /* every call trace and stats show */
 };
 
 #define SS_CALL_BIT(c) (1u << (c))
 #define SS_CALLS_ALL   ((1u << SS_NCALLS) - 1u)
 
-/* "send", "sendto", ... ; NULL for an out-of-range value. */
+/* "send", "sendto", ..., "splice"; NULL for an out-of-range value. */
 const char *ss_call_name(enum ss_call call);
 
 #endif

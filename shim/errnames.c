@@ -196,14 +196,15 @@ int ss_errno_from_name(const char *name, size_t len)
     return 0;
 }
 
-static const char *const call_names[SS_NCALLS] = {
+static const char *const call_names[SS_NCALLS_SEEN] = {
     [SS_CALL_SEND] = "send",         [SS_CALL_SENDTO] = "sendto", [SS_CALL_SENDMSG] = "sendmsg",
     [SS_CALL_SENDMMSG] = "sendmmsg", [SS_CALL_WRITE] = "write",   [SS_CALL_WRITEV] = "writev",
+    [SS_CALL_SENDFILE] = "sendfile", [SS_CALL_SPLICE] = "splice",
 };
 
 const char *ss_call_name(enum ss_call call)
 {
-    if ((unsigned)call >= SS_NCALLS)
+    if ((unsigned)call >= SS_NCALLS_SEEN)
         return NULL;
     return call_names[call];
 }

@@ -32,7 +32,9 @@ static ssize_t forward(const struct ss_request *rq)
     case SS_CALL_WRITEV:
         /* As send/sendmsg with MSG_NOSIGNAL when the SIGPIPE policy says so. */
         return ss_forward_write(rq);
-    case SS_NCALLS:
+    case SS_CALL_SENDFILE: /* seen only (transfer.c): never a request of the pipeline */
+    case SS_CALL_SPLICE:
+    case SS_NCALLS_SEEN:
         break;
     }
     errno = ENOSYS;

@@ -18,6 +18,8 @@ size_t ss_request_bytes(const struct ss_request *rq)
     case SS_CALL_SEND:
     case SS_CALL_SENDTO:
     case SS_CALL_WRITE:
+    case SS_CALL_SENDFILE:
+    case SS_CALL_SPLICE:
         return rq->len;
     case SS_CALL_WRITEV:
         return rq->iovcnt > 0 ? iov_bytes(rq->iov, (size_t)rq->iovcnt) : 0;
@@ -27,7 +29,7 @@ size_t ss_request_bytes(const struct ss_request *rq)
         for (unsigned i = 0; rq->vec && i < rq->vlen; i++)
             total += iov_bytes(rq->vec[i].msg_hdr.msg_iov, (unsigned)rq->vec[i].msg_hdr.msg_iovlen);
         return total;
-    case SS_NCALLS:
+    case SS_NCALLS_SEEN:
         break;
     }
     return 0;

@@ -18,7 +18,7 @@ struct ss_request {
     int flags_in; /* as the program passed them */
     int flags;    /* what the kernel will get */
 
-    /* send, sendto, write */
+    /* send, sendto, write (sendfile, splice: len only, the count asked for) */
     const void *buf;
     size_t len;
     /* sendto */
@@ -32,6 +32,9 @@ struct ss_request {
     /* writev */
     const struct iovec *iov;
     int iovcnt;
+    /* sendfile, splice: the descriptor read from (fd is the one written to;
+     * splice's flags are in flags_in and flags) */
+    int in_fd;
 
     int eof; /* MSG_EOF asked for: shut down the write side once all was sent */
 
@@ -43,7 +46,7 @@ struct ss_request {
 /* Start a request: the fields every stage reads. The wrapper then sets only
  * those of its own kind (send: buf, len; sendto: also addr, addrlen;
  * sendmsg: msg; sendmmsg: vec, vlen; write: buf, len; writev: iov, iovcnt;
- * sendmsg and sendmmsg: norm); the stages read no other, so the rest stays
+ * sendmsg and sendmmsg: norm; sendfile, splice: len, in_fd); the stages read no other, so the rest stays
  * unset rather than zeroed on every call. */
 static inline void ss_request_start(struct ss_request *rq, enum ss_call call, int fd, int flags)
 {

@@ -317,7 +317,9 @@ static void apply_short(struct ss_request *rq, struct ss_fault *f)
         rq->vlen = 1;
         break;
     }
-    case SS_NCALLS:
+    case SS_CALL_SENDFILE: /* seen only: never faulted */
+    case SS_CALL_SPLICE:
+    case SS_NCALLS_SEEN:
         break;
     }
 }

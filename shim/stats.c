@@ -2,7 +2,9 @@
 #include "stats.h"
 
 #include "faults.h"
+#include "fdtable.h"
 #include "log.h"
+#include "state.h"
 
 struct ss_stats ss_stats;
 
@@ -26,6 +28,11 @@ void ss_stats_count(const struct ss_request *rq, ssize_t ret)
         add(&ss_stats.flags_rewritten, 1);
 }
 
+int ss_calls_seen_on(int fd)
+{
+    return (ss_cfg.trace || ss_cfg.stats) && ss_fd_is_socket(ss_fd_probe(fd));
+}
+
 static uint64_t get(const uint64_t *counter)
 {
     return __atomic_load_n(counter, __ATOMIC_RELAXED);
@@ -35,7 +42,7 @@ void ss_stats_report(void)
 {
     char line[SS_LINE_MAX];
     struct ss_buf b;
-    for (int c = 0; c < SS_NCALLS; c++) {
+    for (int c = 0; c < SS_NCALLS_SEEN; c++) {
         const struct ss_call_stats *s = &ss_stats.call[c];
         ss_log_begin(&b, line, sizeof line);
         ss_buf_str(&b, "stats: ");

@@ -16,13 +16,18 @@ struct ss_call_stats {
 };
 
 struct ss_stats {
-    struct ss_call_stats call[SS_NCALLS];
+    struct ss_call_stats call[SS_NCALLS_SEEN];
     uint64_t flags_rewritten; /* calls whose flags word we changed */
     uint64_t normalized;      /* messages the normalizer repaired */
     uint64_t faults;          /* injected faults */
 };
 
 extern struct ss_stats ss_stats;
+
+/* Whether trace or stats must see a write, writev, sendfile or splice on
+ * fd: they are on and fd is a socket (SPEC 9: every call the library
+ * interposes on a socket). Probes fd once per descriptor, only then. */
+int ss_calls_seen_on(int fd);
 
 /* Count one finished call (atomic, lock-free). */
 void ss_stats_count(const struct ss_request *rq, ssize_t ret);

@@ -1,5 +1,6 @@
 /* trace.c - the SENDSHIM_TRACE line: function, fd, sizes, flags by name,
  * control messages by name, result or errno name. */
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
@@ -10,10 +11,12 @@
 
 #define SS_TRACE_CMSGS_MAX 8 /* control messages named on one line */
 
-static const struct {
+struct flag_name {
     int bit;
     const char *name;
-} flag_names[] = {
+};
+
+static const struct flag_name msg_flag_names[] = {
     {MSG_OOB, "MSG_OOB"},
     {MSG_PEEK, "MSG_PEEK"},
     {MSG_DONTROUTE, "MSG_DONTROUTE"},
@@ -37,7 +40,15 @@ static const struct {
     {MSG_CMSG_CLOEXEC, "MSG_CMSG_CLOEXEC"},
 };
 
-void ss_buf_flags(struct ss_buf *b, int flags)
+static const struct flag_name splice_flag_names[] = {
+    {SPLICE_F_MOVE, "SPLICE_F_MOVE"},
+    {SPLICE_F_NONBLOCK, "SPLICE_F_NONBLOCK"},
+    {SPLICE_F_MORE, "SPLICE_F_MORE"},
+    {SPLICE_F_GIFT, "SPLICE_F_GIFT"},
+};
+
+/* flags as NAME|NAME, "0", bits the table lacks in hex. */
+static void buf_flag_names(struct ss_buf *b, const struct flag_name *names, size_t n, int flags)
 {
     unsigned rest = (unsigned)flags;
     int first = 1;
@@ -45,13 +56,13 @@ void ss_buf_flags(struct ss_buf *b, int flags)
         ss_buf_char(b, '0');
         return;
     }
-    for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++) {
-        if (!(rest & (unsigned)flag_names[i].bit))
+    for (size_t i = 0; i < n; i++) {
+        if (!(rest & (unsigned)names[i].bit))
             continue;
         if (!first)
             ss_buf_char(b, '|');
-        ss_buf_str(b, flag_names[i].name);
-        rest &= ~(unsigned)flag_names[i].bit;
+        ss_buf_str(b, names[i].name);
+        rest &= ~(unsigned)names[i].bit;
         first = 0;
     }
     if (rest) {
@@ -59,6 +70,11 @@ void ss_buf_flags(struct ss_buf *b, int flags)
             ss_buf_char(b, '|');
         ss_buf_hex(b, rest);
     }
+}
+
+void ss_buf_flags(struct ss_buf *b, int flags)
+{
+    buf_flag_names(b, msg_flag_names, sizeof msg_flag_names / sizeof msg_flag_names[0], flags);
 }
 
 static const char *cmsg_name(int level, int type)
@@ -106,6 +122,13 @@ static void buf_cmsgs(struct ss_buf *b, const struct msghdr *msg)
     }
 }
 
+/* The send family takes a flags word; write, writev and sendfile have none. */
+static int has_msg_flags(enum ss_call call)
+{
+    return call == SS_CALL_SEND || call == SS_CALL_SENDTO || call == SS_CALL_SENDMSG ||
+           call == SS_CALL_SENDMMSG;
+}
+
 void ss_trace_call(const struct ss_request *rq, ssize_t ret, int err)
 {
     char line[SS_LINE_MAX];
@@ -135,6 +158,11 @@ void ss_trace_call(const struct ss_request *rq, ssize_t ret, int err)
         ss_buf_i64(&b, rq->iovcnt);
         ss_buf_str(&b, " iov");
         break;
+    case SS_CALL_SENDFILE:
+    case SS_CALL_SPLICE:
+        ss_buf_str(&b, ", in_fd=");
+        ss_buf_i64(&b, rq->in_fd);
+        break;
     default:
         break;
     }
@@ -146,7 +174,11 @@ void ss_trace_call(const struct ss_request *rq, ssize_t ret, int err)
     }
     if (rq->call == SS_CALL_SENDMSG && rq->msg)
         buf_cmsgs(&b, rq->msg);
-    if (rq->call != SS_CALL_WRITE && rq->call != SS_CALL_WRITEV) {
+    if (rq->call == SS_CALL_SPLICE) {
+        ss_buf_str(&b, ", flags=");
+        buf_flag_names(&b, splice_flag_names, sizeof splice_flag_names / sizeof splice_flag_names[0],
+                       rq->flags_in);
+    } else if (has_msg_flags(rq->call)) {
         ss_buf_str(&b, ", flags=");
         ss_buf_flags(&b, rq->flags_in);
         if (rq->flags != rq->flags_in) {

@@ -1,22 +1,22 @@
 /* sendfile.c - sendfile(2) and sendfile64: to a socket under the SIGPIPE
  * policy, the call runs with SIGPIPE blocked in this thread and a SIGPIPE it
- * raised is consumed (sendfile has no MSG_NOSIGNAL). */
+ * raised is consumed (sendfile has no MSG_NOSIGNAL); trace and stats see it
+ * (transfer.h). */
 /* export.h (real.h) first: musl's <sys/sendfile.h> defines sendfile64 as a
  * macro, which must not rename ss_real's member. */
 #include "export.h"
-#include "sigpipe.h"
+#include "transfer.h"
 
 #include <sys/sendfile.h>
 
 SS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-    if (SS_LIKELY(!SS_ACTIVE()) || !ss_sigpipe_suppressed(out_fd))
+    unsigned needs;
+    if (SS_LIKELY(!SS_ACTIVE()) || !(needs = ss_transfer_needs(out_fd)))
         return SS_REAL(sendfile)(out_fd, in_fd, offset, count);
-    struct ss_sigpipe_guard g;
-    ss_sigpipe_block(&g);
-    ssize_t r = SS_REAL(sendfile)(out_fd, in_fd, offset, count);
-    ss_sigpipe_restore(&g, out_fd);
-    return r;
+    struct ss_transfer t;
+    ss_transfer_begin(&t, needs, SS_CALL_SENDFILE, out_fd, in_fd, count, 0);
+    return ss_transfer_end(&t, SS_REAL(sendfile)(out_fd, in_fd, offset, count));
 }
 
 /* glibc exports sendfile64 too (the same call on 64-bit systems; the
@@ -30,11 +30,10 @@ ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count);
 #endif
 SS_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
-    if (SS_LIKELY(!SS_ACTIVE()) || !ss_sigpipe_suppressed(out_fd))
+    unsigned needs;
+    if (SS_LIKELY(!SS_ACTIVE()) || !(needs = ss_transfer_needs(out_fd)))
         return SS_REAL(sendfile64)(out_fd, in_fd, (off_t *)offset, count);
-    struct ss_sigpipe_guard g;
-    ss_sigpipe_block(&g);
-    ssize_t r = SS_REAL(sendfile64)(out_fd, in_fd, (off_t *)offset, count);
-    ss_sigpipe_restore(&g, out_fd);
-    return r;
+    struct ss_transfer t;
+    ss_transfer_begin(&t, needs, SS_CALL_SENDFILE, out_fd, in_fd, count, 0);
+    return ss_transfer_end(&t, SS_REAL(sendfile64)(out_fd, in_fd, (off_t *)offset, count));
 }

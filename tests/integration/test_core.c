@@ -341,6 +341,86 @@ Test(core, stats_summary_at_exit)
     run_free(&r);
 }
 
+/* seen_writer (tests/targets) writes to a socket with write, writev,
+ * sendfile, sendfile64 and splice, and the same to a file and a pipe. Its
+ * descriptors, from its first line. */
+struct seen_fds {
+    int sock, file, pipe, source;
+    long received; /* what the socket's peer read: the oracle */
+};
+
+static void seen_writer(struct run_result *r, const char *kind, const char *setting, struct seen_fds *fds)
+{
+    const char *argv[] = {target_path("seen_writer"), kind, NULL};
+    run_with(r, argv, setting);
+    cr_assert_eq(r->status, 0, "seen_writer %s: %s", kind, r->err);
+    cr_assert_eq(sscanf(r->out, "socket %d file %d pipe %d source %d", &fds->sock, &fds->file, &fds->pipe,
+                        &fds->source),
+                 4, "%s", r->out);
+    const char *peer = strstr(r->out, "peer received ");
+    cr_assert(peer && sscanf(peer, "peer received %ld", &fds->received) == 1, "%s", r->out);
+    /* Without the library: the same bytes reach the peer. */
+    cr_assert_eq(fds->received, 100 + 200 + 3000 + 1000 + 400, "%s", r->out);
+}
+
+/* Trace sees every write, writev, sendfile and splice on a socket, and no
+ * other: the file's and the pipe's calls make no line. */
+Test(core, trace_sees_write_writev_sendfile_splice_on_sockets_only)
+{
+    static const char *const kinds[] = {"tcp", "unix-stream"};
+    for (size_t k = 0; k < 2; k++) {
+        struct run_result r;
+        struct seen_fds fd;
+        seen_writer(&r, kinds[k], "SENDSHIM_TRACE=1", &fd);
+        char want[6][128];
+        snprintf(want[0], sizeof want[0], "trace: write(fd=%d, 100 bytes) = 100\n", fd.sock);
+        snprintf(want[1], sizeof want[1], "trace: writev(fd=%d, 3 iov, 200 bytes) = 200\n", fd.sock);
+        snprintf(want[2], sizeof want[2], "trace: sendfile(fd=%d, in_fd=%d, 3000 bytes) = 3000\n", fd.sock,
+                 fd.source);
+        snprintf(want[3], sizeof want[3], "trace: sendfile(fd=%d, in_fd=%d, 1000 bytes) = 1000\n", fd.sock,
+                 fd.source);
+        snprintf(want[4], sizeof want[4], ", 400 bytes, flags=0) = 400\n");
+        snprintf(want[5], sizeof want[5], ", 10 bytes) = -1 EBADF\n");
+        for (int i = 0; i < 6; i++)
+            cr_expect(strstr(r.err, want[i]), "%s: missing %s in:\n%s", kinds[k], want[i], r.err);
+        cr_expect_eq(count_lines(r.err, "]: trace: "), 6, "%s: exactly the socket calls:\n%s", kinds[k],
+                     r.err);
+        char on_sock[32];
+        snprintf(on_sock, sizeof on_sock, "(fd=%d, ", fd.sock);
+        cr_expect_eq(count_lines(r.err, on_sock), 6, "%s:\n%s", kinds[k], r.err);
+        /* The results traced add up to what the peer received. */
+        long traced = 0;
+        for (const char *l = strstr(r.err, "trace: "); l; l = strstr(l + 1, "trace: ")) {
+            const char *eq = strstr(l, ") = ");
+            long v = eq ? strtol(eq + 4, NULL, 10) : 0;
+            traced += v > 0 ? v : 0;
+        }
+        cr_expect_eq(traced, fd.received, "%s: traced %ld bytes, the peer received %ld", kinds[k], traced,
+                     fd.received);
+        run_free(&r);
+    }
+}
+
+/* Stats count the same calls: the bytes per function add up to what the
+ * peer received; the file's and the pipe's writes are not counted. */
+Test(core, stats_count_write_writev_sendfile_splice_on_sockets_only)
+{
+    static const char *const lines[] = {
+        "stats: write calls=1 failed=0 bytes=100\n",     "stats: writev calls=1 failed=0 bytes=200\n",
+        "stats: sendfile calls=3 failed=1 bytes=4000\n", "stats: splice calls=1 failed=0 bytes=400\n",
+        "stats: send calls=0 failed=0 bytes=0\n",        NULL,
+    };
+    static const char *const kinds[] = {"tcp", "unix-stream"};
+    for (size_t k = 0; k < 2; k++) {
+        struct run_result r;
+        struct seen_fds fd;
+        seen_writer(&r, kinds[k], "SENDSHIM_STATS=1", &fd);
+        expect_in_stderr(&r, lines);
+        cr_expect_eq(count_lines(r.err, "]: trace: "), 0, "%s", r.err);
+        run_free(&r);
+    }
+}
+
 /* --- configuration errors -------------------------------------------------- */
 
 struct bad_env {
