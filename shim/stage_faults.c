@@ -324,15 +324,11 @@ static void apply_short(struct ss_request *rq, struct ss_fault *f)
     }
 }
 
-/* drop: report every byte as sent, send nothing. */
+/* drop: report every byte as sent, send nothing, unless the kernel would
+ * refuse the call (fault_drop.c). */
 static ssize_t apply_drop(struct ss_request *rq, struct ss_fault *f)
 {
-    if (rq->call != SS_CALL_SENDMMSG)
-        return (ssize_t)f->bytes;
-    unsigned vlen = capped_vlen(rq);
-    for (unsigned i = 0; i < vlen; i++)
-        rq->vec[i].msg_len = (unsigned)iov_sum(rq->vec[i].msg_hdr.msg_iov, rq->vec[i].msg_hdr.msg_iovlen);
-    return (ssize_t)vlen;
+    return ss_fault_drop(rq, f->call.type, f->call.family);
 }
 
 /* Sleep ns on the monotonic clock, to an absolute deadline so that a signal
@@ -407,7 +403,7 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
     f->fired = 1;
     f->sigpipe = 0;
     f->user_vec = NULL;
-    if (!(needs & SS_NEED_BYTES) && (f->log || (f->d.actions & SS_ACT_DROP)))
+    if (!(needs & SS_NEED_BYTES) && f->log)
         c->bytes = ss_request_bytes(rq);
     f->bytes = c->bytes;
     f->vlen = c->vlen;

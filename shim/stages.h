@@ -133,6 +133,11 @@ static inline ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fd_ref *f
 }
 ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t ret);
 
+/* The drop action on a datagram or raw socket of that type and family: the
+ * full length as the kernel would report it, sending nothing, or -1 with the
+ * error the kernel would give for the same call (fault_drop.c). */
+ssize_t ss_fault_drop(struct ss_request *rq, int type, int family);
+
 /* The bytes the first n messages of a sendmmsg batch sent (msg_len). */
 static inline uint64_t ss_batch_sent(const struct mmsghdr *vec, unsigned n)
 {

@@ -254,6 +254,57 @@ Test(faults, drop_reports_everything_sent_and_sends_nothing)
     run_free(&r);
 }
 
+/* Issue 13: drop never hides an error the kernel would give for the same
+ * call (a 70,000-byte UDP send used to return 70000; send(len = SIZE_MAX)
+ * -1 with errno 0). The kernel alone is the oracle: each case runs without
+ * the library and under `drop`, and the results must be the same, with
+ * nothing received under `drop` (MSG_PROBE sends nothing). */
+Test(faults, drop_gives_the_kernels_error_and_sends_nothing)
+{
+    static const struct {
+        const char *name, *rules;
+    } cases[] = {
+        {"udp-ok", "*:drop"},
+        {"udp6-ok", "*:drop"},
+        {"unix-ok", "*:drop"},
+        {"udp-70000", "*:drop"},
+        {"udp-65508", "*:drop"},
+        {"udp6-65528", "*:drop"},
+        {"udp-sizemax", "*:drop"},
+        {"udp-badbuf", "*:drop"},
+        {"unix-badbuf", "*:drop"},
+        {"udp-nodest", "*:drop"},
+        {"udp-refused", "send:drop:when=2.."},
+        {"udp-mmsg-big", "*:drop"},
+        {"unix-big", "*:drop"},
+        {"unix-unconnected", "*:drop"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[] = {target_path("fault_drop"), cases[i].name, NULL};
+        struct run_result kernel, r;
+        run_ok(&kernel, argv, NULL, 0);
+        run_faults(&r, cases[i].rules, argv, NULL);
+        /* The result lines (all but "received N") match the kernel's. */
+        char *kr = strstr(kernel.out, "received"), *rr = strstr(r.out, "received");
+        size_t kn = kr ? (size_t)(kr - kernel.out) : strlen(kernel.out);
+        size_t rn = rr ? (size_t)(rr - r.out) : strlen(r.out);
+        cr_expect(kn == rn && !strncmp(kernel.out, r.out, kn), "%s: kernel\n%s\ndrop\n%s", cases[i].name,
+                  kernel.out, r.out);
+        cr_expect_null(strstr(r.out, "errno 0"), "%s: %s", cases[i].name, r.out);
+        if (rr)
+            cr_expect_str_eq(rr, "received 0\n", "%s: %s", cases[i].name, r.out);
+        cr_expect(strstr(r.err, "fault rule 1 ("), "%s: the drop fired: %s", cases[i].name, r.err);
+        run_free(&kernel);
+        run_free(&r);
+    }
+    /* The accepted sends really were accepted by the kernel alone. */
+    const char *argv[] = {target_path("fault_drop"), "udp-ok", NULL};
+    struct run_result kernel;
+    run_ok(&kernel, argv, NULL, 0);
+    cr_expect_str_eq(kernel.out, "udp-ok 10\nreceived 1\n");
+    run_free(&kernel);
+}
+
 /* Which of the first n calls rule 1 (p=0.25, alone) drops under seed. */
 static long expected_drops(uint64_t seed, long n)
 {
