@@ -7,8 +7,9 @@
  * conditions and actions valid for that kind, and a script of 20 to 40 calls
  * (send, sendto, sendmsg, sendmmsg; flags 0, DONTWAIT, NOSIGNAL or both;
  * with or without a destination address). One target process per case
- * (tests/targets/diffprog) runs the script under the library, from the
- * environment, and reports for each call its return value, errno, the
+ * (tests/targets/diffprog) runs the script under the library, with the rules
+ * from SENDSHIM_FAULTS or (one case in five) given to sendshim_set_faults
+ * before the first call, and reports for each call its return value, errno, the
  * SIGPIPEs it raised and sendmmsg's msg_len values, and what the peer
  * received (bytes on a stream, tagged datagrams). Its stderr has the fault
  * log lines.
@@ -154,7 +155,8 @@ static const struct {
     {"ECONNRESET", ECONNRESET}, {"EPIPE", EPIPE},       {"EHOSTUNREACH", EHOSTUNREACH},
     {"ETIMEDOUT", ETIMEDOUT},   {"EMSGSIZE", EMSGSIZE},
 };
-#define N_ERRORS (sizeof errors / sizeof errors[0])
+#define N_ERRORS  (sizeof errors / sizeof errors[0])
+#define ERR_EPIPE 4 /* its index */
 
 /* ---- a case ----------------------------------------------------------------- */
 
@@ -212,6 +214,7 @@ struct dcase {
     enum kind kind;
     enum style style;
     int nosigpipe;
+    int runtime; /* rules given with sendshim_set_faults, not SENDSHIM_FAULTS */
     unsigned n_rules;
     struct rule rules[MAX_RULES];
     int bad_rule; /* 0, or the 1-based number of the rule the library must refuse */
@@ -257,6 +260,19 @@ static void gen_when(struct rule *r)
     }
 }
 
+/* What the library refuses at load: keep the generated rules valid (the
+ * refused ones have their own cases). */
+static void make_valid(struct rule *r, enum kind k)
+{
+    if ((r->act == A_SHORT || r->act == A_SHORT_PCT) && r->types && !(r->types & TY_STREAM))
+        r->types |= TY_STREAM;
+    if ((r->act == A_SHORT || r->act == A_SHORT_PCT) && r->families &&
+        !(r->families & (FA_UNIX | FA_INET | FA_INET6)))
+        r->families |= kinds[k].family;
+    if (r->act == A_DROP && r->types && !(r->types & (TY_DGRAM | TY_RAW)))
+        r->types |= TY_DGRAM;
+}
+
 static void gen_rule(struct rule *r, enum kind k)
 {
     memset(r, 0, sizeof *r);
@@ -274,7 +290,7 @@ static void gen_rule(struct rule *r, enum kind k)
     unsigned a = range(0, 99);
     if (a < 40) {
         r->act = A_ERROR;
-        r->err = (int)range(0, N_ERRORS - 1);
+        r->err = chance(20) ? ERR_EPIPE : (int)range(0, N_ERRORS - 1); /* EPIPE and its SIGPIPE, often */
     } else if (a < 60) {
         r->act = A_SHORT;
         r->n = chance(50) ? range(1, 8) : range(9, 200);
@@ -312,19 +328,14 @@ static void gen_rule(struct rule *r, enum kind k)
     if (chance(10) && !peer_has_port && r->peer != P_UNIX)
         r->port = (enum port_kind)range(PORT_A, PORT_OTHER);
     if (chance(15)) {
-        r->after_k = chance(10);
-        r->after = r->after_k ? 1 : (int)range(0, 600);
+        /* 0 (anything sent), the edge right after the first calls, a later
+         * one, 1k (1024). */
+        unsigned w = range(0, 9);
+        r->after_k = w == 9;
+        r->after = w < 3 ? 0 : w < 6 ? (int)range(1, 20) : w < 9 ? (int)range(21, 600) : 1;
     }
     r->action_last = chance(30);
-    /* What the library refuses at load: keep the generated rules valid
-     * (the refused ones have their own cases). */
-    if ((r->act == A_SHORT || r->act == A_SHORT_PCT) && r->types && !(r->types & TY_STREAM))
-        r->types |= TY_STREAM;
-    if ((r->act == A_SHORT || r->act == A_SHORT_PCT) && r->families &&
-        !(r->families & (FA_UNIX | FA_INET | FA_INET6)))
-        r->families |= kinds[k].family;
-    if (r->act == A_DROP && r->types && !(r->types & (TY_DGRAM | TY_RAW)))
-        r->types |= TY_DGRAM;
+    make_valid(r, k);
 }
 
 static void gen_calls(struct dcase *c)
@@ -358,21 +369,42 @@ static void gen_case(struct dcase *c, int id, enum kind k)
     c->n_rules = range(1, MAX_RULES);
     for (unsigned i = 0; i < c->n_rules; i++)
         gen_rule(&c->rules[i], k);
-    /* On the kinds where SOCK_STREAM/SOCK_DGRAM and AF_UNIX/AF_INET coincide
-     * numerically the other way round, often a first rule naming both. */
-    if ((k == K_TCP4 || k == K_UNIXD) && chance(35)) {
+    /* Often a first rule naming both the socket's type and family: on TCP
+     * and unix datagram sockets, where SOCK_STREAM/SOCK_DGRAM and
+     * AF_UNIX/AF_INET coincide numerically the other way round, this is what
+     * tells a swapped type and family. */
+    if (chance(k == K_TCP4 || k == K_UNIXD ? 35 : 20)) {
         struct rule *r = &c->rules[0];
         r->types = kinds[k].type;
         r->families = kinds[k].family;
         r->peer = P_NONE;
         r->port = PORT_NONE;
-        if (r->act == A_DROP && k == K_TCP4) {
+        if (r->act == A_DROP && is_stream(k)) {
             r->act = A_SHORT;
             r->n = range(1, 8);
         }
-        if ((r->act == A_SHORT || r->act == A_SHORT_PCT) && k == K_UNIXD)
+        if ((r->act == A_SHORT || r->act == A_SHORT_PCT) && !is_stream(k))
             r->act = A_DROP;
     }
+    /* Often two rules with the same calls and conditions (each its own
+     * schedule still), which the library may count together. */
+    if (c->n_rules > 1 && chance(30)) {
+        const struct rule *from = &c->rules[0];
+        struct rule *to = &c->rules[range(1, c->n_rules - 1)];
+        if (to->act != A_BATCH || from->calls == to->calls) {
+            to->star = from->star;
+            to->calls = from->calls;
+            to->fd = from->fd;
+            to->types = from->types;
+            to->families = from->families;
+            to->peer = from->peer;
+            to->port = from->port;
+            to->after = from->after;
+            to->after_k = from->after_k;
+            make_valid(to, k);
+        }
+    }
+    c->runtime = chance(20);
     gen_calls(c);
 }
 
@@ -513,10 +545,12 @@ static void rule_text(const struct rule *r, const struct dcase *c, char *out, si
         put_action(&b, r);
 }
 
+/* SENDSHIM_FAULTS=RULES, or DIFF_RULES=RULES for diffprog to give them to
+ * sendshim_set_faults. */
 static void rules_env(const struct dcase *c, char *out, size_t cap)
 {
     struct sbuf b = {out, cap, 0};
-    sb_printf(&b, "SENDSHIM_FAULTS=");
+    sb_printf(&b, c->runtime ? "DIFF_RULES=" : "SENDSHIM_FAULTS=");
     for (unsigned i = 0; i < c->n_rules; i++) {
         char t[TEXT_MAX];
         rule_text(&c->rules[i], c, t, sizeof t);
@@ -533,6 +567,8 @@ struct outcome {
     unsigned n_msglen;
     unsigned msglen[MAX_MSGS];
     char got[MAX_MSGS * (MAX_LEN + 3) + 1]; /* what the peer receives, diffprog's notation */
+    int rule;                               /* the model's: the rule that fires (0-based), or -1 */
+    uint64_t rule_count;                    /* and its counter */
 };
 
 struct expected {
@@ -695,6 +731,8 @@ static void model(const struct dcase *c, struct expected *e)
         int drop = 0;
         o->ret = s->call == C_SENDMMSG ? (long)s->n : (long)bytes;
         const struct rule *f = fired >= 0 ? &c->rules[fired] : NULL;
+        o->rule = fired;
+        o->rule_count = fired >= 0 ? count[fired] : 0;
         if (f && f->act == A_ERROR) {
             o->ret = -1;
             o->err = errors[f->err].value;
@@ -804,8 +842,9 @@ static void describe(const struct dcase *c, struct sbuf *b)
 {
     char env[MAX_RULES * TEXT_MAX + 32];
     rules_env(c, env, sizeof env);
-    sb_printf(b, "case %d: kind=%s style=%s nosigpipe=%d ports %d/%d\n  rules: ", c->id, kinds[c->kind].name,
-              styles[c->style].name, c->nosigpipe, c->port_a, c->port_b);
+    sb_printf(b, "case %d: kind=%s style=%s nosigpipe=%d ports %d/%d, rules %s\n  rules: ", c->id,
+              kinds[c->kind].name, styles[c->style].name, c->nosigpipe, c->port_a, c->port_b,
+              c->runtime ? "given at run time (sendshim_set_faults)" : "from the environment");
     for (unsigned i = 0; i < c->n_rules; i++) {
         char t[TEXT_MAX];
         rule_text(&c->rules[i], c, t, sizeof t);
@@ -888,9 +927,20 @@ static int line_ok(const char *got, const char *head, uint64_t bytes, const char
     return !strncmp(res, result, rn) && (res[rn] == '\0' || res[rn] == ' ');
 }
 
-static void outcome_text(const struct outcome *o, int mmsg, struct sbuf *b)
+static const char *errname(int e)
 {
-    sb_printf(b, "ret=%ld errno=%d sigpipes=%d", o->ret, o->err, o->sigpipe);
+    for (size_t i = 0; i < N_ERRORS; i++)
+        if (errors[i].value == e)
+            return errors[i].name;
+    return e ? strerror(e) : "0";
+}
+
+static void outcome_text(const struct outcome *o, int mmsg, int model, struct sbuf *b)
+{
+    if (model)
+        sb_printf(b, o->rule >= 0 ? "(rule %d fires, its count %" PRIu64 ") " : "(no rule fires) ",
+                  o->rule + 1, o->rule_count);
+    sb_printf(b, "ret=%ld errno=%s sigpipes=%d", o->ret, errname(o->err), o->sigpipe);
     if (mmsg) {
         sb_printf(b, " msg_len=");
         for (unsigned m = 0; m < o->n_msglen; m++)
@@ -976,9 +1026,9 @@ static int compare(const struct dcase *c, struct run_result *r, const struct exp
             char t[64];
             call_text(&c->calls[i], t, sizeof t);
             sb_printf(why, "  call %u (%s): expected ", i, t);
-            outcome_text(x, c->calls[i].call == C_SENDMMSG, why);
+            outcome_text(x, c->calls[i].call == C_SENDMMSG, 1, why);
             sb_printf(why, "\n  %*s got      ", (int)strlen(t) + 10, "");
-            outcome_text(g, c->calls[i].call == C_SENDMMSG, why);
+            outcome_text(g, c->calls[i].call == C_SENDMMSG, 0, why);
             sb_printf(why, "\n");
             return 0;
         }
@@ -998,8 +1048,14 @@ static int compare(const struct dcase *c, struct run_result *r, const struct exp
                           got[i].got);
                 break;
             }
-        sb_printf(why, "  all the peer should get: '%s'\n  all it got:              '%s'\n", want_buf,
-                  got_buf);
+        size_t d = 0;
+        while (want_buf[d] && want_buf[d] == got_buf[d])
+            d++;
+        size_t from = d > 40 ? d - 40 : 0;
+        sb_printf(why,
+                  "  everything the peer got differs from character %zu:\n    expected ...'%.100s'\n"
+                  "    got      ...'%.100s'\n",
+                  d, want_buf + from, got_buf + from);
         return 0;
     }
     if (!with_lines)
@@ -1126,8 +1182,10 @@ Test(differential, unix_datagram_socketpair)
     run_kind(K_UNIXD);
 }
 
-/* Rule sets with one rule the library must refuse at load: exit status 2 and
- * one line naming SENDSHIM_FAULTS and that rule's number. */
+/* Rule sets with one rule the library must refuse: from the environment, at
+ * load, exit status 2 and one line naming SENDSHIM_FAULTS and that rule's
+ * number; given to sendshim_set_faults, -1 EINVAL and the same line naming
+ * sendshim_set_faults (diffprog then exits 4). */
 Test(differential, refused_rule_sets_stop_the_program)
 {
     static const char *const bad[] = {
@@ -1160,15 +1218,18 @@ Test(differential, refused_rule_sets_stop_the_program)
         struct run_result r;
         cr_assert_eq(run_case(&c, 1, &r), 0, "could not run diffprog");
         char want[64];
-        snprintf(want, sizeof want, "SENDSHIM_FAULTS rule %u: ", at + 1);
+        snprintf(want, sizeof want, "%s rule %u: ", c.runtime ? "sendshim_set_faults" : "SENDSHIM_FAULTS",
+                 at + 1);
+        const char *out = c.runtime ? "sendshim_set_faults -1 EINVAL\n" : "";
         struct sbuf why = {report_buf, sizeof report_buf, 0};
         report_buf[0] = '\0';
         describe(&c, &why);
-        cr_expect(r.exited && r.status == 2, "'%s' (rule %u) was not refused: status %d\n%s", c.rules[at].bad,
-                  at + 1, r.status, report_buf);
-        cr_expect(newlines(r.err) == 1 && strstr(r.err, want) && !strlen(r.out),
-                  "'%s' (rule %u): expected one line with '%s' and no output, got:\n%s%s", c.rules[at].bad,
-                  at + 1, want, r.err, r.out);
+        cr_expect(r.exited && r.status == (c.runtime ? 4 : 2),
+                  "'%s' (rule %u) was not refused: status %d\n%s", c.rules[at].bad, at + 1, r.status,
+                  report_buf);
+        cr_expect(newlines(r.err) == 1 && strstr(r.err, want) && !strcmp(r.out, out),
+                  "'%s' (rule %u): expected one line with '%s' and the output '%s', got:\n%s%s",
+                  c.rules[at].bad, at + 1, want, out, r.err, r.out);
         run_free(&r);
     }
 }

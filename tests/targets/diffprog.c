@@ -26,7 +26,9 @@
  * message whose msg_len was not written shows 77777); GOT what the peer
  * could read right after the call ('-' for nothing): on a stream the bytes,
  * on datagram sockets each datagram as A:letters or B:letters, separated by
- * '|'. After the last call the sender shuts its side (stream) or sends an
+ * '|'. With DIFF_RULES set, the rules are given at run time instead:
+ * sendshim_set_faults(DIFF_RULES) before the first call (exit 4 if refused).
+ * After the last call the sender shuts its side (stream) or sends an
  * end marker with a raw system call, which the library never sees
  * (datagrams), and `end` shows whatever arrived late. */
 #include <fcntl.h>
@@ -35,6 +37,7 @@
 #include <signal.h>
 #include <sys/syscall.h>
 
+#include "sendshim.h"
 #include "target.h"
 
 #define MAX_MSGS      8     /* messages of one sendmmsg */
@@ -264,6 +267,11 @@ int main(int argc, char **argv)
     if (sigaction(SIGPIPE, &sa, NULL))
         t_die("sigaction");
     set_up(argv[1], atoi(argv[2]), atoi(argv[3]));
+    const char *rules = getenv("DIFF_RULES");
+    if (rules && sendshim_set_faults(rules)) {
+        printf("sendshim_set_faults -1 %s\n", t_errname(errno));
+        return 4;
+    }
     printf("fd %d\n", sender);
     for (int i = 4; i < argc; i++)
         one_call(i - 4, argv[i]);
