@@ -67,10 +67,11 @@ $(BUILD)/targets/%: tests/targets/%.c shim/sendshim.h tests/targets/target.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TESTCFLAGS) -pthread $< -o $@ -ldl
 
-# A library whose constructor sends before ours runs, and a program using it.
-$(BUILD)/targets/libearly.so: tests/targets/early_lib.c
+# A library whose constructor sends (and sets SO_NOSIGPIPE or fault rules)
+# before ours runs, and a program using it.
+$(BUILD)/targets/libearly.so: tests/targets/early_lib.c shim/sendshim.h
 	@mkdir -p $(dir $@)
-	$(CC) $(TESTCFLAGS) -fPIC -shared $< -o $@
+	$(CC) $(TESTCFLAGS) -fPIC -shared $< -o $@ -ldl
 
 $(BUILD)/targets/early: tests/targets/early.c $(BUILD)/targets/libearly.so
 	$(CC) $(TESTCFLAGS) $< -o $@ -L$(BUILD)/targets -learly -Wl,-rpath,'$$ORIGIN'

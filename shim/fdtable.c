@@ -198,7 +198,7 @@ int ss_fd_set_nosigpipe(int fd, int on)
     if (on) {
         /* Sends on this socket must take the pipeline from now on. */
         __atomic_store_n(&ss_fd_nosigpipe_used, 1, __ATOMIC_RELAXED);
-        __atomic_store_n(&ss_active, 1, __ATOMIC_RELEASE);
+        ss_activate(SS_ACTIVE_NOSIGPIPE);
     }
     set_bit(e, on);
     uint64_t group = load(e) >> SS_FD_GROUP_SHIFT;

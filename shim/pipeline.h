@@ -13,9 +13,25 @@
  * costly under virtualization's nested page tables). */
 #define SS_HOT __attribute__((section(".data")))
 
-/* Nonzero when anything is configured; zero means every wrapper passes
- * straight through to libc (the cost of the library is this one load). */
+/* Nonzero when anything needs the pipeline; zero means every wrapper passes
+ * straight through to libc (the cost of the library is this one load). One
+ * bit per reason, so a reason is never lost to another: a setting made before
+ * our constructor ran (from another library's constructor) survives it. */
 extern int ss_active;
+
+enum ss_active_reason {
+    SS_ACTIVE_ENV = 1 << 0,       /* some SENDSHIM_* variable is set (constructor) */
+    SS_ACTIVE_NOSIGPIPE = 1 << 1, /* SO_NOSIGPIPE was set on some socket */
+    SS_ACTIVE_RULES = 1 << 2,     /* sendshim_set_faults installed rules */
+    SS_ACTIVE_CONTROL = 1 << 3,   /* live control (SENDSHIM_CONTROL) changed something */
+};
+
+/* The only way to write ss_active: OR a reason in. Bits are never cleared
+ * (other state may still need the pipeline). */
+static inline void ss_activate(enum ss_active_reason why)
+{
+    __atomic_fetch_or(&ss_active, (int)why, __ATOMIC_RELEASE);
+}
 
 /* Read it the way every reader must: it is written at run time too (by
  * sendshim_set_faults and SO_NOSIGPIPE) while other threads send. A relaxed

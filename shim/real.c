@@ -64,7 +64,7 @@ struct ss_real ss_real = {
     .accept4 = lazy_accept4,
 };
 
-static int is_our_own(void *fn)
+int ss_is_our_own(void *fn)
 {
     Dl_info mine, theirs;
     if (!fn || !dladdr((void *)ss_real_resolve_all, &mine) || !dladdr(fn, &theirs))
@@ -75,9 +75,9 @@ static int is_our_own(void *fn)
 static void *lookup(const char *name)
 {
     void *fn = dlsym(RTLD_NEXT, name);
-    if (!fn || is_our_own(fn)) {
+    if (!fn || ss_is_our_own(fn)) {
         fn = dlsym(RTLD_DEFAULT, name);
-        if (is_our_own(fn))
+        if (ss_is_our_own(fn))
             fn = NULL;
     }
     return fn;

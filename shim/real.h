@@ -42,6 +42,9 @@ void ss_real_resolve_all(void);
  * a shim that cannot reach libc must not pretend to work. */
 void *ss_real_resolve(void **slot, const char *name);
 
+/* 1 when fn (a symbol's address) lies in this copy of the library. */
+int ss_is_our_own(void *fn);
+
 /* The real function NAME. Every slot starts at a small stub that resolves it
  * on first use and calls it, so calls that arrive before our constructor
  * (from other libraries' constructors) work, and the hot path is a plain

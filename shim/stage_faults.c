@@ -395,7 +395,7 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
     }
     /* Copy out what the log line needs: the set may be replaced meanwhile.
      * A log that is off now stays off (it is never turned on at run time). */
-    f->log = __atomic_load_n(&ss_log_fd, __ATOMIC_RELAXED) >= 0;
+    f->log = ss_log_enabled();
     if (f->log)
         memcpy(f->text, p->rule[f->d.rule].text, sizeof f->text);
     leave(slot);
@@ -746,7 +746,7 @@ int ss_faults_replace(const char *text, char *err, size_t errlen)
     /* Rules in force need the pipeline; it is never turned off again here
      * (other state, e.g. SO_NOSIGPIPE, may need it too). */
     if (n)
-        __atomic_store_n(&ss_active, 1, __ATOMIC_RELEASE);
+        ss_activate(SS_ACTIVE_RULES);
 
     if (ss_cfg.stats)
         report_set(old, " (replaced)");

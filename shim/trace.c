@@ -133,7 +133,7 @@ void ss_trace_call(const struct ss_request *rq, ssize_t ret, int err)
 {
     char line[SS_LINE_MAX];
     struct ss_buf b;
-    if (__atomic_load_n(&ss_log_fd, __ATOMIC_RELAXED) < 0)
+    if (!ss_log_enabled())
         return; /* SENDSHIM_LOG=none: nothing to build */
     ss_log_begin(&b, line, sizeof line);
     ss_buf_str(&b, "trace: ");

@@ -3,12 +3,9 @@
 
 #include "export.h"
 #include "fdtable.h"
-#include "log.h"
 
 SS_EXPORT int close(int fd)
 {
-    /* Before: no log line may land in whatever the program opens next. */
-    ss_log_fd_lost(fd);
     uint64_t seen = ss_fd_closing(fd);
     int r = SS_REAL(close)(fd);
     /* After, whatever the result: Linux releases the descriptor even when

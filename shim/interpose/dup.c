@@ -5,7 +5,6 @@
 
 #include "export.h"
 #include "fdtable.h"
-#include "log.h"
 
 SS_EXPORT int dup(int oldfd)
 {
@@ -17,10 +16,8 @@ SS_EXPORT int dup(int oldfd)
 
 SS_EXPORT int dup2(int oldfd, int newfd)
 {
-    /* dup2(fd, fd) changes nothing; otherwise newfd is replaced. */
-    if (oldfd != newfd)
-        ss_log_fd_lost(newfd);
     int r = SS_REAL(dup2)(oldfd, newfd);
+    /* dup2(fd, fd) changes nothing; otherwise newfd is replaced. */
     if (r >= 0 && oldfd != newfd)
         ss_fd_duplicated(oldfd, r);
     return r;
@@ -28,8 +25,6 @@ SS_EXPORT int dup2(int oldfd, int newfd)
 
 SS_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-    if (oldfd != newfd)
-        ss_log_fd_lost(newfd);
     int r = SS_REAL(dup3)(oldfd, newfd, flags);
     if (r >= 0)
         ss_fd_duplicated(oldfd, r);

@@ -1,9 +1,11 @@
 /* init.c - the constructor: resolve libc, read and validate the environment
  * once, open the log; the destructor writes the stats summary. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,49 +30,104 @@ static const char *env_get(const char *name, void *ctx)
  * yet, and a program that stops must say why where its starter looks). */
 static void config_error(const char *msg)
 {
-    ss_log_fd = 2;
-    ss_log_text(msg);
+    ss_log_config_error(msg);
     _exit(2);
 }
 
-static int read_faults_file(const char *path, char *text, size_t cap, char *err, size_t errlen)
+static void faults_file_error(const char *path, const char *why, char *err, size_t errlen)
 {
     struct ss_buf b;
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-    size_t len = 0;
-    if (fd >= 0) {
-        for (;;) {
-            long n = syscall(SYS_read, fd, text + len, cap - 1 - len);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) { /* EISDIR for a directory, EIO, ... */
-                int e = errno;
-                syscall(SYS_close, fd);
-                errno = e;
-                goto fail;
-            }
-            if (n == 0)
-                break;
-            len += (size_t)n;
-            if (len == cap - 1)
-                break;
-        }
-        syscall(SYS_close, fd);
-        text[len] = '\0';
-        if (len < cap - 1)
-            return 0;
-        errno = EFBIG;
-    }
-fail:;
-    const char *name = ss_errno_name(errno);
     ss_buf_init(&b, err, errlen);
     ss_buf_str(&b, "SENDSHIM_FAULTS_FILE: cannot read '");
     ss_buf_token(&b, path, strlen(path), SS_PATH_SHOWN_MAX);
     ss_buf_str(&b, "' (");
-    ss_buf_str(&b, errno == EFBIG ? "larger than 64 KiB" : name ? name : "error");
-    ss_buf_str(&b, "); accepted: a readable file of rules, one per line");
+    ss_buf_str(&b, why);
+    ss_buf_str(&b, "); accepted: a readable regular file of rules, one per line");
+}
+
+/* Read a whole regular file into text. A FIFO, a device or a directory is
+ * refused without being read: asked with stat before the open (so a device
+ * is never opened), and with fstat after it (the path may have changed);
+ * the open is O_NONBLOCK, so a FIFO put there meanwhile cannot make it wait
+ * for a writer before main. */
+static int read_faults_file(const char *path, char *text, size_t cap, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        faults_file_error(path, ss_file_type_name(st.st_mode), err, errlen);
+        return -1;
+    }
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    size_t len = 0;
+    if (fd < 0)
+        goto fail;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        syscall(SYS_close, fd);
+        faults_file_error(path, ss_file_type_name(st.st_mode), err, errlen);
+        return -1;
+    }
+    for (;;) {
+        long n = syscall(SYS_read, fd, text + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) { /* EIO, ... */
+            int e = errno;
+            syscall(SYS_close, fd);
+            errno = e;
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len == cap - 1)
+            break;
+    }
+    syscall(SYS_close, fd);
+    text[len] = '\0';
+    if (len < cap - 1)
+        return 0;
+    errno = EFBIG;
+fail:;
+    const char *name = ss_errno_name(errno);
+    faults_file_error(path, errno == EFBIG ? "larger than 64 KiB" : name ? name : "error", err, errlen);
     return -1;
 }
+
+/* Another copy of the library, from a different file (the loader maps one
+ * file once), may be loaded too: LD_PRELOAD=/a/libsendshim.so:/b/libsendshim.so,
+ * or the launcher run with LD_PRELOAD already holding an installed copy.
+ * The program's calls reach the copy first in the lookup order, whose
+ * "real" functions (dlsym RTLD_NEXT) are then the next copy's wrappers; if
+ * both acted, every rule would act twice. The first copy is the one
+ * dlsym(RTLD_DEFAULT) answers with, as it does for the program's own
+ * sendshim_active(), so the runtime API and the wrappers agree on it; any
+ * other copy stays a pass-through. A copy dlopen()ed with RTLD_LOCAL and no
+ * other copy loaded finds nothing there and acts. Returns the first copy's
+ * file name, or NULL when this copy is the first (or the only one). */
+static const char *first_copy_elsewhere(void)
+{
+    void *first = dlsym(RTLD_DEFAULT, "sendshim_active");
+    Dl_info info;
+    if (!first || ss_is_our_own(first))
+        return NULL;
+    return dladdr(first, &info) && info.dli_fname ? info.dli_fname : "?";
+}
+
+static void log_second_copy(const char *first)
+{
+    char line[SS_LINE_MAX];
+    struct ss_buf b;
+    Dl_info mine;
+    ss_log_begin(&b, line, sizeof line);
+    ss_buf_str(&b, "another copy of the library is loaded first (");
+    ss_buf_str(&b, first);
+    ss_buf_str(&b, "): this copy (");
+    ss_buf_str(&b, dladdr((void *)log_second_copy, &mine) && mine.dli_fname ? mine.dli_fname : "?");
+    ss_buf_str(&b, ") passes every call through");
+    ss_log_end(&b);
+}
+
+static int second_copy; /* this copy stays a pass-through */
 
 /* A seed when the user gave none: from the kernel's AT_RANDOM bytes, which
  * costs no system call and leaves libc's random() alone. */
@@ -106,17 +163,27 @@ __attribute__((constructor)) static void ss_init(void)
     }
     if (ss_log_open(&ss_cfg, err, sizeof err))
         config_error(err);
+    const char *first = first_copy_elsewhere();
+    if (first) {
+        log_second_copy(first);
+        second_copy = 1;
+        errno = saved;
+        return;
+    }
     if (!ss_cfg.seed_given)
         ss_cfg.seed = fresh_seed();
     if (ss_cfg.rules.uses_random)
         ss_faults_log_seed();
     ss_stages_init();
-    __atomic_store_n(&ss_active, ss_config_any(&ss_cfg), __ATOMIC_RELEASE);
+    /* OR-ed in, never stored: an SO_NOSIGPIPE or a rule set installed before
+     * this constructor ran (from another library's) keeps its reason. */
+    if (ss_config_any(&ss_cfg))
+        ss_activate(SS_ACTIVE_ENV);
     errno = saved;
 }
 
 __attribute__((destructor)) static void ss_fini(void)
 {
-    if (ss_cfg.stats)
+    if (ss_cfg.stats && !second_copy)
         ss_stats_report();
 }

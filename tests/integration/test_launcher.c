@@ -442,6 +442,59 @@ Test(launcher, ld_preload_is_prepended_not_replaced)
     run_free(&r);
 }
 
+/* The library already in LD_PRELOAD (by its path, or by another path to the
+ * same file) is not added again; any other LD_PRELOAD still gets it first. */
+Test(launcher, library_already_in_ld_preload_is_not_added_again)
+{
+    need_lib();
+    char dir[] = "/tmp/sendshim-twice-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char link_path[PATH_MAX], same[3][2 * PATH_MAX + 32];
+    snprintf(link_path, sizeof link_path, "%s/alias.so", dir);
+    cr_assert_eq(symlink(lib_path(), link_path), 0);
+    snprintf(same[0], sizeof same[0], "LD_PRELOAD=%s", lib_path());
+    snprintf(same[1], sizeof same[1], "LD_PRELOAD=/nonexistent/a.so %s:/nonexistent/b.so", lib_path());
+    snprintf(same[2], sizeof same[2], "LD_PRELOAD=%s", link_path);
+    for (int i = 0; i < 3; i++) {
+        const char *env[] = {same[i], NULL};
+        struct run_result r;
+        char line[2 * PATH_MAX + 48];
+        launch_env(&r, env, NULL, "--print-env", (const char *)NULL);
+        cr_assert(r.exited && r.status == 0, "%s", r.err);
+        snprintf(line, sizeof line, "LD_PRELOAD='%s'", same[i] + strlen("LD_PRELOAD="));
+        expect_env(r.out, line);
+        run_free(&r);
+    }
+    unlink(link_path);
+    rmdir(dir);
+}
+
+/* A copy of the library from another file already in LD_PRELOAD: both are
+ * loaded, one acts (the other says so once), so a when=2 rule fails one
+ * call of three, not two. */
+Test(launcher, a_copy_already_preloaded_does_not_act_twice)
+{
+    need_lib();
+    char dir[] = "/tmp/sendshim-copy-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char copy[PATH_MAX], cmd[3 * PATH_MAX], env_pre[PATH_MAX + 16];
+    snprintf(copy, sizeof copy, "%s/libsendshim.so", dir);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", lib_path(), copy);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", copy);
+    const char *env[] = {env_pre, NULL};
+    struct run_result r;
+    launch_env(&r, env, NULL, "--fault", "send:error=EAGAIN:when=2", "--", target_path("sendprog"), "udp",
+               "send:a", "send:b", "send:c", (const char *)NULL);
+    cr_expect(r.exited && r.status == 0, "status %d: %s", r.status, r.err);
+    cr_expect_str_eq(r.out, "send 1\nsend -1 EAGAIN\nsend 1\n");
+    cr_expect_eq(count_lines(r.err, "another copy of the library is loaded first"), 1, "%s", r.err);
+    cr_expect_eq(count_lines(r.err, "fault rule 1 "), 1, "%s", r.err);
+    run_free(&r);
+    unlink(copy);
+    rmdir(dir);
+}
+
 /* --- running PROGRAM --------------------------------------------------------------------- */
 
 Test(launcher, program_runs_with_the_library_loaded_first)
