@@ -245,11 +245,16 @@ Test(logfd, dlopen_dlclose_cycles_leak_no_descriptor)
     struct run_result r;
     run_ok(&r, argv, env, 0);
     cr_expect_eq(r.status, 0, "%s", r.err);
-    /* "unloaded yes": each cycle really ran the constructor and destructor
-     * again (else the count would prove nothing). */
-    cr_expect_str_eq(r.out, "unloaded yes\nfds before 3 after 3\n");
+    /* glibc unmaps the library at each dlclose, so each cycle runs the
+     * constructor and destructor again (else the count would prove
+     * nothing); musl's dlclose unmaps nothing, so they run once. */
+    int glibc = strncmp(r.out, "glibc ", 6) == 0;
+    cr_expect_str_eq(r.out, glibc ? "glibc unloaded yes\nfds before 3 after 3\n"
+                                  : "other unloaded no\nfds before 3 after 3\n");
     char *log = slurp(s.log);
-    cr_expect_eq(count_lines(log, "stats: send calls=1 failed=0 bytes=1"), 20, "%s", log);
+    cr_expect_eq(
+        count_lines(log, glibc ? "stats: send calls=1 failed=0 bytes=1" : "stats: send calls=20 failed=0"),
+        glibc ? 20 : 1, "%s", log);
     free(log);
     run_free(&r);
     scratch_remove(&s);

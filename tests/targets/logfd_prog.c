@@ -16,8 +16,9 @@
  *       (3) received: "peer got 4 'data'".
  *   logfd_prog dlopen LIB N
  *       dlopen()s LIB, sends through its send(), dlclose()s it, N times; prints
- *       "unloaded yes|no" (whether dlclose unmapped it: RTLD_NOLOAD finds it
- *       no more) and "fds before B after A" (entries of /proc/self/fd).
+ *       "glibc|other unloaded yes|no" (the C library, and whether dlclose
+ *       unmapped LIB: RTLD_NOLOAD finds it no more) and "fds before B after A"
+ *       (entries of /proc/self/fd).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -153,7 +154,12 @@ static int dlopen_cycles(const char *lib, int cycles)
         }
     }
     int after = list_fds(fds, 1024);
-    printf("unloaded %s\nfds before %d after %d\n", unloaded ? "yes" : "no", before, after);
+#ifdef __GLIBC__
+    const char *libc = "glibc";
+#else
+    const char *libc = "other"; /* musl: dlclose never unmaps */
+#endif
+    printf("%s unloaded %s\nfds before %d after %d\n", libc, unloaded ? "yes" : "no", before, after);
     return 0;
 }
 
