@@ -183,6 +183,60 @@ Test(logfd, stderr_unchanged_still_gets_the_lines)
     run_free(&r);
 }
 
+/* A descriptor 2 that is already a socket when the program starts (inetd
+ * puts the client there) gets no line: it would be data to the peer. */
+Test(logfd, python3_child_whose_stderr_is_a_socket_at_start_gets_no_line)
+{
+    if (!have_program("python3"))
+        cr_skip_test("python3 is not installed");
+    const char *argv[] = {
+        "python3", "-c",
+        "import socket, subprocess, sys\n"
+        "a, b = socket.socketpair()\n"
+        "subprocess.run([sys.argv[1], 'fds'], stderr=b.fileno(), stdout=subprocess.DEVNULL)\n"
+        "b.close()\n"
+        "print(repr(a.recv(4096)))\n",
+        target_path("logfd_prog"), NULL};
+    const char *env[] = {"SENDSHIM_TRACE=1", NULL};
+    struct run_result plain, pre;
+    run_ok(&plain, argv, NULL, 0);
+    run_ok(&pre, argv, env, 1);
+    cr_expect_eq(pre.status, 0, "%s", pre.err);
+    cr_expect_str_eq(plain.out, "b''\n");
+    cr_expect_str_eq(pre.out, plain.out, "the peer on stderr got our line");
+    run_free(&plain);
+    run_free(&pre);
+}
+
+/* A relative SENDSHIM_LOG names a file under the directory the program
+ * started in, even after the program changes directory. */
+Test(logfd, python3_relative_log_path_stays_where_the_program_started)
+{
+    if (!have_program("python3"))
+        cr_skip_test("python3 is not installed");
+    struct scratch s;
+    scratch_make(&s);
+    char elsewhere[160], moved[200], script[1024];
+    snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", s.dir);
+    cr_assert_eq(mkdir(elsewhere, 0700), 0);
+    snprintf(moved, sizeof moved, "%s/trace.log", elsewhere);
+    snprintf(script, sizeof script,
+             "cd '%s' && exec python3 -c \"import os, socket; os.chdir('elsewhere'); "
+             "a, b = socket.socketpair(); a.send(b'x')\"",
+             s.dir);
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    const char *env[] = {"SENDSHIM_LOG=trace.log", "SENDSHIM_TRACE=1", NULL};
+    struct run_result r;
+    run_ok(&r, argv, env, 1);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    char *log = slurp(s.log);
+    cr_expect_geq(count_lines(log, "trace: send(fd="), 1, "%s", log);
+    cr_expect_neq(access(moved, F_OK), 0, "the log moved with the program's chdir");
+    free(log);
+    run_free(&r);
+    scratch_remove(&s);
+}
+
 /* --- files that are not regular files ---------------------------------------------------- */
 
 struct refused {
