@@ -58,6 +58,22 @@ struct iov_plan {
     unsigned applied;
 };
 
+static int readable(const struct ss_norm_ctx *ctx, const void *p, size_t len)
+{
+    struct iovec r = {(void *)p, len};
+    return !ctx->readable || ctx->readable(&r, 1);
+}
+
+/* The kernel refuses more than SS_IOV_MAX iovecs with EMSGSIZE before it
+ * reads them (sendmsg_copy_msghdr): when the library, going beyond, cannot
+ * read them (the array, or the data it gathers), that is the answer. */
+static int beyond_max_unreadable(const struct ss_norm_ctx *ctx, const char *what, size_t iovlen)
+{
+    diag_text(ctx, what, iovlen, " iovecs cannot be read (the kernel refuses more than ", SS_IOV_MAX,
+              " with EMSGSIZE)");
+    return EMSGSIZE;
+}
+
 static int plan_iov(const struct ss_norm_ctx *ctx, const struct iovec *iov, size_t iovlen,
                     struct iov_plan *ip)
 {
@@ -70,15 +86,22 @@ static int plan_iov(const struct ss_norm_ctx *ctx, const struct iovec *iov, size
     ip->applied = 0;
     if (iovlen == 0)
         return 0;
-    if (!iov) {
-        diag_text(ctx, "msg_iov is NULL with msg_iovlen ", iovlen, NULL, 0, NULL);
-        return EFAULT;
-    }
     if (iovlen > SS_NORM_IOV_SCAN_MAX) {
         diag_text(ctx, "msg_iovlen ", iovlen, " is above the ", SS_NORM_IOV_SCAN_MAX,
                   " entries the library reads");
         return EMSGSIZE;
     }
+    if (iovlen > SS_IOV_MAX && (!iov || !readable(ctx, iov, iovlen * sizeof *iov)))
+        return beyond_max_unreadable(ctx, "the array of ", iovlen);
+    if (!iov) {
+        diag_text(ctx, "msg_iov is NULL with msg_iovlen ", iovlen, NULL, 0, NULL);
+        return EFAULT;
+    }
+    /* Up to SS_IOV_MAX entries the kernel takes the array as it is (and
+     * skips empty entries itself): the library does not read it, so an
+     * array the kernel cannot read gets its EFAULT, not a fault here. */
+    if (iovlen <= SS_IOV_MAX)
+        return 0;
     for (size_t i = 0; i < iovlen; i++) {
         size_t len = iov[i].iov_len;
         if (len == 0)
@@ -92,18 +115,6 @@ static int plan_iov(const struct ss_norm_ctx *ctx, const struct iovec *iov, size
     }
     if (n != iovlen)
         ip->applied |= SS_NORM_F_IOV_EMPTY;
-
-    if (iovlen <= SS_IOV_MAX) {
-        /* The kernel skips empty entries itself; compacting only when it fits
-         * the scratch keeps the bounded-memory promise. */
-        if (n != iovlen && n <= SS_NORM_IOV_COPY) {
-            ip->mode = IOV_COMPACT;
-            ip->count = n;
-        } else {
-            ip->applied &= ~SS_NORM_F_IOV_EMPTY;
-        }
-        return 0;
-    }
     if (toolong) {
         diag_text(ctx, "an iovec of ", iovlen, " entries has an iov_len above SSIZE_MAX", 0, NULL);
         return EINVAL;
@@ -145,6 +156,8 @@ static int plan_iov(const struct ss_norm_ctx *ctx, const struct iovec *iov, size
         }
         return EMSGSIZE;
     }
+    if (ctx->readable && !ctx->readable(iov, iovlen))
+        return beyond_max_unreadable(ctx, "the data of ", iovlen);
     ip->mode = IOV_GATHER;
     ip->gather = total;
     ip->applied |= SS_NORM_F_IOV_GATHER;
@@ -181,6 +194,22 @@ static enum ss_norm_status fail(struct ss_norm_result *res, int err)
     return SS_NORM_ERROR;
 }
 
+/* The kernel ignores a NULL name, and a zero length means no name. */
+static int name_mismatch(const struct msghdr *m)
+{
+    return (m->msg_name == NULL) != (m->msg_namelen == 0);
+}
+
+unsigned ss_norm_kernel_repairs(const struct msghdr *m)
+{
+    unsigned applied = name_mismatch(m) ? SS_NORM_F_NAME : 0;
+    size_t n = (unsigned)m->msg_iovlen;
+    for (size_t i = 0; m->msg_iov && i < n && i < SS_IOV_MAX; i++)
+        if (m->msg_iov[i].iov_len == 0)
+            return applied | SS_NORM_F_IOV_EMPTY;
+    return applied;
+}
+
 enum ss_norm_status ss_normalize(const struct msghdr *msg, const struct ss_norm_ctx *ctx,
                                  struct ss_norm_scratch *s, void *extra, size_t extra_len,
                                  struct ss_norm_result *res)
@@ -199,10 +228,9 @@ enum ss_norm_status ss_normalize(const struct msghdr *msg, const struct ss_norm_
         return fail(res, EFAULT);
     }
 
-    /* Name: the kernel ignores a NULL name, and a zero length means no name. */
     void *name = msg->msg_name;
     socklen_t namelen = msg->msg_namelen;
-    if ((name == NULL) != (namelen == 0)) {
+    if (name_mismatch(msg)) {
         name = NULL;
         namelen = 0;
         applied |= SS_NORM_F_NAME;
@@ -215,11 +243,6 @@ enum ss_norm_status ss_normalize(const struct msghdr *msg, const struct ss_norm_
         iovlen &= LOW32;
         applied |= SS_NORM_F_IOVLEN_MASK;
     }
-    err = plan_iov(ctx, msg->msg_iov, iovlen, &ip);
-    if (err)
-        return fail(res, err);
-    applied |= ip.applied;
-
     void *ctl = msg->msg_control;
     size_t ctllen = msg->msg_controllen;
     size_t limit = ctx->ctl_limit ? ctx->ctl_limit : SS_NORM_CTL_LIMIT;
@@ -231,8 +254,23 @@ enum ss_norm_status ss_normalize(const struct msghdr *msg, const struct ss_norm_
         ctl = NULL;
         ctllen = 0;
         applied |= SS_NORM_F_CTL_NONE;
-    } else if (ctllen > 0 && ctllen <= INT_MAX && ctllen <= limit) {
-        /* Larger buffers are the kernel's ENOBUFS; we do not read them. */
+    }
+    /* Larger control buffers are the kernel's ENOBUFS; we do not read them. */
+    int read_ctl = ctllen > 0 && ctllen <= INT_MAX && ctllen <= limit;
+
+    err = plan_iov(ctx, msg->msg_iov, iovlen, &ip);
+    if (err)
+        return fail(res, err);
+    applied |= ip.applied;
+    /* The control buffer is read unasked on the common path (asking costs a
+     * system call, about 10 us: README Limits); on the rare path beyond
+     * SS_IOV_MAX iovecs, where the array was asked about, it is asked too. */
+    if (read_ctl && iovlen > SS_IOV_MAX && !readable(ctx, ctl, ctllen)) {
+        diag_text(ctx, "msg_control of ", ctllen, " bytes cannot be read", 0, NULL);
+        return fail(res, EFAULT);
+    }
+
+    if (read_ctl) {
         err = ss_ctl_plan(ctx, ctl, ctllen, &cp);
         if (err)
             return fail(res, err);

@@ -71,6 +71,12 @@ struct ss_norm_ctx {
     unsigned index;        /* message index within a sendmmsg batch (diagnostics) */
     size_t ctl_limit;      /* controllen above this is left to the kernel (ENOBUFS); 0: default */
     ss_creds_fn get_creds; /* NULL: use creds as given */
+    /* Whether every region of regions[0..n) can be read without a fault,
+     * asked before the normalizer reads the program's iovec array, control
+     * buffer or (gathering) data: an unreadable one is the kernel's error
+     * (EFAULT; EMSGSIZE above SS_IOV_MAX iovecs, which the kernel refuses
+     * before reading them), never a fault. NULL: all memory is readable. */
+    int (*readable)(const struct iovec *regions, size_t n);
     void *creds_arg;
     struct ss_creds creds;
     char *diag; /* one-line diagnostic on error; may be NULL */
@@ -81,7 +87,7 @@ struct ss_norm_ctx {
 enum ss_norm_applied {
     SS_NORM_F_NAME = 1u << 0,        /* msg_name/msg_namelen inconsistent: no address */
     SS_NORM_F_IOVLEN_MASK = 1u << 1, /* upper 32 bits of msg_iovlen masked off */
-    SS_NORM_F_IOV_EMPTY = 1u << 2,   /* zero-length iovecs dropped */
+    SS_NORM_F_IOV_EMPTY = 1u << 2,   /* zero-length iovecs (above SS_IOV_MAX entries: dropped) */
     SS_NORM_F_IOV_CAP = 1u << 3,     /* stream: first SS_IOV_MAX iovecs only */
     SS_NORM_F_IOV_GATHER = 1u << 4,  /* datagram gathered into one buffer */
     SS_NORM_F_CTL_MASK = 1u << 5,    /* upper 32 bits of msg_controllen masked off */
@@ -132,6 +138,12 @@ enum ss_norm_status ss_normalize(const struct msghdr *msg, const struct ss_norm_
 enum ss_norm_status ss_normalize_batch(const struct mmsghdr *vec, unsigned vlen,
                                        const struct ss_norm_ctx *ctx, struct ss_norm_scratch *s, unsigned *k,
                                        struct ss_norm_result *res);
+
+/* The repairs of msg that the kernel makes itself (SS_NORM_F_NAME,
+ * SS_NORM_F_IOV_EMPTY among its first SS_IOV_MAX entries), which the
+ * normalizer leaves to it: for SENDSHIM_STATS, once the kernel accepted the
+ * message (the array is read). */
+unsigned ss_norm_kernel_repairs(const struct msghdr *msg);
 
 /* "linux", "freebsd", ...; NULL for an out-of-range value. */
 const char *ss_style_name(enum ss_style style);

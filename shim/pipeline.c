@@ -49,8 +49,10 @@ static inline ssize_t finish(struct ss_request *rq, struct ss_fd_ref *fd, ssize_
 {
     if (ret >= 0)
         ss_stage_after_success(rq, fd, ret);
-    if (ss_cfg.stats)
+    if (ss_cfg.stats) {
         ss_stats_count(rq, ret);
+        ss_stage_normalize_count(rq, ret);
+    }
     if (ss_cfg.trace)
         ss_trace_call(rq, ret, err);
     ss_stage_normalize_done(rq, ret);

@@ -83,7 +83,15 @@ static inline void ss_norm_frame_init(struct ss_norm_frame *f)
 }
 
 /* Total bytes a request asks to send (sendmmsg: over all messages). Reads the
- * program's iovecs; call only after normalization accepted them. */
+ * program's iovec arrays (and sendmmsg's vector): call only where they are
+ * known to be readable (ss_request_readable). */
 size_t ss_request_bytes(const struct ss_request *rq);
+
+/* Whether the arrays ss_request_bytes reads, and sendmsg's control buffer,
+ * can be read without a fault, asked of the kernel (a system call: for rare
+ * paths only, such as a failed call under SENDSHIM_TRACE or a fault about to
+ * fire). sendmmsg's vector itself is read by the library before this (as a
+ * bad msghdr pointer is: README Limits). */
+int ss_request_readable(const struct ss_request *rq);
 
 #endif

@@ -384,6 +384,14 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
 {
     struct ss_fault_call *c = &f->call;
     unsigned needs = p->needs[rq->call];
+    /* The bytes, the log line, short= and drop read the program's iovec
+     * arrays: a call whose arrays the kernel would refuse (EFAULT) goes to
+     * the kernel untouched (a system call to ask, only here, where a rule
+     * may fire). */
+    if (!ss_request_readable(rq)) {
+        leave(slot);
+        return SS_FAULT_FORWARD;
+    }
     /* Bytes (a walk over the iovecs) are counted only when needed: short=
      * needs them to decide; drop and the log line once a rule fired. */
     if (needs & SS_NEED_BYTES)

@@ -8,6 +8,7 @@
 #include "fdtable.h"
 #include "log.h"
 #include "normalize.h"
+#include "readable.h"
 #include "stages.h"
 #include "state.h"
 #include "stats.h"
@@ -160,12 +161,6 @@ static int copy_batch(struct ss_request *rq, struct ss_norm_ctx *ctx, unsigned k
     return 0;
 }
 
-/* ss_needs_normalizer, or every message when SENDSHIM_STATS counts repairs. */
-static int needs(const struct msghdr *m)
-{
-    return ss_cfg.stats || ss_needs_normalizer(m);
-}
-
 static void init_ctx(struct ss_norm_ctx *ctx, struct ss_request *rq, struct ss_fd_ref *fd, char *diag,
                      size_t cap)
 {
@@ -174,6 +169,7 @@ static void init_ctx(struct ss_norm_ctx *ctx, struct ss_request *rq, struct ss_f
         .kind = sock_kind(fd, rq->fd),
         .style = ss_cfg.style,
         .get_creds = current_creds,
+        .readable = ss_readable_iov,
         .diag = diag,
         .diag_cap = cap,
     };
@@ -187,8 +183,7 @@ static int normalize_batch(struct ss_request *rq, struct ss_fd_ref *fd)
     unsigned n = rq->vlen > SS_MMSG_VLEN_MAX ? SS_MMSG_VLEN_MAX : rq->vlen, k = 0;
     if (!rq->vec)
         return 0; /* the kernel answers EFAULT, or 0 */
-    if (!ss_cfg.stats)
-        k = ss_batch_plain(rq->vec, n);
+    k = ss_batch_plain(rq->vec, n);
     if (k == n)
         return 0;
 
@@ -198,7 +193,7 @@ static int normalize_batch(struct ss_request *rq, struct ss_fd_ref *fd)
     enum ss_norm_status st = SS_NORM_UNCHANGED;
     init_ctx(&ctx, rq, fd, diag, sizeof diag);
     for (; k < n; k++) {
-        if (!needs(&rq->vec[k].msg_hdr))
+        if (!ss_needs_normalizer(&rq->vec[k].msg_hdr))
             continue;
         ctx.index = k;
         st = ss_normalize(&rq->vec[k].msg_hdr, &ctx, &rq->norm->scratch, NULL, 0, &res);
@@ -225,12 +220,37 @@ int ss_stage_normalize_full(struct ss_request *rq, struct ss_fd_ref *fd)
 {
     if (rq->call == SS_CALL_SENDMMSG)
         return normalize_batch(rq, fd);
-    if (rq->call != SS_CALL_SENDMSG || !rq->msg || !needs(rq->msg))
+    if (rq->call != SS_CALL_SENDMSG || !rq->msg || !ss_needs_normalizer(rq->msg))
         return 0; /* a NULL msg: the kernel answers EFAULT */
     char diag[SS_NORM_DIAG_MAX];
     struct ss_norm_ctx ctx;
     init_ctx(&ctx, rq, fd, diag, sizeof diag);
     return normalize_msg(rq, &ctx);
+}
+
+/* SENDSHIM_STATS: a message the library sent as it was may still have had
+ * a repair the kernel makes itself (zero-length iovecs, a name/namelen
+ * mismatch). Counted once the kernel accepted it: it read the iovecs, so
+ * they can be read. A rewritten message was counted when it was rewritten. */
+/* A rewritten header differs from the program's in some field. */
+static int same_header(const struct msghdr *a, const struct msghdr *b)
+{
+    return a->msg_name == b->msg_name && a->msg_namelen == b->msg_namelen && a->msg_iov == b->msg_iov &&
+           a->msg_iovlen == b->msg_iovlen && a->msg_control == b->msg_control &&
+           a->msg_controllen == b->msg_controllen;
+}
+
+void ss_stage_normalize_count(struct ss_request *rq, ssize_t ret)
+{
+    if (ret < 0 || !rq->norm)
+        return;
+    if (rq->call == SS_CALL_SENDMSG && rq->msg && rq->msg != &rq->norm->scratch.msg)
+        count_normalized(ss_norm_kernel_repairs(rq->msg));
+    for (ssize_t i = 0; rq->call == SS_CALL_SENDMMSG && i < ret; i++) {
+        const struct msghdr *m = &rq->vec[i].msg_hdr;
+        if (!rq->norm->user_vec || same_header(m, &rq->norm->user_vec[i].msg_hdr))
+            count_normalized(ss_norm_kernel_repairs(m));
+    }
 }
 
 void ss_stage_normalize_done_full(struct ss_request *rq, ssize_t ret)

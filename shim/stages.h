@@ -22,9 +22,10 @@ void ss_stages_init(void);
  * would report as NULL. Its other repairs - a name/namelen mismatch,
  * zero-length iovecs - give exactly the kernel's own result, so such a message
  * goes out as the program made it, as when nothing is configured
- * (interpose/sendmsg.c), unless SENDSHIM_STATS counts the repairs (callers
- * test ss_cfg.stats themselves). msg_iovlen - 1 wraps for 0: an empty message
- * is looked at too. */
+ * (interpose/sendmsg.c); SENDSHIM_STATS counts those repairs once the kernel
+ * accepted the message (ss_stage_normalize_count), never reading memory the
+ * kernel would refuse. msg_iovlen - 1 wraps for 0: an empty message is looked
+ * at too. */
 static inline int ss_needs_normalizer(const struct msghdr *m)
 {
     return m->msg_controllen || m->msg_iovlen - 1 >= SS_IOV_MAX || !m->msg_iov;
@@ -46,10 +47,14 @@ static inline unsigned ss_batch_plain(const struct mmsghdr *vec, unsigned n)
 int ss_stage_normalize_full(struct ss_request *rq, struct ss_fd_ref *fd);
 static inline int ss_stage_normalize(struct ss_request *rq, struct ss_fd_ref *fd)
 {
-    if (rq->call == SS_CALL_SENDMSG && (!rq->msg || (!ss_cfg.stats && !ss_needs_normalizer(rq->msg))))
+    if (rq->call == SS_CALL_SENDMSG && (!rq->msg || !ss_needs_normalizer(rq->msg)))
         return 0; /* a NULL msg: the kernel answers EFAULT */
     return ss_stage_normalize_full(rq, fd);
 }
+
+/* SENDSHIM_STATS, after a successful call: count the repairs the messages
+ * that went out as they were would have had. */
+void ss_stage_normalize_count(struct ss_request *rq, ssize_t ret);
 
 /* After the call and every step after it (which all see the normalized
  * request): copy sendmmsg's msg_len values back into the program's array and

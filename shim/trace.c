@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "normalize.h"
 #include "stats.h"
 
 #define SS_TRACE_CMSGS_MAX 8 /* control messages named on one line */
@@ -166,13 +167,20 @@ void ss_trace_call(const struct ss_request *rq, ssize_t ret, int err)
     default:
         break;
     }
-    if (rq->call != SS_CALL_SENDMSG || rq->msg) {
+    /* The kernel read every iovec array (and control buffer) of a call it
+     * accepted whole; one that failed, or a batch that ended early, may have
+     * failed on them (EFAULT): they are read only once the kernel says they
+     * can be. */
+    int whole =
+        ret >= 0 && (rq->call != SS_CALL_SENDMMSG || (size_t)ret >= rq->vlen || ret >= SS_MMSG_VLEN_MAX);
+    int readable = whole || ss_request_readable(rq);
+    if (readable && (rq->call != SS_CALL_SENDMSG || rq->msg)) {
         size_t bytes = ss_request_bytes(rq);
         ss_buf_str(&b, ", ");
         ss_buf_u64(&b, bytes);
         ss_buf_str(&b, bytes == 1 ? " byte" : " bytes");
     }
-    if (rq->call == SS_CALL_SENDMSG && rq->msg)
+    if (readable && rq->call == SS_CALL_SENDMSG && rq->msg)
         buf_cmsgs(&b, rq->msg);
     if (rq->call == SS_CALL_SPLICE) {
         ss_buf_str(&b, ", flags=");

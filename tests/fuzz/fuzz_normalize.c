@@ -1,11 +1,11 @@
 /* fuzz_normalize.c - libFuzzer target for shim/normalize.c.
  *
- * Input: an 8-byte header, then one byte per iovec (its length), then the
- * control buffer. Arrays are allocated at their exact size so ASan catches
- * any read past them. Besides ASan/UBSan, the output is checked: a rewritten
- * message must be one the kernel's cmsg walk accepts (every cmsg_len within
- * bounds), with at most SS_IOV_MAX iovecs and SS_SCM_MAX_FD descriptors, and
- * control messages are repacked only where the kernel would refuse them.
+ * Input: an 8-byte header (style, kind, flags, iovec count (2 bytes), name
+ * length, trim, and bit 0 of the last: the readability check says no), then
+ * one byte per iovec (its length), then the control buffer. Arrays are allocated at their exact size so ASan
+ * catches any read past them. Besides ASan/UBSan, the output is checked: a rewritten message must be one the
+ * kernel's cmsg walk accepts (every cmsg_len within bounds), with at most SS_IOV_MAX iovecs and SS_SCM_MAX_FD
+ * descriptors, and control messages are repacked only where the kernel would refuse them.
  *
  * Build and run (see the report / Makefile `fuzz` target):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -44,6 +44,13 @@ static void creds(void *arg, struct ss_creds *out)
     out->pid = 1;
     out->uid = 2;
     out->gid = 3;
+}
+
+static int refuse(const struct iovec *regions, size_t n)
+{
+    (void)regions;
+    (void)n;
+    return 0;
 }
 
 static void check_output(const struct ss_norm_result *r, const struct ss_norm_scratch *s)
@@ -142,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t niov = (size_t)(data[3] | data[4] << 8) % (MAX_IOV + 1);
     socklen_t namelen = data[5];
     size_t trim = data[6] % 16;
+    int unreadable = data[7] & 1; /* the kernel says no memory can be read */
     data += 8;
     size -= 8;
     if (niov > size)
@@ -178,6 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .style = style,
         .index = 7,
         .get_creds = creds,
+        .readable = unreadable ? refuse : NULL,
         .diag = (flags & F_NO_DIAG) ? NULL : diag,
         .diag_cap = sizeof diag,
     };

@@ -224,15 +224,21 @@ Test(normalize, cmsg_len_upper_bits_masked)
 
 /* ---- iovecs ----------------------------------------------------------------- */
 
-Test(normalize, zero_length_iovecs_dropped)
+/* Up to 1024 entries the kernel skips empty ones itself: the normalizer
+ * leaves the array unread (issue 13: an array the kernel refuses with EFAULT
+ * must not fault in the library), and SENDSHIM_STATS learns of the repair
+ * from ss_norm_kernel_repairs once the kernel accepted the message. */
+Test(normalize, zero_length_iovecs_left_to_the_kernel)
 {
     struct iovec v[4] = {{"ab", 2}, {(void *)1, 0}, {NULL, 0}, {"c", 1}};
     struct msghdr m = {.msg_iov = v, .msg_iovlen = 4};
-    cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_STREAM), SS_NORM_REWRITTEN);
-    cr_assert_eq(res.msg->msg_iovlen, 2);
-    cr_assert_eq(res.msg->msg_iov[0].iov_base, v[0].iov_base);
-    cr_assert_eq(res.msg->msg_iov[1].iov_base, v[3].iov_base);
-    cr_assert_eq(res.applied, SS_NORM_F_IOV_EMPTY);
+    cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_STREAM), SS_NORM_UNCHANGED);
+    cr_assert_eq(res.msg, &m);
+    cr_assert_eq(ss_norm_kernel_repairs(&m), SS_NORM_F_IOV_EMPTY);
+    m.msg_name = v;
+    cr_assert_eq(ss_norm_kernel_repairs(&m), SS_NORM_F_IOV_EMPTY | SS_NORM_F_NAME);
+    v[1].iov_len = v[2].iov_len = 1;
+    cr_assert_eq(ss_norm_kernel_repairs(&m), SS_NORM_F_NAME);
 }
 
 Test(normalize, iov_null_with_length_efault)
@@ -856,4 +862,70 @@ Test(normalize, error_errnos_match_kernel)
 
     struct msghdr f = {.msg_iov = NULL, .msg_iovlen = 2};
     expect_kernel_errno(&f, "msg_iov NULL with msg_iovlen 2");
+}
+
+/* ---- memory the kernel would refuse (issue 13) ---------------------------------------- */
+
+/* A fake kernel: every region is readable except those that touch `hole`. */
+static const void *hole;
+static int asked;
+static int fake_readable(const struct iovec *r, size_t n)
+{
+    asked++;
+    for (size_t i = 0; i < n; i++)
+        if ((const char *)hole >= (const char *)r[i].iov_base &&
+            (const char *)hole < (const char *)r[i].iov_base + r[i].iov_len)
+            return 0;
+    return 1;
+}
+
+static enum ss_norm_status norm_mem(const struct msghdr *m, enum ss_sock_kind kind, const void *bad)
+{
+    struct ss_norm_ctx c = ctx_of(SS_STYLE_LINUX, kind);
+    c.readable = fake_readable;
+    hole = bad;
+    asked = 0;
+    memset(&res, 0xa5, sizeof res);
+    return ss_normalize(m, &c, &scr, NULL, 0, &res);
+}
+
+/* An array of up to 1024 entries is not read, nor asked about: the kernel
+ * reads it, and says EFAULT when it cannot (an address no page backs here
+ * would crash this test if it were read). */
+Test(normalize, short_iovec_array_is_never_read)
+{
+    int fd = 0;
+    memset(&cb, 0, sizeof cb);
+    struct msghdr m = msg_ctl(&cb, put_linux(cb.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd));
+    m.msg_iov = (struct iovec *)16;
+    m.msg_iovlen = 1024;
+    cr_assert_eq(norm_mem(&m, SS_SOCK_DGRAM, NULL), SS_NORM_UNCHANGED, "%s", diag);
+    cr_assert_eq(asked, 0);
+    m.msg_controllen |= (size_t)1 << 40; /* rewritten: the array is still the program's, unread */
+    cr_assert_eq(norm_mem(&m, SS_SOCK_DGRAM, NULL), SS_NORM_REWRITTEN, "%s", diag);
+    cr_assert_eq(res.msg->msg_iov, (struct iovec *)16);
+}
+
+Test(normalize, unreadable_beyond_iov_max_is_emsgsize)
+{
+    static struct iovec v[1100];
+    for (int i = 0; i < 1100; i++)
+        v[i] = (struct iovec){"x", 1};
+    struct msghdr m = {.msg_iov = v, .msg_iovlen = 1100};
+    /* The array: the kernel refuses more than 1024 entries unread. */
+    cr_assert_eq(norm_mem(&m, SS_SOCK_STREAM, &v[1050]), SS_NORM_ERROR);
+    cr_assert_eq(res.err, EMSGSIZE);
+    cr_assert(strstr(diag, "the array of 1100 iovecs cannot be read"), "%s", diag);
+    /* The data a datagram gathers. */
+    static char bad[1];
+    v[700].iov_base = bad;
+    cr_assert_eq(norm_mem(&m, SS_SOCK_DGRAM, bad), SS_NORM_ERROR);
+    cr_assert_eq(res.err, EMSGSIZE);
+    cr_assert(strstr(diag, "the data of 1100 iovecs cannot be read"), "%s", diag);
+    /* A stream sends the first 1024 entries and gathers nothing. */
+    cr_assert_eq(norm_mem(&m, SS_SOCK_STREAM, bad), SS_NORM_REWRITTEN, "%s", diag);
+    /* NULL with more than 1024: EMSGSIZE, as the kernel says before reading. */
+    m.msg_iov = NULL;
+    cr_assert_eq(norm(&m, SS_STYLE_LINUX, SS_SOCK_STREAM), SS_NORM_ERROR);
+    cr_assert_eq(res.err, EMSGSIZE);
 }
