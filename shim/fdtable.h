@@ -7,13 +7,22 @@
  * atomics (a reader always sees a consistent word), plus a byte counter.
  * Async-signal-safe and fork-safe: no locks; fork copies the memory.
  *
- * The kernel is asked what a descriptor is (getsockopt SO_DOMAIN and SO_TYPE;
- * ENOTSOCK means not a socket) at most once per descriptor, and only when a
- * feature needs it (ss_fd_probe). close, dup, dup2, dup3, fcntl(F_DUPFD*),
- * accept and accept4 keep the table true. A descriptor closed or replaced
- * behind libc's back (raw syscall, close_range, libc-internal closes) leaves a
- * stale entry; every user of the table is written so that stale state costs
- * at most a retry (e.g. send -> ENOTSOCK -> write), never a wrong result.
+ * The kernel is asked what a descriptor is (getsockopt SO_COOKIE, SO_DOMAIN
+ * and SO_TYPE; ENOTSOCK means not a socket) at most once per descriptor, and
+ * only when a feature needs it (ss_fd_probe). close, close_range, closefrom,
+ * dup, dup2, dup3, fcntl(F_DUPFD*), socket, socketpair, accept, accept4 and
+ * the descriptors recvmsg/recvmmsg receive in SCM_RIGHTS keep the table true.
+ * A descriptor closed or made behind libc's back (raw syscall, libc-internal
+ * closes such as fclose's) can still leave a stale entry, so the entry keeps
+ * the socket's identity too: its SO_COOKIE (Linux 4.12+; a 64-bit number the
+ * kernel never reuses), taken when the library learns what the descriptor
+ * is. Before anything that could lose data or change a signal acts on an
+ * entry's belief (a fault rule that fired, MSG_EOF's shutdown, SO_NOSIGPIPE
+ * read or set, an EPIPE that SO_NOSIGPIPE or the SIGPIPE policy would
+ * silence), ss_fd_confirm asks the kernel once; a descriptor that is another
+ * open file now starts over (no SO_NOSIGPIPE, no bytes, its own kind). Other
+ * stale beliefs cost at most a retry (send -> ENOTSOCK -> write). The plain
+ * path never asks.
  *
  * SO_NOSIGPIPE belongs to the socket, not the descriptor: descriptors made by
  * dup/dup2/dup3/F_DUPFD share a "group" number (process-local, copied by
@@ -25,7 +34,7 @@
 
 #include <stdint.h>
 
-#define SS_FD_CHUNK_SHIFT 10 /* 1024 entries (16 KiB) per chunk */
+#define SS_FD_CHUNK_SHIFT 10 /* 1024 entries (24 KiB) per chunk */
 #define SS_FD_CHUNK       (1 << SS_FD_CHUNK_SHIFT)
 #define SS_FD_LIMIT       (1 << 24) /* descriptors tracked; above: probed every time, no SO_NOSIGPIPE */
 #define SS_FD_NCHUNKS     (SS_FD_LIMIT / SS_FD_CHUNK)
@@ -58,11 +67,14 @@ static inline int ss_fd_type(uint64_t st)
     return ss_fd_is_socket(st) ? (int)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK) : 0;
 }
 
-/* One descriptor's entry: the state word and the bytes it sent successfully
- * (for fault rules' after=BYTES). */
+/* One descriptor's entry: the state word, the bytes it sent successfully
+ * (for fault rules' after=BYTES), and the identity of the socket both belong
+ * to: its SO_COOKIE, 0 while not taken (never asked, not a socket, or a
+ * kernel before 4.12). */
 struct ss_fd_entry {
     uint64_t state;
     uint64_t bytes;
+    uint64_t cookie;
 };
 
 /* The directory of chunks; NULL until a descriptor in the chunk is recorded. */
@@ -107,8 +119,18 @@ uint64_t ss_fd_state(int fd);
 
 /* The state word, asking the kernel first if the descriptor was never
  * probed. A descriptor that is not open (EBADF) is not cached. errno is
- * preserved. */
+ * preserved. An entry that held only a byte count (a descriptor the library
+ * did not see made, never asked about) takes the identity found now and
+ * keeps its count. */
 uint64_t ss_fd_probe(int fd);
+
+/* Re-identify fd before acting on what r says about it: one getsockopt
+ * (SO_COOKIE) when r's entry is a known socket or non-socket, the probe when
+ * it is unknown. Returns 1 when the entry still describes the descriptor,
+ * 0 when fd is another open file now (or none): its entry then starts over
+ * (the new kind, no SO_NOSIGPIPE, no dup group, bytes 0). r->e and r->st are
+ * updated either way. errno preserved. A rare-path call only. */
+int ss_fd_confirm(int fd, struct ss_fd_ref *r);
 
 /* r->st with the descriptor's kind known: probes only on a descriptor's
  * first call (which may also make its entry). */
@@ -121,8 +143,21 @@ static inline uint64_t ss_fd_ref_probe(struct ss_fd_ref *r, int fd)
     return r->st;
 }
 
-/* A socket was just created at fd (socket, socketpair): record it. */
+/* A socket was just created at fd (socket, socketpair): record it, with its
+ * identity (one getsockopt). */
 void ss_fd_socket_created(int fd, int family, int type);
+
+/* fd arrived in SCM_RIGHTS (recvmsg, recvmmsg): a new open file at that
+ * number; forget what was known there. No system call. */
+void ss_fd_received(int fd);
+/* The same for every descriptor in the SCM_RIGHTS messages of msg's control
+ * data, as the kernel returned it. */
+struct msghdr;
+void ss_fd_received_msg(const struct msghdr *msg);
+
+/* Descriptors first..last (inclusive) were closed (close_range, closefrom):
+ * forget them. Touches only chunks that are mapped. */
+void ss_fd_closed_range(unsigned first, unsigned last);
 
 /* close(fd) is about to happen: returns the word to hand to ss_fd_closed. */
 static inline uint64_t ss_fd_closing(int fd)
@@ -137,7 +172,8 @@ void ss_fd_closed(int fd, uint64_t seen);
  * the socket's kind, SO_NOSIGPIPE and group. */
 void ss_fd_duplicated(int oldfd, int newfd);
 
-/* fd was accepted on listener: a new socket, with SO_NOSIGPIPE inherited. */
+/* fd was accepted on listener: a new socket, with SO_NOSIGPIPE inherited
+ * (then its identity is taken now: two or three getsockopt). */
 void ss_fd_accepted(int listener, int fd);
 
 /* A send on fd said ENOTSOCK: the entry was stale; forget it. */
@@ -146,10 +182,6 @@ void ss_fd_not_socket(int fd);
 /* Emulated SO_NOSIGPIPE: set or clear on fd and on every descriptor of its
  * group. Returns 0, or ENOMEM when fd cannot be tracked. errno preserved. */
 int ss_fd_set_nosigpipe(int fd, int on);
-static inline int ss_fd_nosigpipe(int fd)
-{
-    return (ss_fd_state(fd) & SS_FD_NOSIGPIPE) != 0;
-}
 
 /* Bytes fd has sent successfully (for fault rules' after=BYTES). e is fd's
  * entry as looked up before the call, or NULL (then it is made). */

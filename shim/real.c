@@ -41,7 +41,41 @@ SS_LAZY(dup2, int, (int a, int b), (a, b))
 SS_LAZY(dup3, int, (int a, int b, int fl), (a, b, fl))
 SS_LAZY(accept, int, (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))
 SS_LAZY(accept4, int, (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))
+SS_LAZY(recvmsg, ssize_t, (int fd, struct msghdr *m, int fl), (fd, m, fl))
+SS_LAZY(recvmmsg, int, (int fd, struct mmsghdr *v, unsigned int n, ss_mmsg_flags_t fl, struct timespec *t),
+        (fd, v, n, fl, t))
 #undef SS_LAZY
+
+/* close_range and closefrom exist in glibc 2.34+ only; musl (1.2.3 in Debian
+ * 12) has neither. A program can reach ours only through a C library that
+ * declares them, but a slot must never be left without a function: a missing
+ * one is done by the system call itself (Linux 5.9+; ENOSYS before, which is
+ * what such a C library would report too). */
+#ifndef SYS_close_range
+#define SYS_close_range 436 /* the same number on every architecture (asm-generic) */
+#endif
+static int sys_close_range(unsigned int first, unsigned int last, int flags)
+{
+    return (int)syscall(SYS_close_range, first, last, flags);
+}
+static void sys_closefrom(int low)
+{
+    /* glibc's closefrom does the same, then falls back to closing one by one
+     * from /proc/self/fd; on a kernel without close_range we close nothing. */
+    (void)syscall(SYS_close_range, low < 0 ? 0u : (unsigned int)low, ~0u, 0);
+}
+/* The optional functions' stubs: resolve, or settle for the system call. */
+static void *resolve_or(void **slot, const char *name, void *fallback);
+static int lazy_close_range(unsigned int first, unsigned int last, int flags)
+{
+    return ((__typeof__(ss_real.close_range))resolve_or((void **)&ss_real.close_range, "close_range",
+                                                        (void *)sys_close_range))(first, last, flags);
+}
+static void lazy_closefrom(int low)
+{
+    ((__typeof__(ss_real.closefrom))resolve_or((void **)&ss_real.closefrom, "closefrom",
+                                               (void *)sys_closefrom))(low);
+}
 
 struct ss_real ss_real = {
     .send = lazy_send,
@@ -62,6 +96,10 @@ struct ss_real ss_real = {
     .fcntl = NULL, /* variadic: see SS_REAL_VARIADIC */
     .accept = lazy_accept,
     .accept4 = lazy_accept4,
+    .recvmsg = lazy_recvmsg,
+    .recvmmsg = lazy_recvmmsg,
+    .close_range = lazy_close_range,
+    .closefrom = lazy_closefrom,
 };
 
 int ss_is_our_own(void *fn)
@@ -109,6 +147,15 @@ void *ss_real_resolve(void **slot, const char *name)
     return fn;
 }
 
+static void *resolve_or(void **slot, const char *name, void *fallback)
+{
+    void *fn = lookup(name);
+    if (!fn)
+        fn = fallback;
+    __atomic_store_n(slot, fn, __ATOMIC_RELAXED);
+    return fn;
+}
+
 void ss_real_resolve_all(void)
 {
     /* A function libc lacks keeps its stub, which dies with a clear message
@@ -137,5 +184,9 @@ void ss_real_resolve_all(void)
     TRY(fcntl);
     TRY(accept);
     TRY(accept4);
+    TRY(recvmsg);
+    TRY(recvmmsg);
 #undef TRY
+    resolve_or((void **)&ss_real.close_range, "close_range", (void *)sys_close_range);
+    resolve_or((void **)&ss_real.closefrom, "closefrom", (void *)sys_closefrom);
 }

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #ifdef __GLIBC__
 typedef int ss_mmsg_flags_t; /* glibc: sendmmsg(int, struct mmsghdr *, unsigned int, int) */
@@ -32,6 +33,12 @@ struct ss_real {
     int (*fcntl)(int, int, ...);
     int (*accept)(int, struct sockaddr *, socklen_t *);
     int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+    ssize_t (*recvmsg)(int, struct msghdr *, int);
+    int (*recvmmsg)(int, struct mmsghdr *, unsigned int, ss_mmsg_flags_t, struct timespec *);
+    /* glibc 2.34+ only (musl has neither): where the C library lacks one,
+     * the slot holds an emulation by the close_range system call. */
+    int (*close_range)(unsigned int, unsigned int, int);
+    void (*closefrom)(int);
 };
 
 extern struct ss_real ss_real;

@@ -50,6 +50,27 @@ int ss_write_flags(int fd)
     return MSG_NOSIGNAL | (ss_fd_type(st) == SOCK_SEQPACKET ? MSG_EOR : 0);
 }
 
+/* Whether a write/writev sent as send/sendmsg with MSG_NOSIGNAL, which
+ * failed with err, must be made again as the plain call: ENOTSOCK (the table
+ * said socket, stale: a pipe or file is there now), or EPIPE when the
+ * MSG_NOSIGNAL came from the descriptor's SO_NOSIGPIPE and the descriptor is
+ * another socket now (re-identified: one getsockopt, on this path only).
+ * EPIPE means nothing was sent, so the plain call gives exactly the kernel's
+ * own result, SIGPIPE included. Under SENDSHIM_NOSIGPIPE=1 every socket gets
+ * MSG_NOSIGNAL, so which socket it is does not matter. */
+static int redo_plain(int fd, int err)
+{
+    if (err == ENOTSOCK) {
+        ss_fd_not_socket(fd);
+        return 1;
+    }
+    if (err != EPIPE || ss_cfg.nosigpipe)
+        return 0;
+    struct ss_fd_ref r;
+    ss_fd_ref_init(&r, fd);
+    return !ss_fd_confirm(fd, &r) && !(r.st & SS_FD_NOSIGPIPE);
+}
+
 ssize_t ss_forward_write(const struct ss_request *rq)
 {
     ssize_t r;
@@ -58,9 +79,8 @@ ssize_t ss_forward_write(const struct ss_request *rq)
             /* write(2) and send(2) of 0 bytes do the same on a socket (an empty
              * datagram; EPIPE on a closed stream). */
             r = SS_REAL(send)(rq->fd, rq->buf, rq->len, rq->flags);
-            if (r >= 0 || errno != ENOTSOCK)
+            if (r >= 0 || !redo_plain(rq->fd, errno))
                 return r;
-            ss_fd_not_socket(rq->fd); /* stale: it is not a socket (any more) */
         }
         return SS_REAL(write)(rq->fd, rq->buf, rq->len);
     }
@@ -75,9 +95,8 @@ ssize_t ss_forward_write(const struct ss_request *rq)
         if (any) {
             struct msghdr m = {.msg_iov = (struct iovec *)rq->iov, .msg_iovlen = (size_t)rq->iovcnt};
             r = SS_REAL(sendmsg)(rq->fd, &m, rq->flags);
-            if (r >= 0 || errno != ENOTSOCK)
+            if (r >= 0 || !redo_plain(rq->fd, errno))
                 return r;
-            ss_fd_not_socket(rq->fd);
         }
     }
     return SS_REAL(writev)(rq->fd, rq->iov, rq->iovcnt);
@@ -111,15 +130,18 @@ void ss_sigpipe_restore(struct ss_sigpipe_guard *g, int fd)
             ;
         consumed = r == SIGPIPE;
     }
-    /* The table said "socket", but it may be stale (the number reused
-     * behind libc's back): a SIGPIPE from a pipe must stay. Asking the
-     * kernel costs a system call only on this rare path. */
-    int type;
-    socklen_t len = sizeof type;
-    int reraise =
-        consumed && SS_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 && errno == ENOTSOCK;
-    if (reraise)
-        ss_fd_not_socket(fd);
+    /* The table said "socket" (with SO_NOSIGPIPE, or under
+     * SENDSHIM_NOSIGPIPE=1), but it may be stale (the number reused behind
+     * libc's back): a SIGPIPE from a pipe, or from another socket without the
+     * option, must stay. The descriptor is re-identified only on this rare
+     * path (one getsockopt), and the policy decided again for what it is. */
+    int reraise = 0;
+    if (consumed) {
+        struct ss_fd_ref r;
+        ss_fd_ref_init(&r, fd);
+        reraise = !ss_fd_confirm(fd, &r) && !(r.st & SS_FD_NOSIGPIPE) &&
+                  !(ss_cfg.nosigpipe && ss_fd_is_socket(r.st));
+    }
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
     if (reraise)
         raise(SIGPIPE);

@@ -364,6 +364,39 @@ static void raise_sigpipe(void)
     syscall(SYS_tgkill, (pid_t)syscall(SYS_getpid), (pid_t)syscall(SYS_gettid), SIGPIPE);
 }
 
+/* A rule fired on what the descriptor table believes about the descriptor
+ * (its kind, its bytes, or, for error=EPIPE, the SIGPIPE its kind brings):
+ * before it acts, the descriptor is re-identified (fdtable.h: one getsockopt,
+ * on this rare path only). When it is another open file now (a number
+ * reused behind libc's back), its entry has started over, and the rule acts
+ * only if it still matches and can act with the true facts; else the call
+ * goes on untouched (it was counted as it was seen, and the rule's fired
+ * count is taken back). Returns whether the rule acts. */
+static int still_applies(const struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
+                         const struct ss_fault_plan *p)
+{
+    unsigned needs = p->needs[rq->call];
+    int believed =
+        (needs & (SS_NEED_SOCK | SS_NEED_SENT)) || ((f->d.actions & SS_ACT_ERROR) && f->d.error == EPIPE);
+    if (!believed || ss_fd_confirm(rq->fd, fd))
+        return 1;
+    struct ss_fault_call *c = &f->call;
+    c->type = ss_fd_type(fd->st);
+    c->family = ss_fd_family(fd->st);
+    c->sent = 0; /* a new open file has sent nothing */
+    const struct ss_rule *r = &p->rule[f->d.rule];
+    uint64_t keep;
+    int acts = !(!c->type && (rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV)) &&
+               ss_rule_matches(r, c) && ss_rule_acts(r, c, &keep);
+    if (!acts) {
+        __atomic_sub_fetch(&p->st[f->d.rule].fired, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    if (r->actions & SS_ACT_SHORT)
+        f->d.keep = keep;
+    return 1;
+}
+
 /* ---- the stage --------------------------------------------------------------- */
 
 unsigned ss_faults_calls(void)
@@ -397,7 +430,7 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
     if (needs & SS_NEED_BYTES)
         c->bytes = ss_request_bytes(rq);
     ss_faults_pick(p, c, counts, &f->d);
-    if (f->d.rule < 0) {
+    if (f->d.rule < 0 || !still_applies(rq, fd, f, p)) {
         leave(slot);
         return SS_FAULT_FORWARD;
     }

@@ -34,7 +34,11 @@ int ss_stage_flags_full(struct ss_request *rq, struct ss_fd_ref *fd)
         if (flags & (SS_MSG_EOF | MSG_CONFIRM)) {
             /* Only these two need to know what the socket is. A descriptor
              * that is no socket (or not open) gets the bits removed; the
-             * kernel then says ENOTSOCK or EBADF itself. */
+             * kernel then says ENOTSOCK or EBADF itself. MSG_EOF shuts the
+             * socket down: it is re-identified first (fdtable.h), as the
+             * number may hold another socket than the table believes. */
+            if (flags & SS_MSG_EOF)
+                (void)ss_fd_confirm(rq->fd, fd);
             uint64_t st = ss_fd_ref_probe(fd, rq->fd);
             flags = ss_flags_for_socket(flags, ss_fd_family(st), ss_fd_type(st), &rq->eof);
         }

@@ -29,6 +29,12 @@ static int set_nosigpipe(int fd, const void *optval, socklen_t optlen)
     }
     int on;
     memcpy(&on, optval, sizeof on);
+    /* The option belongs to this socket: its entry must describe it (the
+     * number may hold another socket's stale state) and hold its identity,
+     * so that a later reuse of the number is told apart (fdtable.h). */
+    struct ss_fd_ref r;
+    ss_fd_ref_init(&r, fd);
+    (void)ss_fd_confirm(fd, &r);
     int err = ss_fd_set_nosigpipe(fd, on != 0);
     if (err) {
         errno = err;
@@ -46,8 +52,13 @@ static int get_nosigpipe(int fd, void *optval, socklen_t *optlen)
      * overwrite those bytes with our value. */
     if (SS_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, optval, optlen))
         return -1;
-    /* 1 when set, like Linux's boolean options (FreeBSD would say 0x800). */
-    int v = ss_fd_nosigpipe(fd);
+    /* 1 when set, like Linux's boolean options (FreeBSD would say 0x800),
+     * and only if the entry still describes this socket. */
+    struct ss_fd_ref r;
+    ss_fd_ref_init(&r, fd);
+    if (r.st & SS_FD_NOSIGPIPE)
+        (void)ss_fd_confirm(fd, &r);
+    int v = (r.st & SS_FD_NOSIGPIPE) != 0;
     socklen_t n = *optlen < sizeof v ? *optlen : (socklen_t)sizeof v;
     if (n)
         memcpy(optval, &v, n);

@@ -1,0 +1,308 @@
+/* test_fdtruth.c - SPEC 6, last point (issue 12, stale descriptor state): a
+ * descriptor number closed or filled behind the library's back never makes
+ * the library change a result. tests/targets/fdtruth closes a socket or pipe
+ * the way the library may miss (close_range, closefrom, the raw close system
+ * call, glibc's close inside fclose) and puts a file, a pipe or a socket
+ * received in SCM_RIGHTS (by recvmsg, recvmmsg or the raw system call) at
+ * its number. The kernel alone is the oracle: the same program run without
+ * the library, or with a descriptor the library saw made. */
+#include <criterion/criterion.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define T                3 /* seconds a fdtruth run may take (scm-eof waits 2 s for nothing) */
+#define EXIT_UNSUPPORTED 3 /* fdtruth: the C library lacks the closer */
+
+/* The closers the library may miss; "close" is the one it sees. */
+static const char *const unseen[] = {"close_range", "closefrom", "sys_close", "fclose"};
+#define NUNSEEN (sizeof unseen / sizeof unseen[0])
+static const char *const receivers[] = {"recvmsg", "recvmmsg", "sys_recvmsg"};
+#define NRECV (sizeof receivers / sizeof receivers[0])
+
+/* Run fdtruth with args, preloaded or not, with env. Returns 0, or -1 when
+ * the closer is not in the C library (the musl build): skipped then, which
+ * a glibc build never is (glibc_has_closers). */
+static int fdtruth(struct run_result *r, const char *const args[], const char *const env[], int preload)
+{
+    const char *argv[8] = {target_path("fdtruth")};
+    for (int i = 0; args[i]; i++)
+        argv[i + 1] = args[i];
+    cr_assert_eq(run(r, argv, env, preload, NULL, T + 5), 0, "could not run fdtruth");
+    cr_assert(!r->timed_out, "fdtruth %s %s timed out", args[0], args[1]);
+    if (r->exited && r->status == EXIT_UNSUPPORTED && strstr(r->out, "unsupported")) {
+        run_free(r);
+        return -1;
+    }
+    cr_assert(strstr(r->out, "number same\n"),
+              "fdtruth %s %s: the new descriptor did not get the old number\n%s", args[0], args[1], r->out);
+    return 0;
+}
+
+/* Whether the C library of the targets is glibc 2.34 or later: then
+ * close_range and closefrom must be there. */
+static int glibc_has_closers(void)
+{
+    struct run_result r;
+    const char *argv[] = {target_path("fdtruth"), "libc", NULL};
+    cr_assert_eq(run(&r, argv, NULL, 0, NULL, T), 0);
+    int major = 0, minor = 0;
+    int glibc = sscanf(r.out, "glibc %d.%d", &major, &minor) == 2;
+    run_free(&r);
+    return glibc && (major > 2 || minor >= 34);
+}
+
+/* The run with the library and env gives what the run without it gives:
+ * stdout and the way it ended. Returns 0, or -1 when unsupported. */
+static int expect_as_without(const char *const args[], const char *const env[])
+{
+    struct run_result plain, with;
+    if (fdtruth(&plain, args, NULL, 0))
+        return -1;
+    cr_assert_eq(fdtruth(&with, args, env, 1), 0);
+    cr_expect_str_eq(with.out, plain.out, "fdtruth %s %s %s with %s:\n%s\nwithout the library:\n%s", args[0],
+                     args[1], args[2] ? args[2] : "", env[0], with.out, plain.out);
+    cr_expect_eq(with.status, plain.status, "fdtruth %s %s with %s: status %d, without the library %d\n%s",
+                 args[0], args[1], env[0], with.status, plain.status, with.err);
+    run_free(&plain);
+    run_free(&with);
+    return 0;
+}
+
+/* Every unseen closer ran unless the C library lacks it (not glibc 2.34+). */
+static void expect_all_ran(int ran)
+{
+    cr_expect(ran == (int)NUNSEEN || (!glibc_has_closers() && ran >= 2), "only %d closers ran", ran);
+}
+
+/* --- a write rule and a file or pipe at an old socket's number ---------------- */
+
+Test(fdtruth, file_at_a_closed_sockets_number_gets_every_byte)
+{
+    static const char *const envs[][2] = {{"SENDSHIM_FAULTS=write:drop", NULL},
+                                          {"SENDSHIM_FAULTS=write:error=ECONNRESET", NULL},
+                                          {"SENDSHIM_FAULTS=write:short=4", NULL}};
+    int ran = 0;
+    for (size_t c = 0; c < NUNSEEN; c++) {
+        const char *args[] = {"file", unseen[c], NULL};
+        for (size_t e = 0; e < sizeof envs / sizeof envs[0]; e++)
+            if (expect_as_without(args, envs[e]) == 0 && e == 0)
+                ran++;
+        /* The oracle itself: the 12 bytes are in the file. */
+        struct run_result r;
+        if (fdtruth(&r, args, NULL, 0) == 0) {
+            cr_expect(strstr(r.out, "write 12\nfile 12\n"), "%s", r.out);
+            run_free(&r);
+        }
+    }
+    expect_all_ran(ran);
+}
+
+Test(fdtruth, pipe_at_a_closed_sockets_number_is_a_pipe)
+{
+    /* No write rule acts on the pipe, and SIGPIPE stays (SENDSHIM_NOSIGPIPE
+     * is for sockets). */
+    static const char *const envs[][3] = {
+        {"SENDSHIM_FAULTS=write:error=ECONNRESET", "SENDSHIM_NOSIGPIPE=1", NULL},
+        {"SENDSHIM_FAULTS=write:drop", NULL, NULL},
+        {"SENDSHIM_NOSIGPIPE=1", NULL, NULL},
+    };
+    int ran = 0;
+    for (size_t c = 0; c < NUNSEEN; c++) {
+        const char *args[] = {"pipe", unseen[c], NULL};
+        for (size_t e = 0; e < sizeof envs / sizeof envs[0]; e++)
+            if (expect_as_without(args, envs[e]) == 0 && e == 0)
+                ran++;
+        struct run_result r;
+        if (fdtruth(&r, args, NULL, 0) == 0) {
+            cr_expect(strstr(r.out, "write 12\nread 12\n") && r.signaled && r.sig == SIGPIPE, "%s", r.out);
+            run_free(&r);
+        }
+    }
+    expect_all_ran(ran);
+}
+
+/* --- a socket received where something else was ------------------------------ */
+
+/* fdtruth CASE CLOSER RECV [CALL] with env: its stdout, status in *status.
+ * Returns NULL when the closer is unsupported. */
+static char *scm(const char *cas, const char *closer, const char *recv, const char *call,
+                 const char *const env[], int preload, int *status)
+{
+    const char *args[] = {cas, closer, recv, call, NULL};
+    struct run_result r;
+    if (fdtruth(&r, args, env, preload))
+        return NULL;
+    *status = r.status;
+    char *out = strdup(r.out);
+    run_free(&r);
+    return out;
+}
+
+Test(fdtruth, socket_received_where_a_pipe_was_gets_epipe_under_nosigpipe)
+{
+    const char *env[] = {"SENDSHIM_NOSIGPIPE=1", NULL};
+    int status;
+    /* The control: the library saw the pipe closed. */
+    char *seen = scm("scm-pipe", "close", "recvmsg", NULL, env, 1, &status);
+    cr_assert(seen && strstr(seen, "write -1 EPIPE\nalive\n") && status == 0, "control:\n%s", seen);
+    int ran = 0;
+    /* recvmsg and recvmmsg are seen; a socket the raw system call brings to
+     * the number of a pipe closed unseen is the limit README states. */
+    for (size_t c = 0; c < NUNSEEN; c++)
+        for (size_t k = 0; k < 2; k++) {
+            char *out = scm("scm-pipe", unseen[c], receivers[k], NULL, env, 1, &status);
+            if (!out)
+                continue;
+            ran += k == 0;
+            cr_expect_str_eq(out, seen, "%s %s:\n%s", unseen[c], receivers[k], out);
+            cr_expect_eq(status, 0, "%s %s: status %d", unseen[c], receivers[k], status);
+            free(out);
+        }
+    expect_all_ran(ran);
+    free(seen);
+}
+
+Test(fdtruth, received_socket_does_not_inherit_so_nosigpipe)
+{
+    static const char *const calls[] = {"write", "writev", "send", "sendfile", "splice"};
+    int ran = 0;
+    for (size_t c = 0; c < NUNSEEN; c++)
+        for (size_t k = 0; k < NRECV; k++)
+            for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+                int status, status_plain;
+                char *out = scm("scm-nosigpipe", unseen[c], receivers[k], calls[i], NULL, 1, &status);
+                if (!out)
+                    continue;
+                ran += k == 0 && i == 0;
+                /* A socket that never had the option reads 0 ... */
+                cr_expect(!strncmp(out, "number same\ngetsockopt 0\n", 25), "%s %s %s:\n%s", unseen[c],
+                          receivers[k], calls[i], out);
+                /* ... and dies of SIGPIPE, as it does without the library. */
+                char *plain = scm("scm-nosigpipe", unseen[c], receivers[k], calls[i], NULL, 0, &status_plain);
+                cr_expect_eq(status_plain, 128 + SIGPIPE);
+                cr_expect_eq(status, status_plain, "%s %s %s: status %d, without the library %d\n%s",
+                             unseen[c], receivers[k], calls[i], status, status_plain, out);
+                free(out);
+                free(plain);
+            }
+    expect_all_ran(ran);
+}
+
+Test(fdtruth, write_sendfile_splice_reidentify_on_epipe)
+{
+    /* Without reading the option back, the call alone finds out. The send
+     * family after the raw system call is the limit README states. */
+    static const char *const calls[] = {"write", "writev", "sendfile", "splice", "send"};
+    for (size_t k = 0; k < NRECV; k++)
+        for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+            if (!strcmp(receivers[k], "sys_recvmsg") && !strcmp(calls[i], "send"))
+                continue;
+            int status;
+            char *out = scm("scm-nosigpipe-call", "sys_close", receivers[k], calls[i], NULL, 1, &status);
+            cr_assert(out);
+            cr_expect_eq(status, 128 + SIGPIPE, "%s %s: status %d\n%s", receivers[k], calls[i], status, out);
+            free(out);
+        }
+}
+
+/* CASE under env: the same output with every unseen closer and receiver as
+ * without the library. */
+static void expect_received_as_without(const char *cas, const char *const env[])
+{
+    int ran = 0;
+    for (size_t c = 0; c < NUNSEEN; c++)
+        for (size_t k = 0; k < NRECV; k++) {
+            const char *args[] = {cas, unseen[c], receivers[k], NULL};
+            if (expect_as_without(args, env) == 0 && k == 0)
+                ran++;
+        }
+    expect_all_ran(ran);
+}
+
+Test(fdtruth, received_socket_does_not_inherit_after_bytes)
+{
+    const char *env[] = {"SENDSHIM_FAULTS=send:after=10:error=ECONNRESET", NULL};
+    expect_received_as_without("scm-after", env);
+}
+
+Test(fdtruth, received_udp_socket_is_not_cut_by_short)
+{
+    const char *env[] = {"SENDSHIM_FAULTS=send:short=4", NULL};
+    expect_received_as_without("scm-short", env);
+}
+
+Test(fdtruth, received_tcp_socket_is_not_dropped_from)
+{
+    const char *env[] = {"SENDSHIM_FAULTS=send:drop", NULL};
+    expect_received_as_without("scm-drop", env);
+}
+
+Test(fdtruth, msg_eof_on_a_received_tcp_socket_sends_fin, .timeout = 120)
+{
+    /* Without the library the kernel ignores MSG_EOF's bit on TCP; the
+     * oracle is the socket the library saw made: EOF at the peer. */
+    const char *env[] = {"SENDSHIM_NOSIGPIPE=1", NULL};
+    int status;
+    char *seen = scm("scm-eof", "close", "recvmsg", NULL, env, 1, &status);
+    cr_assert(seen && strstr(seen, "send 1\npeer 1 bytes EOF\n"), "control:\n%s", seen);
+    int ran = 0;
+    for (size_t c = 0; c < NUNSEEN; c++)
+        for (size_t k = 0; k < NRECV; k++) {
+            char *out = scm("scm-eof", unseen[c], receivers[k], NULL, env, 1, &status);
+            if (!out)
+                continue;
+            ran += k == 0;
+            cr_expect_str_eq(out, seen, "%s %s:\n%s", unseen[c], receivers[k], out);
+            free(out);
+        }
+    expect_all_ran(ran);
+    free(seen);
+}
+
+/* --- the plain path gains no system call ---------------------------------------- */
+
+/* System calls named `name` in a trace (a line each: "name(3, ...) = 1"). */
+static int calls_in(const char *trace, const char *name)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "%s(", name);
+    return count_lines(trace, needle);
+}
+
+Test(fdtruth, plain_calls_add_no_getsockopt)
+{
+    if (!have_program("strace"))
+        cr_skip_test("strace is not installed");
+    /* Rules that look at the descriptor's kind and bytes, counted on every
+     * call, never firing; SIGPIPE policy on every write. */
+    const char *env[] = {"SENDSHIM_NOSIGPIPE=1",
+                         "SENDSHIM_FAULTS=send:type=stream:after=1G:error=ECONNRESET;"
+                         "write:when=1000000:error=ECONNRESET",
+                         NULL};
+    int getsockopts[2];
+    const char *const rounds[] = {"10", "200"};
+    for (int i = 0; i < 2; i++) {
+        const char *argv[] = {target_path("fdtruth"), "plain", rounds[i], NULL};
+        struct run_result r;
+        char *trace;
+        cr_assert_eq(run_strace(&r, "getsockopt,sendto,recvmsg", argv, env, 1, 20, &trace), 0);
+        cr_assert(r.exited && r.status == 0, "%s%s", r.out, r.err);
+        int n = atoi(rounds[i]);
+        /* send and write (as send with MSG_NOSIGNAL) are one sendto each,
+         * recvmsg one recvmsg. */
+        cr_expect_eq(calls_in(trace, "sendto"), 2 * n, "%s", trace);
+        cr_expect_eq(calls_in(trace, "recvmsg"), n, "%s", trace);
+        getsockopts[i] = calls_in(trace, "getsockopt");
+        free(trace);
+        run_free(&r);
+    }
+    /* The socketpair's two identities, whatever the number of calls. */
+    cr_expect_eq(getsockopts[0], getsockopts[1], "getsockopt: %d for 10 rounds, %d for 200", getsockopts[0],
+                 getsockopts[1]);
+    cr_expect_leq(getsockopts[0], 2);
+}
