@@ -4,7 +4,8 @@
  * pointers, each chunk SS_FD_CHUNK entries mmap'ed on first use (never
  * malloc, never sized by RLIMIT_NOFILE), so memory grows with the highest
  * descriptor used. An entry is one 64-bit state word, read and updated with
- * atomics (a reader always sees a consistent word), plus a byte counter.
+ * atomics (a reader always sees a consistent word), a byte counter and the
+ * socket's identity.
  * Async-signal-safe and fork-safe: no locks; fork copies the memory.
  *
  * The kernel is asked what a descriptor is (getsockopt SO_COOKIE, SO_DOMAIN
@@ -21,8 +22,11 @@
  * read or set, an EPIPE that SO_NOSIGPIPE or the SIGPIPE policy would
  * silence), ss_fd_confirm asks the kernel once; a descriptor that is another
  * open file now starts over (no SO_NOSIGPIPE, no bytes, its own kind). Other
- * stale beliefs cost at most a retry (send -> ENOTSOCK -> write). The plain
- * path never asks.
+ * stale beliefs cost at most a retry (send -> ENOTSOCK -> write), except
+ * when a socket is also made behind libc's back at a number closed behind
+ * its back (README, Limits: the send family keeps the old SO_NOSIGPIPE, and
+ * a number known as a pipe or file keeps its SIGPIPE). The plain path never
+ * asks.
  *
  * SO_NOSIGPIPE belongs to the socket, not the descriptor: descriptors made by
  * dup/dup2/dup3/F_DUPFD share a "group" number (process-local, copied by
