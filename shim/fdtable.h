@@ -12,7 +12,7 @@
  * and SO_TYPE; ENOTSOCK means not a socket) at most once per descriptor, and
  * only when a feature needs it (ss_fd_probe). close, close_range, closefrom,
  * dup, dup2, dup3, fcntl(F_DUPFD*), socket, socketpair, accept, accept4 and
- * the descriptors recvmsg/recvmmsg receive in SCM_RIGHTS keep the table true.
+ * the descriptors recvmsg receives in SCM_RIGHTS keep the table true.
  * A descriptor closed or made behind libc's back (raw syscall, libc-internal
  * closes such as fclose's) can still leave a stale entry, so the entry keeps
  * the socket's identity too: its SO_COOKIE (Linux 4.12+; a 64-bit number the
@@ -151,7 +151,7 @@ static inline uint64_t ss_fd_ref_probe(struct ss_fd_ref *r, int fd)
  * identity (one getsockopt). */
 void ss_fd_socket_created(int fd, int family, int type);
 
-/* fd arrived in SCM_RIGHTS (recvmsg, recvmmsg): a new open file at that
+/* fd arrived in SCM_RIGHTS (recvmsg): a new open file at that
  * number; forget what was known there. No system call. */
 void ss_fd_received(int fd);
 /* The same for every descriptor in the SCM_RIGHTS messages of msg's control

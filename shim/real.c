@@ -42,8 +42,6 @@ SS_LAZY(dup3, int, (int a, int b, int fl), (a, b, fl))
 SS_LAZY(accept, int, (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))
 SS_LAZY(accept4, int, (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))
 SS_LAZY(recvmsg, ssize_t, (int fd, struct msghdr *m, int fl), (fd, m, fl))
-SS_LAZY(recvmmsg, int, (int fd, struct mmsghdr *v, unsigned int n, ss_mmsg_flags_t fl, struct timespec *t),
-        (fd, v, n, fl, t))
 #undef SS_LAZY
 
 /* close_range and closefrom exist in glibc 2.34+ only; musl (1.2.3 in Debian
@@ -97,7 +95,6 @@ struct ss_real ss_real = {
     .accept = lazy_accept,
     .accept4 = lazy_accept4,
     .recvmsg = lazy_recvmsg,
-    .recvmmsg = lazy_recvmmsg,
     .close_range = lazy_close_range,
     .closefrom = lazy_closefrom,
 };
@@ -185,7 +182,6 @@ void ss_real_resolve_all(void)
     TRY(accept);
     TRY(accept4);
     TRY(recvmsg);
-    TRY(recvmmsg);
 #undef TRY
     resolve_or((void **)&ss_real.close_range, "close_range", (void *)sys_close_range);
     resolve_or((void **)&ss_real.closefrom, "closefrom", (void *)sys_closefrom);

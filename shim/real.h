@@ -34,7 +34,6 @@ struct ss_real {
     int (*accept)(int, struct sockaddr *, socklen_t *);
     int (*accept4)(int, struct sockaddr *, socklen_t *, int);
     ssize_t (*recvmsg)(int, struct msghdr *, int);
-    int (*recvmmsg)(int, struct mmsghdr *, unsigned int, ss_mmsg_flags_t, struct timespec *);
     /* glibc 2.34+ only (musl has neither): where the C library lacks one,
      * the slot holds an emulation by the close_range system call. */
     int (*close_range)(unsigned int, unsigned int, int);

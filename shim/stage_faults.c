@@ -372,12 +372,27 @@ static void raise_sigpipe(void)
  * only if it still matches and can act with the true facts; else the call
  * goes on untouched (it was counted as it was seen, and the rule's fired
  * count is taken back). Returns whether the rule acts. */
+/* Whether the rules naming this call decided by the descriptor's kind or
+ * bytes (type=, family=, after=, or short= and drop, which act by type);
+ * write and writev match on sockets only. Only once a rule fired. */
+static int rules_look_at_descriptor(const struct ss_fault_plan *p, enum ss_call call)
+{
+    if (call == SS_CALL_WRITE || call == SS_CALL_WRITEV)
+        return 1;
+    for (unsigned i = 0; i < p->n; i++) {
+        const struct ss_rule *r = &p->rule[i];
+        if ((r->calls & SS_CALL_BIT(call)) && ((r->conds & (SS_COND_TYPE | SS_COND_FAMILY | SS_COND_AFTER)) ||
+                                               (r->actions & (SS_ACT_SHORT | SS_ACT_DROP))))
+            return 1;
+    }
+    return 0;
+}
+
 static int still_applies(const struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                          const struct ss_fault_plan *p)
 {
-    unsigned needs = p->needs[rq->call];
     int believed =
-        (needs & (SS_NEED_SOCK | SS_NEED_SENT)) || ((f->d.actions & SS_ACT_ERROR) && f->d.error == EPIPE);
+        rules_look_at_descriptor(p, rq->call) || ((f->d.actions & SS_ACT_ERROR) && f->d.error == EPIPE);
     if (!believed || ss_fd_confirm(rq->fd, fd))
         return 1;
     struct ss_fault_call *c = &f->call;

@@ -48,7 +48,6 @@ Test(core, exports_are_exactly_the_interposed_functions_and_the_api)
         "fcntl",
         "fcntl64",
         "getsockopt",
-        "recvmmsg",
         "recvmsg",
         "send",
         "sendfile",
