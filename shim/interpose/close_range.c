@@ -9,7 +9,6 @@
 
 #include "export.h"
 #include "fdtable.h"
-#include "log.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1u << 2) /* linux/close_range.h, Linux 5.11 */
@@ -21,10 +20,6 @@ int close_range(unsigned int first, unsigned int last, int flags);
 SS_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
     int closes = !(flags & CLOSE_RANGE_CLOEXEC);
-    /* Before, as close does: no log line may land in what comes next. */
-    int log_fd = __atomic_load_n(&ss_log_fd, __ATOMIC_RELAXED);
-    if (closes && log_fd >= 0 && (unsigned)log_fd >= first && (unsigned)log_fd <= last)
-        ss_log_fd_lost(log_fd);
     int r = SS_REAL(close_range)(first, last, flags);
     /* After, and only when it worked: a failed close_range (EINVAL for
      * first > last or unknown flags, ENOMEM for UNSHARE) closed nothing. */

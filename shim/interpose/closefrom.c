@@ -5,7 +5,6 @@
 
 #include "export.h"
 #include "fdtable.h"
-#include "log.h"
 
 /* musl and glibc before 2.34 do not declare it. */
 void closefrom(int lowfd);
@@ -14,9 +13,6 @@ SS_EXPORT void closefrom(int lowfd)
 {
     /* A negative lowfd counts as 0 (glibc's unistd.h). */
     unsigned first = lowfd < 0 ? 0 : (unsigned)lowfd;
-    int log_fd = __atomic_load_n(&ss_log_fd, __ATOMIC_RELAXED);
-    if (log_fd >= 0 && (unsigned)log_fd >= first)
-        ss_log_fd_lost(log_fd);
     SS_REAL(closefrom)(lowfd);
     /* closefrom cannot fail (it returns nothing; glibc aborts if it cannot
      * close everything). */
