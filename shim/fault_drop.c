@@ -22,12 +22,11 @@
  * corked data (MSG_MORE, UDP_CORK); a full send buffer (EAGAIN, ENOBUFS).
  *
  * Other families have no MSG_PROBE (unix_dgram_sendmsg ignores it: the
- * datagram would be sent). For them: the iovec array readable (EFAULT, as
- * import_iovec), then for AF_UNIX a peer when no address is given (ENOTCONN)
- * and the length against SO_SNDBUF - 32 (unix_dgram_sendmsg: EMSGSIZE); the
- * pending error and the data's readability as above. Not checked: control
- * messages, the address given (its validity and whether anybody is bound to
- * it), a peer that has closed (ECONNREFUSED), a full receive queue (EAGAIN).
+ * datagram would be sent). For them: the iovec array and the address given
+ * readable (EFAULT, as import_iovec and move_addr_to_kernel), then for AF_UNIX a peer when no address is
+ * given (ENOTCONN) and the length against SO_SNDBUF - 32 (unix_dgram_sendmsg: EMSGSIZE); the pending error
+ * and the data's readability as above. Not checked: control messages, the address given (its validity and
+ * whether anybody is bound to it), a peer that has closed (ECONNREFUSED), a full receive queue (EAGAIN).
  *
  * All of this runs only when a drop fires (a rare path): a few system calls
  * there buy the kernel's answer. */
@@ -57,6 +56,8 @@ struct msg_view {
     const struct iovec *iov; /* else the iovecs */
     size_t iovlen;
     int named; /* carries a destination address */
+    const void *name;
+    socklen_t namelen;
 };
 
 static void view_of(const struct ss_request *rq, unsigned i, struct msg_view *v)
@@ -66,6 +67,8 @@ static void view_of(const struct ss_request *rq, unsigned i, struct msg_view *v)
     switch (rq->call) {
     case SS_CALL_SENDTO:
         v->named = rq->addr && rq->addrlen;
+        v->name = rq->addr;
+        v->namelen = rq->addrlen;
         break;
     case SS_CALL_WRITEV:
         v->iov = rq->iov;
@@ -84,6 +87,8 @@ static void view_of(const struct ss_request *rq, unsigned i, struct msg_view *v)
         v->iov = m->msg_iov;
         v->iovlen = m->msg_iovlen;
         v->named = m->msg_name && m->msg_namelen;
+        v->name = m->msg_name;
+        v->namelen = m->msg_namelen;
     }
 }
 
@@ -163,6 +168,12 @@ static int check_message(const struct ss_request *rq, unsigned i, int type, int 
     /* The array itself: the kernel reads it before anything else
      * (import_iovec). A probed call had it read already. */
     if (!probed && v.iov && !ss_readable(v.iov, v.iovlen * sizeof *v.iov))
+        return EFAULT;
+    /* The address is copied next (move_addr_to_kernel; at most a
+     * sockaddr_storage). */
+    if (!probed && v.named &&
+        !ss_readable(v.name, v.namelen < sizeof(struct sockaddr_storage) ? v.namelen
+                                                                         : sizeof(struct sockaddr_storage)))
         return EFAULT;
     size_t bytes = view_bytes(&v);
     if (family == AF_INET && type == SOCK_DGRAM && bytes > SS_UDP_MAX_V4)

@@ -432,20 +432,27 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
 {
     struct ss_fault_call *c = &f->call;
     unsigned needs = p->needs[rq->call];
-    /* The bytes, the log line, short= and drop read the program's iovec
-     * arrays: a call whose arrays the kernel would refuse (EFAULT) goes to
-     * the kernel untouched (a system call to ask, only here, where a rule
-     * may fire). */
-    if (!ss_request_readable(rq)) {
+    /* The bytes (short= to decide, the log line), short= and drop read the
+     * program's iovec arrays: a call whose arrays the kernel would refuse
+     * (EFAULT) goes to the kernel untouched. Asking is a system call for
+     * sendmsg, sendmmsg and writev, made only before short= decides and
+     * once a rule fired. */
+    if ((needs & SS_NEED_BYTES) && !ss_request_readable(rq)) {
         leave(slot);
         return SS_FAULT_FORWARD;
     }
     /* Bytes (a walk over the iovecs) are counted only when needed: short=
-     * needs them to decide; drop and the log line once a rule fired. */
+     * needs them to decide; the log line once a rule fired. */
     if (needs & SS_NEED_BYTES)
         c->bytes = ss_request_bytes(rq);
     ss_faults_pick(p, c, counts, &f->d);
     if (f->d.rule < 0 || !still_applies(rq, fd, f, p)) {
+        leave(slot);
+        return SS_FAULT_FORWARD;
+    }
+    if (!(needs & SS_NEED_BYTES) && ((f->d.actions & SS_ACT_DROP) || ss_log_enabled()) &&
+        !ss_request_readable(rq)) {
+        __atomic_sub_fetch(&p->st[f->d.rule].fired, 1, __ATOMIC_RELAXED); /* it did not act */
         leave(slot);
         return SS_FAULT_FORWARD;
     }

@@ -170,7 +170,7 @@ Test(normalize_e2e, junk_the_kernel_ignores_is_never_a_control_message)
 /* Issue 13: bad iovec, control, name and vector pointers get the kernel's
  * answer (EFAULT, or EMSGSIZE above 1024 iovecs, which it refuses unread),
  * never a SIGSEGV in the library, with nothing configured and with each
- * step that reads messages on (statistics, trace, a fault rule). badptr runs
+ * step that reads messages on (statistics, trace, a fault rule, drop). badptr runs
  * each case in a child; the kernel alone is the oracle. Two cases are README
  * Limits, as a bad msghdr pointer is: an unreadable control buffer (read
  * unasked, as musl's sendmsg copies it), and a bad sendmmsg vector once
@@ -182,7 +182,8 @@ static int documented_limit(const char *line, const char *mode)
 
 Test(normalize_e2e, bad_pointers_get_the_kernels_answer)
 {
-    const char *modes[] = {NULL, "SENDSHIM_STATS=1", "SENDSHIM_TRACE=1", "SENDSHIM_FAULTS=*:delay=1us"};
+    const char *modes[] = {NULL, "SENDSHIM_STATS=1", "SENDSHIM_TRACE=1", "SENDSHIM_FAULTS=*:delay=1us",
+                           "SENDSHIM_FAULTS=*:drop"};
     const char *argv[] = {target_path("badptr"), NULL};
     struct run_result kernel;
     cr_assert_eq(run(&kernel, argv, NULL, 0, NULL, 60), 0);
