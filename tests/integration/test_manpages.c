@@ -5,6 +5,9 @@
  *   literal of a .c file in shim/ or shim/interpose/: getenv's argument, a message)
  *   is documented in sendshim(7) and in README.md;
  * - both pages carry the launcher's version;
+ * - every fault rule of README's cookbook and of the pages' examples parses
+ *   (the launcher runs `true` with it), and the cookbook's wildcard rules
+ *   are scoped to the network (family=, peer= or port=);
  * - groff and man(1) render both without a warning (skipped when groff or
  *   man is not installed: Debian's groff-base and man-db). With every
  *   warning: -ww, because -wall leaves out 'mac' (an undefined macro, the
@@ -332,4 +335,100 @@ Test(manpages, groff_and_man_render_without_warnings)
             render_clean(argv, env, what);
         }
     }
+}
+
+/* --- fault rules in the documentation ------------------------------------- */
+
+#define MAX_RULES 64 /* rules collected from one document */
+#define RULE_MAX  256
+
+struct rules {
+    int n;
+    char rule[MAX_RULES][RULE_MAX];
+};
+
+/* Every rule in [from, to) that stands between `open` and `close`, e.g.
+ * "--fault '" and "'". */
+static void collect_rules(struct rules *rs, const char *from, const char *to, const char *open,
+                          const char *close)
+{
+    size_t olen = strlen(open);
+    for (const char *p = strstr(from, open); p && p < to; p = strstr(p + 1, open)) {
+        const char *b = p + olen, *e = strstr(b, close);
+        cr_assert(e && e < to && (size_t)(e - b) < RULE_MAX, "unterminated rule after %.40s", p);
+        cr_assert_lt(rs->n, MAX_RULES, "too many rules");
+        memcpy(rs->rule[rs->n], b, (size_t)(e - b));
+        rs->rule[rs->n][e - b] = '\0';
+        rs->n++;
+    }
+}
+
+/* The lines of the .EX block after `heading` in a page: each starts with a
+ * rule, then spaces and a comment. */
+static void collect_example_lines(struct rules *rs, const char *page, const char *heading)
+{
+    const char *h = strstr(page, heading);
+    cr_assert_not_null(h, "no '%s'", heading);
+    const char *ex = strstr(h, ".EX\n"), *end = ex ? strstr(ex, "\n.EE") : NULL;
+    cr_assert(ex && end, "no .EX block after '%s'", heading);
+    for (const char *l = ex + 4; l < end; l = strchr(l, '\n') + 1) {
+        size_t len = strcspn(l, " \n");
+        cr_assert(len > 0 && len < RULE_MAX && rs->n < MAX_RULES);
+        memcpy(rs->rule[rs->n], l, len);
+        rs->rule[rs->n][len] = '\0';
+        rs->n++;
+    }
+}
+
+/* The launcher accepts the rule: `sendshim --fault RULE -- true` runs true. */
+static void expect_rule_parses(const char *rule, const char *where)
+{
+    struct run_result r;
+    const char *argv[] = {script_path(), "--fault", rule, "--", "true", NULL};
+    cr_assert_eq(run(&r, argv, NULL, 0, NULL, T), 0);
+    cr_expect(r.exited && r.status == 0 && !strstr(r.err, "SENDSHIM_FAULTS"), "%s: rule '%s' refused:\n%s",
+              where, rule, r.err);
+    run_free(&r);
+}
+
+Test(manpages, every_documented_fault_rule_parses)
+{
+    char *readme = read_top("README.md");
+    const char *cook = strstr(readme, "\n### Cookbook\n");
+    cr_assert_not_null(cook, "README has no Cookbook");
+    const char *cook_end = strstr(cook + 1, "\n### ");
+    cr_assert_not_null(cook_end);
+    static struct rules rs;
+    rs.n = 0;
+    collect_rules(&rs, cook, cook_end, "--fault '", "'");
+    collect_rules(&rs, cook, cook_end, "sendshim_set_faults(\"", "\"");
+    cr_expect_geq(rs.n, 12, "only %d rules found in the cookbook", rs.n);
+    for (int i = 0; i < rs.n; i++) {
+        expect_rule_parses(rs.rule[i], "README cookbook");
+        /* A wildcard rule without a network scope also cuts local IPC (a
+         * daemon's unix socketpairs): the cookbook scopes every one. */
+        if (!strncmp(rs.rule[i], "*:", 2))
+            cr_expect(strstr(rs.rule[i], ":family=inet,inet6") || strstr(rs.rule[i], ":peer=") ||
+                          strstr(rs.rule[i], ":port="),
+                      "cookbook rule '%s' is not scoped to the network", rs.rule[i]);
+    }
+    free(readme);
+
+    char *page7 = read_top("man/sendshim.7"), *plain7 = roff_plain(page7);
+    rs.n = 0;
+    collect_example_lines(&rs, plain7, "\n.SS Examples\n");
+    cr_expect_geq(rs.n, 7, "only %d rules in sendshim(7)'s examples", rs.n);
+    for (int i = 0; i < rs.n; i++)
+        expect_rule_parses(rs.rule[i], "sendshim(7) examples");
+    free(page7);
+    free(plain7);
+
+    char *page1 = read_top("man/sendshim.1"), *plain1 = roff_plain(page1);
+    rs.n = 0;
+    collect_rules(&rs, plain1, plain1 + strlen(plain1), "--fault \\(aq", "\\(aq");
+    cr_expect_geq(rs.n, 3, "only %d rules in sendshim(1)", rs.n);
+    for (int i = 0; i < rs.n; i++)
+        expect_rule_parses(rs.rule[i], "sendshim(1)");
+    free(page1);
+    free(plain1);
 }
