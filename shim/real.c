@@ -18,7 +18,7 @@
 
 /* The stubs every slot starts at (see SS_REAL). */
 #define SS_LAZY(name, ret, params, args)                                                                     \
-    static ret lazy_##name params                                                                            \
+    static SS_UNSANITIZED ret lazy_##name params                                                             \
     {                                                                                                        \
         return ((__typeof__(ss_real.name))ss_real_resolve((void **)&ss_real.name, #name))args;               \
     }
@@ -42,6 +42,11 @@ SS_LAZY(dup3, int, (int a, int b, int fl), (a, b, fl))
 SS_LAZY(accept, int, (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))
 SS_LAZY(accept4, int, (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))
 SS_LAZY(recvmsg, ssize_t, (int fd, struct msghdr *m, int fl), (fd, m, fl))
+typedef void (*handler_t)(int);
+SS_LAZY(signal, handler_t, (int sig, handler_t h), (sig, h))
+SS_LAZY(__sysv_signal, handler_t, (int sig, handler_t h), (sig, h))
+SS_LAZY(sigset, handler_t, (int sig, handler_t h), (sig, h))
+SS_LAZY(sigaction, int, (int sig, const struct sigaction *a, struct sigaction *o), (sig, a, o))
 #undef SS_LAZY
 
 /* close_range and closefrom exist in glibc 2.34+ only; musl (1.2.3 in Debian
@@ -97,9 +102,13 @@ struct ss_real ss_real = {
     .recvmsg = lazy_recvmsg,
     .close_range = lazy_close_range,
     .closefrom = lazy_closefrom,
+    .signal = lazy_signal,
+    .__sysv_signal = lazy___sysv_signal,
+    .sigset = lazy_sigset,
+    .sigaction = lazy_sigaction,
 };
 
-int ss_is_our_own(void *fn)
+SS_UNSANITIZED int ss_is_our_own(void *fn)
 {
     Dl_info mine, theirs;
     if (!fn || !dladdr((void *)ss_real_resolve_all, &mine) || !dladdr(fn, &theirs))
@@ -107,7 +116,7 @@ int ss_is_our_own(void *fn)
     return mine.dli_fbase == theirs.dli_fbase;
 }
 
-static void *lookup(const char *name)
+static SS_UNSANITIZED void *lookup(const char *name)
 {
     void *fn = dlsym(RTLD_NEXT, name);
     if (!fn || ss_is_our_own(fn)) {
@@ -134,7 +143,7 @@ static void die_missing(const char *name)
     abort();
 }
 
-void *ss_real_resolve(void **slot, const char *name)
+SS_UNSANITIZED void *ss_real_resolve(void **slot, const char *name)
 {
     void *fn = lookup(name);
     if (!fn)
@@ -182,6 +191,10 @@ void ss_real_resolve_all(void)
     TRY(accept);
     TRY(accept4);
     TRY(recvmsg);
+    TRY(signal);
+    TRY(__sysv_signal);
+    TRY(sigset);
+    TRY(sigaction);
 #undef TRY
     resolve_or((void **)&ss_real.close_range, "close_range", (void *)sys_close_range);
     resolve_or((void **)&ss_real.closefrom, "closefrom", (void *)sys_closefrom);

@@ -3,6 +3,7 @@
 #define SENDSHIM_REAL_H
 
 #include <fcntl.h> /* loff_t (musl) */
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -12,6 +13,22 @@
 typedef int ss_mmsg_flags_t; /* glibc: sendmmsg(int, struct mmsghdr *, unsigned int, int) */
 #else
 typedef unsigned ss_mmsg_flags_t; /* musl: sendmmsg(int, struct mmsghdr *, unsigned, unsigned) */
+#endif
+
+/* For what a sanitizer's runtime calls while it initializes: it installs
+ * its deadly-signal handlers with sigaction before any of its state exists,
+ * and in our sanitized builds (make tsan, make sanitize: the runtime in the
+ * program, our library linked or preloaded before libc) that call is ours.
+ * Instrumented code there crashes, so the sigaction path down to libc -
+ * the wrapper, SIGPIPE's bookkeeping, resolving the real function - is left
+ * uninstrumented. No effect on ordinary builds. */
+#if defined(__has_attribute)
+#if __has_attribute(disable_sanitizer_instrumentation)
+#define SS_UNSANITIZED __attribute__((disable_sanitizer_instrumentation))
+#endif
+#endif
+#ifndef SS_UNSANITIZED
+#define SS_UNSANITIZED __attribute__((no_sanitize("address", "thread", "undefined")))
 #endif
 
 struct ss_real {
@@ -38,6 +55,11 @@ struct ss_real {
      * the slot holds an emulation by the close_range system call. */
     int (*close_range)(unsigned int, unsigned int, int);
     void (*closefrom)(int);
+    /* SIGPIPE's disposition (sigdisp.h) */
+    void (*(*signal)(int, void (*)(int)))(int);
+    void (*(*__sysv_signal)(int, void (*)(int)))(int);
+    void (*(*sigset)(int, void (*)(int)))(int);
+    int (*sigaction)(int, const struct sigaction *, struct sigaction *);
 };
 
 extern struct ss_real ss_real;

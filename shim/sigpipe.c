@@ -104,21 +104,38 @@ ssize_t ss_forward_write(const struct ss_request *rq)
 
 void ss_sigpipe_block(struct ss_sigpipe_guard *g)
 {
-    sigset_t pipe_only, pending;
+    sigset_t pipe_only;
     int saved = errno;
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_only, &g->old);
-    /* A SIGPIPE pending already (blocked by the program) is not ours to
-     * consume afterwards: a second one would merge with it anyway. */
-    g->pending_before = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    g->was_blocked = sigismember(&g->old, SIGPIPE) == 1;
+    /* Blocked by the program already: a SIGPIPE may be pending, which is
+     * not ours to consume afterwards (a second would merge with it). Not
+     * blocked: none is, since it would have been delivered. */
+    g->pending_before = 0;
+    if (g->was_blocked) {
+        sigset_t pending;
+        g->pending_before = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    }
     errno = saved;
 }
 
-void ss_sigpipe_restore(struct ss_sigpipe_guard *g, int fd)
+/* Whether the call may have raised SIGPIPE. The kernel raises it only with
+ * an EPIPE (sk_stream_error, unix_stream_sendmsg), but sendfile and splice
+ * send in rounds and report the bytes of the rounds before the one that
+ * failed: a short count may hide an EPIPE and its SIGPIPE (shutdown(SHUT_WR)
+ * from another thread during a blocking 16 MiB sendfile: 3.9 MB sent,
+ * SIGPIPE pending). A full count had no failed round. */
+static int may_have_raised(ssize_t ret, int err, size_t asked)
+{
+    return ret < 0 ? err == EPIPE : (size_t)ret < asked;
+}
+
+void ss_sigpipe_restore(struct ss_sigpipe_guard *g, int fd, ssize_t ret, size_t asked)
 {
     int saved = errno, consumed = 0;
-    if (!g->pending_before) {
+    if (!g->pending_before && may_have_raised(ret, saved, asked)) {
         sigset_t pipe_only;
         struct timespec zero = {0, 0};
         int r;
@@ -142,7 +159,8 @@ void ss_sigpipe_restore(struct ss_sigpipe_guard *g, int fd)
         reraise = !ss_fd_confirm(fd, &r) && !(r.st & SS_FD_NOSIGPIPE) &&
                   !(ss_cfg.nosigpipe && ss_fd_is_socket(r.st));
     }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+    if (!g->was_blocked) /* else the mask never changed */
+        pthread_sigmask(SIG_SETMASK, &g->old, NULL);
     if (reraise)
         raise(SIGPIPE);
     errno = saved;

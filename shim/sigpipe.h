@@ -31,15 +31,20 @@ int ss_write_flags(int fd);
 ssize_t ss_forward_write(const struct ss_request *rq);
 
 /* Around a sendfile/splice to a socket: SIGPIPE blocked in this thread; on
- * the way out a SIGPIPE raised meanwhile is consumed (unless one was already
- * pending before), then the mask is restored. If fd turns out not to be a
- * socket after all (stale table entry), the SIGPIPE is raised again after the
- * mask is restored, as without the library. errno preserved. */
+ * the way out a SIGPIPE the call may have raised (it failed with EPIPE, or
+ * sent fewer than `asked` bytes) is consumed, unless one was already pending
+ * before, then the mask is restored. Two system calls when nothing went
+ * wrong: the block and the restore, or when the program blocks SIGPIPE
+ * itself, the block and a sigpending. If fd turns out not to be a socket
+ * after all (stale table entry), the SIGPIPE is raised again after the mask
+ * is restored, as without the library. errno preserved. Not needed when the
+ * program ignores SIGPIPE (sigdisp.h). */
 struct ss_sigpipe_guard {
     sigset_t old;
-    int pending_before;
+    int was_blocked;    /* the program's mask had SIGPIPE: nothing to restore */
+    int pending_before; /* one was pending already: not ours to consume */
 };
 void ss_sigpipe_block(struct ss_sigpipe_guard *g);
-void ss_sigpipe_restore(struct ss_sigpipe_guard *g, int fd);
+void ss_sigpipe_restore(struct ss_sigpipe_guard *g, int fd, ssize_t ret, size_t asked);
 
 #endif

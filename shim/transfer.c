@@ -4,12 +4,14 @@
 
 #include <errno.h>
 
+#include "sigdisp.h"
 #include "state.h"
 #include "stats.h"
 
 unsigned ss_transfer_needs(int fd)
 {
-    unsigned needs = ss_sigpipe_suppressed(fd) ? SS_TRANSFER_GUARD : 0;
+    /* SIGPIPE ignored: the kernel discards it, nothing to guard. */
+    unsigned needs = !ss_sigpipe_ignored() && ss_sigpipe_suppressed(fd) ? SS_TRANSFER_GUARD : 0;
     if (ss_calls_seen_on(fd))
         needs |= SS_TRANSFER_SEEN;
     return needs;
@@ -31,7 +33,7 @@ ssize_t ss_transfer_end(struct ss_transfer *t, ssize_t ret)
 {
     int err = errno;
     if (t->needs & SS_TRANSFER_GUARD)
-        ss_sigpipe_restore(&t->guard, t->rq.fd);
+        ss_sigpipe_restore(&t->guard, t->rq.fd, ret, t->rq.len);
     if (t->needs & SS_TRANSFER_SEEN) {
         if (ss_cfg.stats)
             ss_stats_count(&t->rq, ret);

@@ -13,6 +13,7 @@
 #include "export.h"
 #include "faults.h"
 #include "log.h"
+#include "sigdisp.h"
 #include "stages.h"
 #include "state.h"
 #include "stats.h"
@@ -145,6 +146,8 @@ __attribute__((constructor)) static void ss_init(void)
     int saved = errno;
     char err[SS_ERR_MAX];
     ss_real_resolve_all();
+    /* Before anything may return: SO_NOSIGPIPE works in secure mode too. */
+    ss_sigpipe_disp_init();
     ss_faults_fork_init();
 
     /* Secure-execution mode (setuid and the like): the environment belongs to

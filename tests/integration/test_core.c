@@ -37,8 +37,11 @@ Test(core, exports_are_exactly_the_interposed_functions_and_the_api)
 {
     static const char *const expected[] = {
         "__send",
+        "__sigaction",
+        "__sysv_signal",
         "accept",
         "accept4",
+        "bsd_signal",
         "close",
         "close_range",
         "closefrom",
@@ -58,9 +61,14 @@ Test(core, exports_are_exactly_the_interposed_functions_and_the_api)
         "sendshim_set_faults",
         "sendto",
         "setsockopt",
+        "sigaction",
+        "signal",
+        "sigset",
         "socket",
         "socketpair",
         "splice",
+        "ssignal",
+        "sysv_signal",
         "write",
         "writev",
     };

@@ -183,3 +183,129 @@ Test(sigpipe, stale_state_costs_a_retry_never_a_wrong_result)
     expect_dies("stale-pipe", "sendfile", NULL, 1);
     expect_dies("stale-pipe", "splice", NULL, 1);
 }
+
+/* --- the guard of sendfile and splice: its cost and its effect -------------- */
+
+#define TRANSFERS 10 /* sendfile/splice calls of 4 bytes before the peer closes */
+
+static const char *const ignoring[] = {"ignore",      "sigaction-ignore", "bsd-ignore",
+                                       "sysv-ignore", "sigset-ignore",    "inherited"};
+static const char *const not_ignoring[] = {"default", "handler", "ignore-then-default", "ignore-then-handler",
+                                           "blocked"};
+#define NELEM(a) (sizeof(a) / sizeof(a)[0])
+
+/* The signal-mask and signal-wait system calls sigpipe_transfer HOW CALL
+ * makes, as strace counts them, with the library (SENDSHIM_NOSIGPIPE=1) or
+ * without it (nothing else set). */
+static int sig_calls(const char *how, const char *call, int preload)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", TRANSFERS);
+    const char *argv[] = {target_path("sigpipe_transfer"), how, call, n, NULL};
+    const char *env[] = {"SENDSHIM_NOSIGPIPE=1", NULL};
+    struct run_result r;
+    char *trace;
+    cr_assert_eq(run_strace(&r, "rt_sigprocmask,rt_sigpending,rt_sigtimedwait", argv, preload ? env : NULL,
+                            preload, T, &trace),
+                 0, "could not run sigpipe_transfer under strace");
+    if (preload) {
+        /* The guard's effect: EPIPE, no SIGPIPE, the handler never runs. */
+        char want[64];
+        snprintf(want, sizeof want, "transfers %d\nafter close -1 EPIPE\nhandler 0\nalive\n", TRANSFERS);
+        cr_expect(r.exited && r.status == 0, "%s %s died (signal %d): %s", how, call, r.sig, r.out);
+        cr_expect_str_eq(r.out, want, "%s %s", how, call);
+    }
+    int calls = count_lines(trace, "rt_sigprocmask(") + count_lines(trace, "rt_sigpending(") +
+                count_lines(trace, "rt_sigtimedwait(");
+    free(trace);
+    run_free(&r);
+    return calls;
+}
+
+/* A program that ignores SIGPIPE (nginx does, and python) needs no guard:
+ * not one system call more than without the library. */
+Test(sigpipe, guard_costs_nothing_when_sigpipe_is_ignored)
+{
+    if (!have_program("strace"))
+        cr_skip_test("strace is not installed");
+    static const char *const calls[] = {"sendfile", "splice"};
+    for (size_t c = 0; c < 2; c++)
+        for (size_t h = 0; h < NELEM(ignoring); h++) {
+            int without = sig_calls(ignoring[h], calls[c], 0), with = sig_calls(ignoring[h], calls[c], 1);
+            cr_expect_eq(with, without, "%s %s: %d signal system calls with the library, %d without",
+                         ignoring[h], calls[c], with, without);
+        }
+}
+
+/* Otherwise at most two per call (block, restore; or block, sigpending when
+ * the program blocks SIGPIPE itself), and the sigtimedwait only after the
+ * EPIPE: 2 * TRANSFERS + 3 in all. */
+Test(sigpipe, guard_costs_two_system_calls_without_epipe)
+{
+    if (!have_program("strace"))
+        cr_skip_test("strace is not installed");
+    static const char *const calls[] = {"sendfile", "splice"};
+    for (size_t c = 0; c < 2; c++)
+        for (size_t h = 0; h < NELEM(not_ignoring); h++) {
+            int without = sig_calls(not_ignoring[h], calls[c], 0),
+                with = sig_calls(not_ignoring[h], calls[c], 1);
+            cr_expect_leq(with - without, 2 * TRANSFERS + 3,
+                          "%s %s: %d signal system calls more than without", not_ignoring[h], calls[c],
+                          with - without);
+            cr_expect_geq(with - without, 2 * TRANSFERS, "%s %s: the guard must act (%d more)",
+                          not_ignoring[h], calls[c], with - without);
+        }
+}
+
+/* sendfile sends in rounds and returns the bytes of those before a failed
+ * one: a positive count can come with SIGPIPE raised (the write side shut
+ * down mid-transfer). Without the library the program dies of it; with
+ * SENDSHIM_NOSIGPIPE=1 it lives. */
+Test(sigpipe, short_sendfile_with_sigpipe_raised_is_guarded)
+{
+    const char *argv[] = {target_path("sigpipe_transfer"), "default", "sendfile-cut", "0", NULL};
+    const char *env[] = {"SENDSHIM_NOSIGPIPE=1", NULL};
+    struct run_result r;
+    cr_assert_eq(run(&r, argv, NULL, 0, NULL, T), 0);
+    cr_expect(r.signaled && r.sig == SIGPIPE, "the kernel alone: should die of SIGPIPE: %s", r.out);
+    run_free(&r);
+    cr_assert_eq(run(&r, argv, env, 1, NULL, T), 0);
+    cr_expect(r.exited && r.status == 0, "died (signal %d): %s", r.sig, r.out);
+    cr_expect_str_eq(r.out, "cut short\nhandler 0\nalive\n");
+    run_free(&r);
+}
+
+/* Every way of setting SIGPIPE is followed: ignored, the guard is off and
+ * the kernel discards the signal; not ignored, the guard keeps the program
+ * alive; without the library those die. */
+Test(sigpipe, guard_follows_every_way_of_setting_sigpipe)
+{
+    static const char *const calls[] = {"sendfile", "splice"};
+    for (size_t c = 0; c < 2; c++) {
+        for (size_t h = 0; h < NELEM(not_ignoring); h++) {
+            const char *argv[] = {target_path("sigpipe_transfer"), not_ignoring[h], calls[c], "2", NULL};
+            const char *env[] = {"SENDSHIM_NOSIGPIPE=1", NULL};
+            struct run_result r;
+            cr_assert_eq(run(&r, argv, env, 1, NULL, T), 0);
+            cr_expect_str_eq(r.out, "transfers 2\nafter close -1 EPIPE\nhandler 0\nalive\n", "%s %s",
+                             not_ignoring[h], calls[c]);
+            run_free(&r);
+            cr_assert_eq(run(&r, argv, NULL, 0, NULL, T), 0);
+            if (strstr(not_ignoring[h], "handler"))
+                cr_expect(strstr(r.out, "handler 1\n"), "%s %s without the library: %s", not_ignoring[h],
+                          calls[c], r.out);
+            else
+                cr_expect(r.signaled && r.sig == SIGPIPE, "%s %s without the library: %s", not_ignoring[h],
+                          calls[c], r.out);
+            run_free(&r);
+        }
+        for (size_t h = 0; h < NELEM(ignoring); h++) {
+            const char *argv[] = {target_path("sigpipe_transfer"), ignoring[h], calls[c], "2", NULL};
+            struct run_result r;
+            cr_assert_eq(run(&r, argv, NULL, 0, NULL, T), 0);
+            cr_expect_str_eq(r.out, "transfers 2\nafter close -1 EPIPE\nhandler 0\nalive\n",
+                             "%s %s without the library", ignoring[h], calls[c]);
+            run_free(&r);
+        }
+    }
+}
