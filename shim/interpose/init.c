@@ -46,6 +46,28 @@ static void faults_file_error(const char *path, const char *why, char *err, size
     ss_buf_str(&b, "); accepted: a readable regular file of rules, one per line");
 }
 
+/* The rules are text: a NUL byte would end them early and silently drop
+ * every rule after it, so it is refused, with where it is. */
+static int refuse_nul(const char *path, const char *text, size_t len, char *err, size_t errlen)
+{
+    const char *nul = memchr(text, '\0', len);
+    if (!nul)
+        return 0;
+    uint64_t line = 1;
+    for (const char *p = text; p < nul; p++)
+        line += *p == '\n';
+    struct ss_buf b;
+    ss_buf_init(&b, err, errlen);
+    ss_buf_str(&b, "SENDSHIM_FAULTS_FILE: '");
+    ss_buf_token(&b, path, strlen(path), SS_PATH_SHOWN_MAX);
+    ss_buf_str(&b, "' has a NUL byte at offset ");
+    ss_buf_u64(&b, (uint64_t)(nul - text));
+    ss_buf_str(&b, " (line ");
+    ss_buf_u64(&b, line);
+    ss_buf_str(&b, "); accepted: a text file of rules, one per line");
+    return -1;
+}
+
 /* Read a whole regular file into text. A FIFO, a device or a directory is
  * refused without being read: asked with stat before the open (so a device
  * is never opened), and with fstat after it (the path may have changed);
@@ -86,7 +108,7 @@ static int read_faults_file(const char *path, char *text, size_t cap, char *err,
     syscall(SYS_close, fd);
     text[len] = '\0';
     if (len < cap - 1)
-        return 0;
+        return refuse_nul(path, text, len, err, errlen);
     errno = EFBIG;
 fail:;
     const char *name = ss_errno_name(errno);

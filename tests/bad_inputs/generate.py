@@ -99,6 +99,7 @@ rule_file('utf8', 'UTF-8 in a call name', 's\xe9nd:error=EAGAIN\n')
 rule_file('escape', 'terminal escapes', 'send:error=\x1b]0;owned\x07\n')
 rule_file('when-zero', 'when=0', 'send:error=EAGAIN:when=0\n')
 rule_file('dgram-short', 'short on datagram only', 'sendto:short=5:type=dgram\n')
+rule_file('nul-byte', 'a NUL byte, which would hide the rules after it', b'send:error=EAGAIN\n\x00recv:bogus\n')
 
 def main():
     for f in os.listdir(HERE):
