@@ -1,8 +1,8 @@
 /* sendshim.h - public header of sendshim, the send-family interposition library.
  *
  * BSD-style code compiles unchanged on Linux with this header: it defines
- * MSG_EOF, SO_NOSIGPIPE, SCM_CREDS and IP_SENDSRCADDR when the system lacks
- * them. The library gives them their BSD meaning when it is preloaded.
+ * MSG_EOF, SO_NOSIGPIPE, SCM_CREDS, IP_SENDSRCADDR and struct cmsgcred when
+ * the system lacks them. The library gives them their BSD meaning when it is preloaded.
  *
  * The runtime API is reached through dlsym(RTLD_DEFAULT), so a program that
  * uses it still links and runs without the library (sendshim_active() == 0).
@@ -38,6 +38,25 @@
 #endif
 #ifndef IP_SENDSRCADDR
 #define IP_SENDSRCADDR 0x53530002
+#endif
+
+/* struct cmsgcred, FreeBSD's SCM_CREDS payload (sys/socket.h), so code that
+ * sizes its SCM_CREDS message with it compiles. Whatever its size, the library
+ * replaces the payload by the sender's Linux credentials (struct ucred: pid,
+ * uid, gid); the fields are the sender's to leave empty, as on FreeBSD where
+ * the kernel fills them. Not defined when the system has it (CMGROUP_MAX) or
+ * when the program defines SENDSHIM_NO_CMSGCRED (it has its own). */
+#if !defined(CMGROUP_MAX) && !defined(SENDSHIM_NO_CMSGCRED)
+#include <sys/types.h>
+#define CMGROUP_MAX 16
+struct cmsgcred {
+    pid_t cmcred_pid;                 /* PID of sending process */
+    uid_t cmcred_uid;                 /* real UID of sending process */
+    uid_t cmcred_euid;                /* effective UID of sending process */
+    gid_t cmcred_gid;                 /* real GID of sending process */
+    short cmcred_ngroups;             /* number of groups */
+    gid_t cmcred_groups[CMGROUP_MAX]; /* groups */
+};
 #endif
 
 #ifdef __cplusplus

@@ -1,6 +1,14 @@
-/* sockopt.c - setsockopt/getsockopt: the emulated SO_NOSIGPIPE at SOL_SOCKET
- * (shim/sendshim.h's 0x0800, FreeBSD's value; Linux has no SOL_SOCKET option
- * with that number). Every other option goes straight to libc. */
+/* sockopt.c - setsockopt/getsockopt: the emulated SO_NOSIGPIPE.
+ *
+ * Always at Linux's SOL_SOCKET with shim/sendshim.h's 0x0800 (FreeBSD's
+ * value; Linux has no SOL_SOCKET option with that number). Under a BSD
+ * style (SENDSHIM_FLAGS), also that system's own SO_NOSIGPIPE, at its
+ * SOL_SOCKET 0xffff (code compiled with BSD numbers) and at Linux's: FreeBSD
+ * and NetBSD 0x0800, macOS 0x1022 (sys/socket.h of each; XNU
+ * bsd/sys/socket.h). OpenBSD has no SO_NOSIGPIPE (its 0x0800 is
+ * SO_TIMESTAMP), so nothing more under that style. Linux has no option
+ * 0x1022 at SOL_SOCKET and no level 0xffff. Every other option, any other
+ * at level 0xffff included, goes straight to libc: the kernel answers. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -8,6 +16,36 @@
 #include "../sendshim.h"
 #include "export.h"
 #include "fdtable.h"
+#include "norm_internal.h" /* SS_BSD_SOL_SOCKET */
+#include "state.h"
+
+#define BSD_SO_NOSIGPIPE   0x0800 /* FreeBSD, NetBSD */
+#define MACOS_SO_NOSIGPIPE 0x1022
+
+/* The style's own SO_NOSIGPIPE, or 0 when it has none beyond the header's. */
+static int style_nosigpipe(void)
+{
+    switch (ss_cfg.style) {
+    case SS_STYLE_FREEBSD:
+    case SS_STYLE_NETBSD:
+        return BSD_SO_NOSIGPIPE;
+    case SS_STYLE_MACOS:
+        return MACOS_SO_NOSIGPIPE;
+    default:
+        return 0;
+    }
+}
+
+/* Does (level, optname) name the emulated SO_NOSIGPIPE? */
+static inline int is_nosigpipe(int level, int optname)
+{
+    if (SS_LIKELY(level != SOL_SOCKET && level != SS_BSD_SOL_SOCKET))
+        return 0;
+    if (level == SOL_SOCKET && optname == SO_NOSIGPIPE)
+        return 1;
+    int own = style_nosigpipe();
+    return own && optname == own;
+}
 
 static int set_nosigpipe(int fd, const void *optval, socklen_t optlen)
 {
@@ -67,14 +105,14 @@ static int get_nosigpipe(int fd, void *optval, socklen_t *optlen)
 
 SS_EXPORT int setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen)
 {
-    if (SS_LIKELY(level != SOL_SOCKET || optname != SO_NOSIGPIPE))
+    if (SS_LIKELY(!is_nosigpipe(level, optname)))
         return SS_REAL(setsockopt)(fd, level, optname, optval, optlen);
     return set_nosigpipe(fd, optval, optlen);
 }
 
 SS_EXPORT int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen)
 {
-    if (SS_LIKELY(level != SOL_SOCKET || optname != SO_NOSIGPIPE))
+    if (SS_LIKELY(!is_nosigpipe(level, optname)))
         return SS_REAL(getsockopt)(fd, level, optname, optval, optlen);
     return get_nosigpipe(fd, optval, optlen);
 }

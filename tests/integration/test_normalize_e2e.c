@@ -213,3 +213,74 @@ Test(normalize_e2e, bad_pointers_get_the_kernels_answer)
     }
     run_free(&kernel);
 }
+
+/* FreeBSD code sizes SCM_CREDS with struct cmsgcred, which sendshim.h now
+ * provides (bsd_cmsgcred compiling with that header alone is the first
+ * check): FreeBSD's layout, and the 84-byte payload still becomes the
+ * sender's credentials (the kernel alone refuses the message). */
+Test(normalize_e2e, scm_creds_sized_with_struct_cmsgcred)
+{
+    const char *argv[] = {target_path("bsd_cmsgcred"), NULL};
+    static const char layout[] = "sizeof 84 offsets 0 4 8 12 16 20\n";
+    struct run_result r;
+    cr_assert_eq(run(&r, argv, NULL, 1, NULL, 20), 0);
+    cr_expect(r.exited && r.status == 0, "status %d: %s", r.status, r.err);
+    cr_expect_str_eq(r.out, "sizeof 84 offsets 0 4 8 12 16 20\nsendmsg 4\nreceived 4 bytes\n"
+                            "  SCM_CREDENTIALS pid ours uid ours gid ours\n");
+    run_free(&r);
+    cr_assert_eq(run(&r, argv, NULL, 0, NULL, 20), 0);
+    cr_expect(!strncmp(r.out, layout, sizeof layout - 1) && strstr(r.out, "sendmsg -1 EINVAL\n"), "%s",
+              r.out);
+    run_free(&r);
+}
+
+/* A program with its own struct cmsgcred says SENDSHIM_NO_CMSGCRED and the
+ * header stays out of its way. */
+Test(normalize_e2e, struct_cmsgcred_can_be_left_to_the_program)
+{
+    if (!have_program("cc"))
+        cr_skip_test("cc is not installed");
+    char dir[] = "/tmp/sendshim-cmsgcred-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char src[128], cmd[1024];
+    snprintf(src, sizeof src, "%s/own.c", dir);
+    FILE *f = fopen(src, "w");
+    cr_assert_not_null(f);
+    fputs("#define SENDSHIM_NO_CMSGCRED\n"
+          "#include \"sendshim.h\"\n"
+          "struct cmsgcred { int mine; };\n"
+          "int main(void) { struct cmsgcred c = {0}; return c.mine; }\n",
+          f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cc -std=c99 -Wall -Werror -I'%s/shim' -o '%s/own' '%s' -ldl && '%s/own'",
+             top_dir(), dir, src, dir);
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    struct run_result r;
+    cr_assert_eq(run(&r, argv, NULL, 0, NULL, 60), 0);
+    cr_expect(r.exited && r.status == 0, "%s", r.err);
+    run_free(&r);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* README's Limits, checked on this kernel: a 0-byte sendmsg on a unix stream
+ * socket carrying SCM_RIGHTS returns 0 and delivers nothing (BSD delivers the
+ * descriptor), and credentials reach only a receiver with SO_PASSCRED. The
+ * same with and without the library. */
+Test(normalize_e2e, limits_empty_stream_rights_and_creds_without_passcred)
+{
+    static const char *const limit_cases[][2] = {
+        {"rights-empty", "sendmsg 0\nstream recvmsg -1 EAGAIN\n"},
+        {"creds-nopass", "sendmsg 4\nno-passcred recvmsg 4 rights 0 creds 0\nsendmsg 4\npasscred recvmsg 4 "
+                         "rights 0 creds 1\n"}};
+    for (size_t i = 0; i < sizeof limit_cases / sizeof limit_cases[0]; i++)
+        for (int preload = 0; preload < 2; preload++) {
+            const char *argv[] = {target_path("cmsg_limits"), limit_cases[i][0], NULL};
+            const char *env[] = {"SENDSHIM_FLAGS=freebsd", NULL};
+            struct run_result r;
+            cr_assert_eq(run(&r, argv, preload ? env : NULL, preload, NULL, 20), 0);
+            cr_expect(r.exited && r.status == 0, "%s: %s", limit_cases[i][0], r.err);
+            cr_expect_str_eq(r.out, limit_cases[i][1], "%s (library %d)", limit_cases[i][0], preload);
+            run_free(&r);
+        }
+}

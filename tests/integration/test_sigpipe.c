@@ -166,6 +166,61 @@ Test(sigpipe, so_nosigpipe_survives_fork)
     }
 }
 
+/* --- SO_NOSIGPIPE in the BSDs' own numbers ------------------------------------------------------ */
+
+static void bsd_run(struct run_result *r, const char *style, const char *way, int preload)
+{
+    char var[64];
+    snprintf(var, sizeof var, "SENDSHIM_FLAGS=%s", style);
+    const char *argv[] = {target_path("bsd_nosigpipe"), way, NULL};
+    const char *env[] = {var, NULL};
+    cr_assert_eq(run(r, argv, env, preload, NULL, T), 0, "could not run bsd_nosigpipe");
+    cr_assert(!r->timed_out, "bsd_nosigpipe %s timed out", way);
+}
+
+/* Code compiled with BSD numbers sets its system's SO_NOSIGPIPE: FreeBSD's
+ * and NetBSD's 0x0800 at SOL_SOCKET 0xffff, macOS's 0x1022 (at 0xffff, and
+ * at Linux's SOL_SOCKET): under that style it is emulated, reads back 1 and
+ * the writes get EPIPE without SIGPIPE. */
+Test(sigpipe, so_nosigpipe_in_each_bsds_numbers)
+{
+    static const char *const cases[][2] = {
+        {"freebsd", "bsd"}, {"netbsd", "bsd"}, {"macos", "macos"}, {"macos", "macos-linux"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct run_result r;
+        bsd_run(&r, cases[i][0], cases[i][1], 1);
+        cr_expect(r.exited && r.status == 0, "%s %s: died (signal %d)\n%s%s", cases[i][0], cases[i][1], r.sig,
+                  r.out, r.err);
+        cr_expect_str_eq(r.out, "setsockopt 0\ngetsockopt 1 len 4\nwrite -1 EPIPE\nwrite -1 EPIPE\nalive\n",
+                         "%s %s", cases[i][0], cases[i][1]);
+        run_free(&r);
+    }
+}
+
+/* Everything else stays the kernel's answer, exactly as without the library:
+ * any option under the linux style, another style's number (macOS's 0x1022
+ * under freebsd; 0x0800 under macos, which is macOS's SO_TIMESTAMP_MONOTONIC,
+ * and under openbsd, which has no SO_NOSIGPIPE and calls 0x0800
+ * SO_TIMESTAMP), and other options at level 0xffff (BSD SO_TYPE). */
+Test(sigpipe, other_bsd_socket_options_get_the_kernels_answer)
+{
+    static const char *const cases[][2] = {
+        {"linux", "bsd"},     {"linux", "macos"},         {"linux", "macos-linux"}, {"linux", "bsd-type"},
+        {"freebsd", "macos"}, {"freebsd", "macos-linux"}, {"freebsd", "bsd-type"},  {"netbsd", "bsd-type"},
+        {"openbsd", "bsd"},   {"openbsd", "macos"},       {"macos", "bsd"},         {"macos", "bsd-type"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct run_result with, without;
+        bsd_run(&with, cases[i][0], cases[i][1], 1);
+        bsd_run(&without, cases[i][0], cases[i][1], 0);
+        cr_expect(without.signaled && without.sig == SIGPIPE, "the kernel alone: %s", without.out);
+        cr_expect_str_eq(with.out, without.out, "%s %s", cases[i][0], cases[i][1]);
+        cr_expect(with.signaled && with.sig == SIGPIPE, "%s %s: exit %d signal %d\n%s", cases[i][0],
+                  cases[i][1], with.status, with.sig, with.out);
+        run_free(&with);
+        run_free(&without);
+    }
+}
+
 Test(sigpipe, stale_state_costs_a_retry_never_a_wrong_result)
 {
     /* The socket's number now names a pipe (reused behind libc's back). */

@@ -56,6 +56,8 @@ static inline const char *t_errname(int e)
         return "EACCES";
     case ENOSYS:
         return "ENOSYS";
+    case ENOPROTOOPT:
+        return "ENOPROTOOPT";
     default:
         snprintf(num, sizeof num, "%d", e);
         return num;
