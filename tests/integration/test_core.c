@@ -474,8 +474,8 @@ Test(core, bad_configuration_stops_before_main_with_status_2)
 }
 
 /* A NUL byte in a rules file would end the text there and silently drop every
- * rule after it: the file is refused, with the byte's offset and line, both
- * from SENDSHIM_FAULTS_FILE and from the launcher's --faults-file. */
+ * rule after it: the file is refused, with the byte's offset and line (the
+ * launcher's --faults-file: test_launcher.c). */
 Test(core, rules_file_with_a_nul_byte_is_refused)
 {
     static const char text[] = "# rules\nsend:error=EAGAIN\n\0send:error=EINTR\n";
@@ -492,19 +492,14 @@ Test(core, rules_file_with_a_nul_byte_is_refused)
              path);
     const char *argv[] = {target_path("sendprog"), "udp", "send:x", NULL};
     const char *env[] = {var, NULL};
-    const char *launcher[] = {
-        script_path(), "--lib",  lib_path(), "--faults-file", path, "--", target_path("sendprog"),
-        "udp",         "send:x", NULL};
     struct run_result r;
-    for (int via_launcher = 0; via_launcher < 2; via_launcher++) {
-        run_ok(&r, via_launcher ? launcher : argv, via_launcher ? NULL : env, !via_launcher);
-        cr_expect(r.exited && r.status == 2, "launcher %d: status %d", via_launcher, r.status);
-        cr_expect_str_empty(r.out, "launcher %d: main ran: %s", via_launcher, r.out);
-        cr_expect(strncmp(r.err, "sendshim[", 9) == 0 && strchr(r.err, '\n') == r.err + r.err_len - 1, "%s",
-                  r.err);
-        cr_expect(strstr(r.err, want), "launcher %d: got %s", via_launcher, r.err);
-        run_free(&r);
-    }
+    run_ok(&r, argv, env, 1);
+    cr_expect(r.exited && r.status == 2, "status %d", r.status);
+    cr_expect_str_empty(r.out, "main ran: %s", r.out);
+    cr_expect(strncmp(r.err, "sendshim[", 9) == 0 && strchr(r.err, '\n') == r.err + r.err_len - 1, "%s",
+              r.err);
+    cr_expect(strstr(r.err, want), "got %s", r.err);
+    run_free(&r);
     unlink(path);
 }
 

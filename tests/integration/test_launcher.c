@@ -398,6 +398,28 @@ Test(launcher, print_env_is_shell_quoted, .fini = remove_tmp)
     run_free(&r);
 }
 
+/* --faults-file only sets SENDSHIM_FAULTS_FILE: a file with a NUL byte (which
+ * would hide the rules after it) stops the program with the library's line. */
+Test(launcher, faults_file_with_a_nul_byte_is_refused, .fini = remove_tmp)
+{
+    need_lib();
+    make_tmp();
+    static const char text[] = "send:error=EAGAIN\n\0send:error=EINTR\n";
+    const char *path = tmp_file("nul.rules");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    struct run_result r;
+    launch(&r, "--faults-file", path, "--", target_path("sendprog"), "udp", "send:x");
+    cr_expect(r.exited && r.status == 2, "status %d: %s", r.status, r.err);
+    cr_expect_str_empty(r.out, "main ran: %s", r.out);
+    const char *want = "' has a NUL byte at offset 18 (line 2); accepted: a text file of rules";
+    cr_expect(strstr(r.err, "SENDSHIM_FAULTS_FILE: '") && strstr(r.err, "/nul.rules") && strstr(r.err, want),
+              "%s", r.err);
+    run_free(&r);
+}
+
 Test(launcher, relative_paths_become_absolute, .fini = remove_tmp)
 {
     need_lib();
