@@ -28,10 +28,11 @@ TARGETS        := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%) $(BUILD)/t
 
 LIB            := $(BUILD)/libsendshim.so
 CORE_LIB       := $(BUILD)/libsendshim_core.a
+CTL            := $(BUILD)/sendshim-ctl
 
 .PHONY: all check test unit integration bench bench-server lint install uninstall clean criterion fuzz fuzz-smoke
 
-all: $(LIB)
+all: $(LIB) $(CTL)
 
 $(BUILD)/core/%.o: shim/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -48,6 +49,11 @@ $(LIB): $(CORE_OBJS) $(INTERPOSE_OBJS) shim/exports.map
 $(CORE_LIB): $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+# `sendshim ctl`'s helper (SPEC 14): the rule parser and the control file's
+# layout are the library's own.
+$(CTL): scripts/sendshim-ctl.c $(CORE_LIB) $(HEADERS)
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DSENDSHIM_BUILDING_LIBRARY -Ishim $< $(CORE_LIB) -o $@ -ldl -lpthread
 
 # --- tests -----------------------------------------------------------------
 
@@ -87,7 +93,7 @@ $(BUILD)/tests/integration: $(INTEG_SRCS) tests/harness.c tests/harness.h | crit
 unit: $(BUILD)/tests/unit
 	$(BUILD)/tests/unit --short-filename
 
-integration: $(LIB) $(TARGETS) $(BUILD)/tests/integration
+integration: $(LIB) $(CTL) $(TARGETS) $(BUILD)/tests/integration
 	SENDSHIM_TOP=$(CURDIR) $(BUILD)/tests/integration --short-filename
 
 # --- fuzzing ---------------------------------------------------------------------

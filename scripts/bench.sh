@@ -23,6 +23,7 @@
 #   3. system calls: per sendmmsg batch, and the ones the library adds to a
 #      whole run of N1 and of N2 calls (the difference must not grow with N)
 #   4. the library's memory with 100 and 100,000 descriptors in use
+#   5. live control: the cost of an attached control file (the version check)
 #
 # Exit status: 0 when every figure could be measured (whatever the numbers
 # say), 1 when something could not run (a missing tool or a failed run is
@@ -119,6 +120,12 @@ cfg_env() {
     idle) envs=("LD_PRELOAD=$lib") ;;
     busy) envs=("LD_PRELOAD=$lib" SENDSHIM_NOSIGPIPE=1 SENDSHIM_FLAGS=freebsd "SENDSHIM_FAULTS=$busy_rules") ;;
     fire) envs=("LD_PRELOAD=$lib" "SENDSHIM_FAULTS=*:error=EAGAIN" SENDSHIM_LOG=none) ;;
+    # Section 5: counting calls (what an attached process does) with and
+    # without a control file, with no rules and with the busy rules.
+    stats) envs=("LD_PRELOAD=$lib" SENDSHIM_STATS=1 SENDSHIM_LOG=none) ;;
+    control) envs=("LD_PRELOAD=$lib" "SENDSHIM_CONTROL=$control_file" SENDSHIM_LOG=none) ;;
+    stats-busy) envs=("LD_PRELOAD=$lib" SENDSHIM_STATS=1 SENDSHIM_LOG=none "SENDSHIM_FAULTS=$busy_rules") ;;
+    control-busy) envs=("LD_PRELOAD=$lib" "SENDSHIM_CONTROL=$control_busy_file" SENDSHIM_LOG=none) ;;
     *) die "internal: no configuration $1" ;;
     esac
 }
@@ -587,6 +594,66 @@ mem_row "$fds_small" "$nofile_wide" busy
 mem_row "$big" 0 idle
 mem_row "$big" 0 busy
 [[ -n $nofile_note ]] && echo && echo "RLIMIT_NOFILE $nofile_wide$nofile_note."
+echo
+
+# --- 5. live control ----------------------------------------------------------------------
+
+# An attached process counts every call in the control file, as
+# SENDSHIM_STATS=1 counts in its own memory (both close the quick lane), and
+# checks the file's version number first. So stats -> control is the price of
+# the check (and of counting in a shared page); stats-busy -> control-busy
+# compares the busy rules given by the environment and by `sendshim ctl set`.
+ctl=$(dirname "$lib")/sendshim-ctl
+control_file=$work/control
+control_busy_file=$work/control-busy
+t_control_ir=5
+echo "## 5. Live control (callgrind)"
+echo
+if have valgrind && [[ -x $ctl ]] && "$ctl" "$control_file" init && "$ctl" "$control_busy_file" init &&
+    "$ctl" "$control_busy_file" set "$busy_rules"; then
+    echo "Ir per call added to no library, unix socket. stats = SENDSHIM_STATS=1; control = attached to a"
+    echo "control file (\`sendshim ctl PATH init\`), which counts as stats does and checks the file's version"
+    echo "on every call; -busy: the busy rules from SENDSHIM_FAULTS, or set with \`sendshim ctl PATH set\`."
+    echo "Target: the version check costs at most $t_control_ir instructions per call (control - stats). The busy"
+    echo "pair is a reference: rules set at run time, by ctl as by sendshim_set_faults, are read through the"
+    echo "rule-set slots' reader counts (two sequentially consistent atomics), which rules from the environment skip."
+    echo
+    echo "| call | calls | stats added | control added | check | stats-busy added | control-busy added | check | result |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+    for call in send sendto sendmsg; do
+        n=$cg_one
+        declare -A ir=()
+        for cfg in none stats control stats-busy control-busy; do
+            ir[$cfg]=$(cg_ir "$cfg" "$call" unix "$n")
+        done
+        row="| $call | $n"
+        verdict=()
+        for pair in "stats control" "stats-busy control-busy"; do
+            read -r a b <<<"$pair"
+            if [[ -z ${ir[none]} || -z ${ir[$a]} || -z ${ir[$b]} ]]; then
+                row+=" | failed | failed | -"
+                verdict+=("$a/$b could not run")
+                continue
+            fi
+            ia=$(added_ir "${ir[$a]}" "${ir[none]}" "$n")
+            ib=$(added_ir "${ir[$b]}" "${ir[none]}" "$n")
+            d=$(added_ir "${ir[$b]}" "${ir[$a]}" "$n")
+            row+=" | $ia | $ib | $d"
+            # The busy pair is a reference: rules set at run time (by ctl or
+            # sendshim_set_faults) are read through the rule-set slots'
+            # reader counts, which rules from the environment skip.
+            [[ $a == stats ]] || continue
+            if awk -v d="$d" -v t="$t_control_ir" 'BEGIN { exit !(d > t) }'; then
+                verdict+=("MISSES $b - $a <= $t_control_ir")
+            fi
+        done
+        verdict_row "$row" "${verdict[@]}"
+        unset ir
+    done
+else
+    problem "live control: valgrind or $ctl missing, or the control files could not be made"
+    echo "(skipped)"
+fi
 echo
 
 # --- done -------------------------------------------------------------------------------

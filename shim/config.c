@@ -101,6 +101,7 @@ int ss_config_parse(struct ss_config *c, ss_getenv_fn get, void *ctx, char *err,
     if ((v = get_set(c, get, ctx, "SENDSHIM_STATS")) &&
         parse_bool("SENDSHIM_STATS", v, &c->stats, err, errlen))
         return -1;
+    c->count = c->stats;
     if ((v = get_set(c, get, ctx, "SENDSHIM_FLAGS"))) {
         int i = pick(v, style_names, 5);
         if (i < 0)
@@ -136,6 +137,7 @@ int ss_config_parse(struct ss_config *c, ss_getenv_fn get, void *ctx, char *err,
             return rules_error(err, errlen, "SENDSHIM_FAULTS", msg);
     }
     c->faults_file = get_set(c, get, ctx, "SENDSHIM_FAULTS_FILE");
+    c->control = get_set(c, get, ctx, "SENDSHIM_CONTROL");
     return 0;
 }
 

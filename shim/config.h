@@ -19,11 +19,13 @@ struct ss_config {
     enum ss_unknown_mode unknown;
     int trace;
     int stats;
+    int count; /* count calls: SENDSHIM_STATS, or live control attached */
     int seed_given;
     uint64_t seed;
     enum ss_log_kind log_kind;
     const char *log_path;    /* SS_LOG_FILE: points into the environment */
     const char *faults_file; /* SENDSHIM_FAULTS_FILE, or NULL */
+    const char *control;     /* SENDSHIM_CONTROL, or NULL (control.c) */
     int any_set;             /* some SENDSHIM_* variable is set (non-empty) */
     struct ss_ruleset rules;
 };

@@ -279,6 +279,12 @@ int ss_faults_replace(const char *text, char *err, size_t errlen);
  * constructor. */
 void ss_faults_fork_init(void);
 
+/* ss_faults_replace for a set from the control file (control.c): `gen` is
+ * its generation (nonzero), '#' comments are allowed, its counters live in
+ * the process's slot of the file, and it never waits: -EBUSY when another
+ * replacement is under way (try again later). */
+int ss_faults_replace_control(const char *text, uint64_t gen, char *err, size_t errlen);
+
 /* The calls (SS_CALL_BIT mask) that some rule in force names: write and
  * writev take the pipeline only when this says a rule may want them. */
 unsigned ss_faults_calls(void);

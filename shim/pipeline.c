@@ -5,6 +5,7 @@
 
 #include <errno.h>
 
+#include "control.h"
 #include "quick.h"
 #include "real.h"
 #include "sigpipe.h"
@@ -49,7 +50,7 @@ static inline ssize_t finish(struct ss_request *rq, struct ss_fd_ref *fd, ssize_
 {
     if (ret >= 0)
         ss_stage_after_success(rq, fd, ret);
-    if (ss_cfg.stats) {
+    if (ss_cfg.count) {
         ss_stats_count(rq, ret);
         ss_stage_normalize_count(rq, ret);
     }
@@ -75,6 +76,9 @@ static ssize_t run(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault 
 
 ssize_t ss_process(struct ss_request *rq)
 {
+    /* Attached to a control file, every call comes here (it counts, so the
+     * quick lane is closed) and first picks up a change of the rules. */
+    ss_control_poll();
     int saved_errno = errno;
     struct ss_fd_ref fd; /* the descriptor, looked up once for every stage */
     ss_fd_ref_init(&fd, rq->fd);

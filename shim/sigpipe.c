@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "control.h"
 #include "faults.h"
 #include "fdtable.h"
 #include "real.h"
@@ -29,6 +30,7 @@ static int rules_mention(enum ss_call call)
 
 int ss_write_takes_pipeline(int fd, enum ss_call call)
 {
+    ss_control_poll(); /* a rule set from the control file may name write */
     /* SO_NOSIGPIPE is only ever recorded on sockets: no probe needed. */
     if (ss_fd_state(fd) & SS_FD_NOSIGPIPE)
         return 1;

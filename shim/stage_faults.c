@@ -56,6 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
+#include "control_layout.h"
 #include "faults.h"
 #include "fdtable.h"
 #include "log.h"
@@ -68,11 +70,15 @@
 #define SS_SET_WAIT_TRIES 1000000 /* sched_yield()s a writer waits for a free slot */
 #define SS_NS_PER_S       1000000000ull
 
+/* A set from the control file counts in the bank of its slot (control.h). */
+_Static_assert(SS_FAULT_SLOTS == SS_CTL_BANKS, "one control-file bank per rule-set slot");
+
 /* A rule set given at run time: one anonymous mapping, trimmed after the
  * rules in use (`rs` must stay last). */
 struct ss_rtset {
     size_t map_len;
     uint64_t number; /* its place among the sets installed (prng.h) */
+    uint64_t gen;    /* the control file's generation it came from, or 0 */
     struct ss_fault_plan plan;
     struct ss_rule_state st[SS_MAX_RULES];
     struct ss_ruleset rs;
@@ -120,7 +126,7 @@ void ss_stage_faults_init(void)
     ss_faults_plan(&initial_plan, ss_cfg.rules.rule, initial_st, ss_cfg.rules.n, set_seed(0), 1);
     __atomic_store_n(&initial_ready, 1, __ATOMIC_RELEASE);
     /* Opens the quick lane (quick.h), which reports nothing call by call. */
-    if (!ss_cfg.stats && !ss_cfg.trace && !__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE))
+    if (!ss_cfg.count && !ss_cfg.trace && !__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE))
         __atomic_store_n(&ss_faults_initial, &initial_plan, __ATOMIC_RELEASE);
 }
 
@@ -471,7 +477,7 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
     f->bytes = c->bytes;
     f->vlen = c->vlen;
     f->orig = *rq;
-    __atomic_add_fetch(&ss_stats.faults, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&ss_stats_home->faults, 1, __ATOMIC_RELAXED);
 
     if (f->d.actions & SS_ACT_DELAY)
         sleep_ns(f->d.delay_ns);
@@ -641,6 +647,17 @@ static int lock_writers(void)
     }
 }
 
+/* The lock for a set from the control file, applied on the send path: never
+ * waited for. 0, or -EBUSY when any writer holds it. */
+static int try_lock_writers(void)
+{
+    pid_t holder = 0;
+    return __atomic_compare_exchange_n(&writer_lock, &holder, (pid_t)syscall(SYS_gettid), 0, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED)
+               ? 0
+               : -EBUSY;
+}
+
 static void unlock_writers(void)
 {
     __atomic_store_n(&writer_lock, 0, __ATOMIC_RELEASE);
@@ -659,6 +676,20 @@ static void restart_plan(struct ss_fault_plan *p, uint64_t number)
     memset(p->st, 0, p->n * sizeof p->st[0]);
 }
 
+/* Point a plan's counters at st: every group's counter is its first rule's,
+ * as ss_faults_plan made them. */
+static void move_counters(struct ss_fault_plan *p, struct ss_rule_state *st)
+{
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < p->n; i++) {
+        unsigned g = p->group_of[i];
+        if (!(seen & (1ull << g)))
+            p->count[g] = &st[i].count;
+        seen |= 1ull << g;
+    }
+    p->st = st;
+}
+
 /* In the child of fork only the forking thread exists: no lock is held and no
  * reader is inside a slot (unless fork was called from a signal handler that
  * interrupted a decision; that slot's count then stays high and the slot is
@@ -672,10 +703,21 @@ static void atfork_child(void)
     __atomic_store_n(&forks, 0, __ATOMIC_RELAXED);
     if (__atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE))
         restart_plan(&initial_plan, 0);
-    for (int i = 0; i < SS_FAULT_SLOTS; i++) {
+    /* A set from the control file counted in the parent's slot of the file:
+     * the child's own slot takes over (or its own memory, when it has none),
+     * before restarting zeroes the counters. */
+    ss_control_atfork_child();
+    unsigned current = __atomic_load_n(&cur, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < SS_FAULT_SLOTS; i++) {
         struct ss_rtset *set = __atomic_load_n(&slots[i].set, __ATOMIC_ACQUIRE);
-        if (set)
-            restart_plan(&set->plan, set->number);
+        if (!set)
+            continue;
+        struct ss_rule_state *bank = set->plan.st != set->st ? ss_control_bank(i) : NULL;
+        if (set->plan.st != set->st)
+            move_counters(&set->plan, bank ? bank : set->st);
+        restart_plan(&set->plan, set->number);
+        if (bank && i == current)
+            ss_control_rules_counted(i, set->gen, &set->plan);
     }
 }
 
@@ -694,10 +736,10 @@ static void free_slot(unsigned i)
 }
 
 /* A slot that is not current and has no reader, or -1 after waiting. */
-static int free_slot_index(void)
+static int free_slot_index(long max_tries)
 {
     unsigned current = __atomic_load_n(&cur, __ATOMIC_SEQ_CST);
-    for (long tries = 0; tries < SS_SET_WAIT_TRIES; tries++) {
+    for (long tries = 0; tries < max_tries; tries++) {
         for (unsigned i = 0; i < SS_FAULT_SLOTS; i++)
             if (i != current && !__atomic_load_n(&slots[i].readers, __ATOMIC_SEQ_CST))
                 return (int)i;
@@ -748,11 +790,19 @@ void ss_faults_log_seed(void)
     ss_log_end(&b);
 }
 
-int ss_faults_replace(const char *text, char *err, size_t errlen)
+/* Replace the rules in force. `gen` is the control file's generation the
+ * text comes from (control.c), 0 for the program's own sendshim_set_faults.
+ * A set from the control file takes '#' comments (its text may be a faults
+ * file's), counts in the process's slot of the control file (bank j, for
+ * rule-set slot j), and never waits: on the send path, the writers' lock may
+ * be held by the very thread a signal handler interrupted. */
+static int replace(const char *text, uint64_t gen, char *err, size_t errlen)
 {
     static int seed_logged;
-    int locked = lock_writers();
+    int locked = gen ? try_lock_writers() : lock_writers();
     if (locked) {
+        if (gen)
+            return locked;
         struct ss_buf b;
         ss_buf_init(&b, err, errlen);
         ss_buf_str(&b, "called from a signal handler that interrupted sendshim_set_faults in the same "
@@ -760,7 +810,7 @@ int ss_faults_replace(const char *text, char *err, size_t errlen)
         return locked;
     }
 
-    int j = free_slot_index();
+    int j = free_slot_index(gen ? 1 : SS_SET_WAIT_TRIES);
     if (j < 0) {
         unlock_writers();
         struct ss_buf b;
@@ -783,7 +833,7 @@ int ss_faults_replace(const char *text, char *err, size_t errlen)
         ss_buf_str(&b, "no memory for the rules");
         return -ENOMEM;
     }
-    if (ss_rules_parse(&set->rs, text, 0, err, errlen)) {
+    if (ss_rules_parse(&set->rs, text, gen != 0, err, errlen)) {
         munmap(set, max_len);
         unlock_writers();
         return -EINVAL;
@@ -793,7 +843,13 @@ int ss_faults_replace(const char *text, char *err, size_t errlen)
     if (set->map_len < max_len)
         munmap((char *)set + set->map_len, max_len - set->map_len);
     set->number = ++sets_installed;
-    ss_faults_plan(&set->plan, set->rs.rule, set->st, set->rs.n, set_seed(set->number), 1);
+    set->gen = gen;
+    struct ss_rule_state *st = gen ? ss_control_bank(j) : NULL;
+    ss_faults_plan(&set->plan, set->rs.rule, st ? st : set->st, set->rs.n, set_seed(set->number), 1);
+    if (st)
+        ss_control_rules_counted(j, gen, &set->plan);
+    else
+        ss_control_rules_counted(0, 0, NULL); /* the file's rules are no longer in force */
     unsigned n = set->rs.n;
 
     __atomic_store_n(&slots[j].set, set, __ATOMIC_RELEASE);
@@ -825,4 +881,14 @@ int ss_faults_replace(const char *text, char *err, size_t errlen)
             free_slot(i);
     unlock_writers();
     return 0;
+}
+
+int ss_faults_replace(const char *text, char *err, size_t errlen)
+{
+    return replace(text, 0, err, errlen);
+}
+
+int ss_faults_replace_control(const char *text, uint64_t gen, char *err, size_t errlen)
+{
+    return replace(text, gen, err, errlen);
 }

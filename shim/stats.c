@@ -6,7 +6,8 @@
 #include "log.h"
 #include "state.h"
 
-struct ss_stats ss_stats;
+struct ss_stats ss_stats_own;
+struct ss_stats *ss_stats_home = &ss_stats_own;
 
 static void add(uint64_t *counter, uint64_t n)
 {
@@ -15,7 +16,7 @@ static void add(uint64_t *counter, uint64_t n)
 
 void ss_stats_count(const struct ss_request *rq, ssize_t ret)
 {
-    struct ss_call_stats *s = &ss_stats.call[rq->call];
+    struct ss_call_stats *s = &ss_stats_home->call[rq->call];
     add(&s->calls, 1);
     if (ret < 0)
         add(&s->failed, 1);
@@ -25,12 +26,12 @@ void ss_stats_count(const struct ss_request *rq, ssize_t ret)
     else
         add(&s->bytes, (uint64_t)ret);
     if (rq->flags != rq->flags_in)
-        add(&ss_stats.flags_rewritten, 1);
+        add(&ss_stats_home->flags_rewritten, 1);
 }
 
 int ss_calls_seen_on(int fd)
 {
-    return (ss_cfg.trace || ss_cfg.stats) && ss_fd_is_socket(ss_fd_probe(fd));
+    return (ss_cfg.trace || ss_cfg.count) && ss_fd_is_socket(ss_fd_probe(fd));
 }
 
 static uint64_t get(const uint64_t *counter)
@@ -43,7 +44,7 @@ void ss_stats_report(void)
     char line[SS_LINE_MAX];
     struct ss_buf b;
     for (int c = 0; c < SS_NCALLS_SEEN; c++) {
-        const struct ss_call_stats *s = &ss_stats.call[c];
+        const struct ss_call_stats *s = &ss_stats_home->call[c];
         ss_log_begin(&b, line, sizeof line);
         ss_buf_str(&b, "stats: ");
         ss_buf_str(&b, ss_call_name((enum ss_call)c));
@@ -57,11 +58,11 @@ void ss_stats_report(void)
     }
     ss_log_begin(&b, line, sizeof line);
     ss_buf_str(&b, "stats: flags_rewritten=");
-    ss_buf_u64(&b, get(&ss_stats.flags_rewritten));
+    ss_buf_u64(&b, get(&ss_stats_home->flags_rewritten));
     ss_buf_str(&b, " normalized=");
-    ss_buf_u64(&b, get(&ss_stats.normalized));
+    ss_buf_u64(&b, get(&ss_stats_home->normalized));
     ss_buf_str(&b, " faults=");
-    ss_buf_u64(&b, get(&ss_stats.faults));
+    ss_buf_u64(&b, get(&ss_stats_home->faults));
     ss_log_end(&b);
     ss_faults_stats_report();
 }

@@ -22,7 +22,12 @@ struct ss_stats {
     uint64_t faults;          /* injected faults */
 };
 
-extern struct ss_stats ss_stats;
+/* Where the counters live: the process's own, or its slot in the control
+ * file while attached to one (control.c), where `sendshim ctl stats` reads
+ * them live. Every counter is reached through ss_stats_home, so nothing
+ * counts in two places. */
+extern struct ss_stats ss_stats_own;
+extern struct ss_stats *ss_stats_home;
 
 /* Whether trace or stats must see a write, writev, sendfile or splice on
  * fd: they are on and fd is a socket (SPEC 9: every call the library

@@ -35,7 +35,7 @@ ssize_t ss_transfer_end(struct ss_transfer *t, ssize_t ret)
     if (t->needs & SS_TRANSFER_GUARD)
         ss_sigpipe_restore(&t->guard, t->rq.fd, ret, t->rq.len);
     if (t->needs & SS_TRANSFER_SEEN) {
-        if (ss_cfg.stats)
+        if (ss_cfg.count)
             ss_stats_count(&t->rq, ret);
         if (ss_cfg.trace)
             ss_trace_call(&t->rq, ret, err);

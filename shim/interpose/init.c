@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "export.h"
 #include "faults.h"
 #include "log.h"
@@ -199,6 +200,9 @@ __attribute__((constructor)) static void ss_init(void)
         ss_cfg.seed = fresh_seed();
     if (ss_cfg.rules.uses_random)
         ss_faults_log_seed();
+    /* Before the stages: attached, the process counts its calls. */
+    if (ss_cfg.control)
+        ss_control_attach(ss_cfg.control);
     ss_stages_init();
     /* OR-ed in, never stored: an SO_NOSIGPIPE or a rule set installed before
      * this constructor ran (from another library's) keeps its reason. */
@@ -211,4 +215,5 @@ __attribute__((destructor)) static void ss_fini(void)
 {
     if (ss_cfg.stats && !second_copy)
         ss_stats_report();
+    ss_control_exit();
 }

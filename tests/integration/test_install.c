@@ -155,6 +155,7 @@ Test(install, staged_install_works_and_uninstall_leaves_nothing)
 
     expect_file(root, "/bin/sendshim", 0755, "scripts/sendshim");
     expect_file(root, "/lib/libsendshim.so", 0644, "build/libsendshim.so");
+    expect_file(root, "/lib/sendshim/sendshim-ctl", 0755, "build/sendshim-ctl");
     expect_file(root, "/include/sendshim.h", 0644, "shim/sendshim.h");
     expect_file(root, "/share/man/man1/sendshim.1", 0644, "man/sendshim.1");
     expect_file(root, "/share/man/man7/sendshim.7", 0644, "man/sendshim.7");
@@ -166,7 +167,8 @@ Test(install, staged_install_works_and_uninstall_leaves_nothing)
     cr_expect_str_eq(t, "./usr\n./usr/local\n./usr/local/bin\n./usr/local/bin/sendshim\n"
                         "./usr/local/include\n./usr/local/include/sendshim.h\n"
                         "./usr/local/lib\n./usr/local/lib/libsendshim.so\n./usr/local/lib/pkgconfig\n"
-                        "./usr/local/lib/pkgconfig/sendshim.pc\n./usr/local/share\n./usr/local/share/man\n"
+                        "./usr/local/lib/pkgconfig/sendshim.pc\n./usr/local/lib/sendshim\n"
+                        "./usr/local/lib/sendshim/sendshim-ctl\n./usr/local/share\n./usr/local/share/man\n"
                         "./usr/local/share/man/man1\n./usr/local/share/man/man1/sendshim.1\n"
                         "./usr/local/share/man/man7\n./usr/local/share/man/man7/sendshim.7\n"
                         "./usr/local/share/sendshim\n./usr/local/share/sendshim/installed-dirs\n");
@@ -207,6 +209,19 @@ Test(install, staged_install_works_and_uninstall_leaves_nothing)
                      "no trace line from the installed library:\n%s", r.err);
         run_free(&r);
     }
+
+    /* The installed launcher finds its helper (../lib/sendshim) for ctl. */
+    char control[200];
+    snprintf(control, sizeof control, "%s/control", dest);
+    const char *init[] = {launcher, "ctl", control, "init", NULL};
+    cr_assert_eq(run(&r, init, NULL, 0, NULL, T), 0);
+    cr_expect(r.exited && r.status == 0, "installed sendshim ctl failed: %s", r.err);
+    run_free(&r);
+    const char *show[] = {launcher, "ctl", control, "show", NULL};
+    cr_assert_eq(run(&r, show, NULL, 0, NULL, T), 0);
+    cr_expect(r.exited && r.status == 0 && strstr(r.out, "processes:"), "%s %s", r.out, r.err);
+    run_free(&r);
+    unlink(control);
 
     make_ok("uninstall", "/usr/local", dest);
     t = tree(dest);

@@ -89,6 +89,25 @@ tsan)
     check signals SENDSHIM_TRACE=1 SENDSHIM_STATS=1 SENDSHIM_LOG=none SENDSHIM_SEED=1 \
         'SENDSHIM_FAULTS=send,sendmsg:short=30%:p=0.3:type=stream;send,sendmsg:error=EINTR:p=0.1:type=stream;sendto,sendmsg:drop:p=0.02:type=dgram' \
         "$T/stress_signals" 16
+    # Live control: the rules replaced from outside (sendshim ctl set/clear
+    # in a loop) while the threads send; every change is applied by a
+    # sending thread, racing the others.
+    control=$TOP/build/tsan/control
+    rm -f "$control" "$control.stop"
+    "$TOP/build/sendshim-ctl" "$control" init || exit 1
+    (
+        while [ ! -e "$control.stop" ]; do
+            "$TOP/build/sendshim-ctl" "$control" set '*:error=EINTR:p=0.05' 'send:short=25%:type=stream'
+            "$TOP/build/sendshim-ctl" "$control" clear
+        done
+    ) &
+    setter=$!
+    check control SENDSHIM_CONTROL="$control" SENDSHIM_LOG=none SENDSHIM_SEED=1 \
+        "$T/stress_threads" 8 "$calls" steady
+    touch "$control.stop"
+    wait "$setter"
+    grep -q '^calls .*total=' "$TOP/build/tsan/control.out" || { echo "tsan control: no counts"; fail=1; }
+    rm -f "$control" "$control.stop"
     check fork-storm SENDSHIM_LOG=none SENDSHIM_FAULTS=sendto:error=EINTR:fd=9999 "$T/stress_fork" storm 50 4
     check exec-chain SENDSHIM_TRACE=1 SENDSHIM_FAULTS=send:delay=1ns:when=1 "$T/stress_fork" chain 3
     check vfork SENDSHIM_FAULTS=send:delay=1ns:when=1 "$T/stress_fork" vfork
