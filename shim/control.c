@@ -11,8 +11,9 @@
  * in force, and a later call picks the change up.
  *
  * Fork: the child claims a slot of its own and its counters start from 0
- * (stage_faults.c's fork handler calls ss_control_atfork_child first); exec: the new image attaches again through the inherited
- * SENDSHIM_CONTROL, and the old image's slot (same pid) is marked gone. */
+ * (stage_faults.c's fork handler calls ss_control_atfork_child first).
+ * Exec: the new image attaches again through the inherited SENDSHIM_CONTROL,
+ * and the old image's slot (same pid) is taken over or marked gone. */
 #include "control.h"
 
 #include <errno.h>
