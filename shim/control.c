@@ -143,6 +143,9 @@ static void detach(void)
 
 void ss_control_atfork_child(void)
 {
+    /* Only the forking thread exists in the child: an application another
+     * thread had under way is not (and never ends) here. */
+    __atomic_store_n(&applying, 0, __ATOMIC_RELAXED);
     if (!me)
         return;
     me = claim_slot((int32_t)syscall(SYS_getpid));
@@ -218,6 +221,8 @@ int ss_control_attach(const char *path)
     }
     ss_stats_home = &me->stats;
     ss_cfg.count = 1;
+    /* Every call must take the pipeline: it polls the file and counts. */
+    ss_activate(SS_ACTIVE_CONTROL);
     /* Generation 0 is "never set": the rules of the environment stay until
      * the first `ctl set` or `ctl clear`. */
     __atomic_store_n(&ss_control_applied, 0, __ATOMIC_RELAXED);

@@ -23,7 +23,7 @@ enum ss_active_reason {
     SS_ACTIVE_ENV = 1 << 0,       /* some SENDSHIM_* variable is set (constructor) */
     SS_ACTIVE_NOSIGPIPE = 1 << 1, /* SO_NOSIGPIPE was set on some socket */
     SS_ACTIVE_RULES = 1 << 2,     /* sendshim_set_faults installed rules */
-    SS_ACTIVE_CONTROL = 1 << 3,   /* live control (SENDSHIM_CONTROL) changed something */
+    SS_ACTIVE_CONTROL = 1 << 3,   /* attached to a control file (SENDSHIM_CONTROL): control.c */
 };
 
 /* The only way to write ss_active: OR a reason in. Bits are never cleared
