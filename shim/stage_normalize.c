@@ -52,7 +52,7 @@ static void *map_bytes(size_t len)
 static void count_normalized(unsigned applied)
 {
     if (applied)
-        __atomic_fetch_add(&ss_stats.normalized, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&ss_stats_home->normalized, 1, __ATOMIC_RELAXED);
 }
 
 /* One message: the scratch first, a mapping when it asks for more. */
