@@ -244,6 +244,31 @@ Test(fdtruth, received_tcp_socket_is_not_dropped_from)
     expect_received_as_without("scm-drop", env);
 }
 
+Test(fdtruth, received_udp_socket_is_dropped_from)
+{
+    /* The other way round: drop acts on the datagram socket recvmsg brought
+     * where a TCP socket was. The oracle is the socket the library saw made
+     * (the kernel alone would deliver the datagram, which drop is there to
+     * prevent). A socket the library did not see made is re-identified only
+     * once a rule fires: a rule its stale kind keeps from acting stays
+     * silent (README Limits). */
+    const char *env[] = {"SENDSHIM_FAULTS=send:drop", NULL};
+    int status;
+    char *seen = scm("scm-drop-udp", "close", "recvmsg", NULL, env, 1, &status);
+    cr_assert(seen && strstr(seen, "send 12\npeer -1 EAGAIN\n"), "control:\n%s", seen);
+    int ran = 0;
+    for (size_t c = 0; c < NUNSEEN; c++) {
+        char *out = scm("scm-drop-udp", unseen[c], "recvmsg", NULL, env, 1, &status);
+        if (!out)
+            continue;
+        ran++;
+        cr_expect_str_eq(out, seen, "%s:\n%s", unseen[c], out);
+        free(out);
+    }
+    expect_all_ran(ran);
+    free(seen);
+}
+
 Test(fdtruth, msg_eof_on_a_received_tcp_socket_sends_fin, .timeout = 120)
 {
     /* Without the library the kernel ignores MSG_EOF's bit on TCP; the

@@ -44,6 +44,9 @@
  *            "send R" of a 12-byte datagram, "peer N" (the datagram's size)
  *   scm-drop a UDP socket at N is closed; a TCP socket arrives; "send R" of
  *            12 bytes, "peer N"
+ *   scm-drop-udp
+ *            a TCP socket at N is closed; a connected UDP socket arrives;
+ *            "send R" of a 12-byte datagram, "peer R" (what arrived)
  *   scm-eof  a UDP socket at N is closed; a TCP socket arrives; "send R" of
  *            1 byte with MSG_EOF, then "peer N bytes EOF" or "peer N bytes
  *            open" (no EOF within 2 s)
@@ -409,6 +412,18 @@ static void case_scm_drop(const char *recv_how)
     peer_report(t[1], 0);
 }
 
+static void case_scm_drop_udp(const char *recv_how)
+{
+    int o[2], u[2];
+    t_pair("tcp", o);
+    int old = highest(o[0]);
+    udp_pair(u);
+    int got = swap_at(old, u[0], recv_how);
+    SHOW("send", send(got, MSG, MSG_LEN, 0));
+    char buf[64];
+    SHOW("peer", recv(u[1], buf, sizeof buf, MSG_DONTWAIT));
+}
+
 static void case_scm_eof(const char *recv_how)
 {
     int o[2], t[2];
@@ -473,6 +488,8 @@ int main(int argc, char **argv)
         case_scm_short(recv_how);
     else if (!strcmp(c, "scm-drop"))
         case_scm_drop(recv_how);
+    else if (!strcmp(c, "scm-drop-udp"))
+        case_scm_drop_udp(recv_how);
     else if (!strcmp(c, "scm-eof"))
         case_scm_eof(recv_how);
     else
