@@ -83,19 +83,8 @@ t_busy_ir=150
 t_wall_pct=2
 t_state_kib=64
 
-# 8 rules that match every call and never fire: their when= lies beyond any
-# run, so each rule's counter still moves on every call (SPEC section 8) and
-# the p= draw is never made. Different actions and conditions, so the decision
-# stage does its full work.
-never=1000000000000
-busy_rules="*:error=EAGAIN:when=$never"
-busy_rules+=";*:error=EINTR:when=$never.."
-busy_rules+=";*:error=ENOBUFS:when=$never+2"
-busy_rules+=";*:drop:when=$never:type=dgram"
-busy_rules+=";*:delay=1ms:when=$never:family=unix,inet"
-busy_rules+=";*:error=EPIPE:when=$never:p=0.5"
-busy_rules+=";*:short=50%:when=$never:type=stream,dgram"
-busy_rules+=";*:error=ECONNREFUSED:when=$never:after=0"
+# shellcheck source=tests/bench/busy_rules.sh
+source "$top/tests/bench/busy_rules.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sendbench.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -73,15 +73,8 @@ for v in $(compgen -e); do
     [[ $v == SENDSHIM_* ]] && unset "$v"
 done
 
-never=4000000000
-busy_rules="*:error=EAGAIN:when=$never"
-busy_rules+=";*:error=EINTR:when=$never.."
-busy_rules+=";*:error=ENOBUFS:when=$never+2"
-busy_rules+=";*:drop:when=$never:type=dgram"
-busy_rules+=";*:delay=1ms:when=$never:family=unix,inet"
-busy_rules+=";*:error=EPIPE:when=$never:p=0.5"
-busy_rules+=";*:short=50%:when=$never:type=stream,dgram"
-busy_rules+=";*:error=ECONNREFUSED:when=$never:after=0"
+# shellcheck source=tests/bench/busy_rules.sh
+source "$top/tests/bench/busy_rules.sh"
 
 cfgs=(bare idle busy)
 problems=()
