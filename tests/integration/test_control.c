@@ -6,8 +6,11 @@
  * returned, written down by the program itself with the time it began. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -101,9 +105,10 @@ static char **child_env(const char *const extra[])
     return env;
 }
 
-/* Start argv in the background, in a process group of its own, stdout and
- * stderr into files. */
-static pid_t spawn(const char *const argv[], const char *const extra_env[], const char *out, const char *err)
+/* Start argv in the background, in a process group of its own, stdin from
+ * the descriptor `in` (-1: /dev/null), stdout and stderr into files. */
+static pid_t spawn_in(const char *const argv[], const char *const extra_env[], int in, const char *out,
+                      const char *err)
 {
     char **env = child_env(extra_env);
     pid_t pid = fork();
@@ -112,7 +117,8 @@ static pid_t spawn(const char *const argv[], const char *const extra_env[], cons
         setpgid(0, 0);
         int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600),
             e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int in = open("/dev/null", O_RDONLY);
+        if (in < 0)
+            in = open("/dev/null", O_RDONLY);
         if (o < 0 || e < 0 || in < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
             _exit(126);
         execve(argv[0], (char *const *)argv, env);
@@ -121,6 +127,11 @@ static pid_t spawn(const char *const argv[], const char *const extra_env[], cons
     setpgid(pid, pid);
     free(env);
     return pid;
+}
+
+static pid_t spawn(const char *const argv[], const char *const extra_env[], const char *out, const char *err)
+{
+    return spawn_in(argv, extra_env, -1, out, err);
 }
 
 /* Wait for pid up to `seconds`; -1 when it did not end (it is then killed). */
@@ -861,5 +872,224 @@ Test(control, an_attached_process_makes_no_extra_system_call_per_send)
      * check, the counters and the rule set add none. (Applying the set at the
      * first call maps memory once, in both runs.) */
     cr_expect_eq(syscalls_of(control, "1000") - syscalls_of(control, "10"), 2 * 990);
+    remove_tmp();
+}
+
+/* --- real programs broken and healed while they run (README's matrix) ----------------------- */
+
+/* The server of a test, killed with its whole process group however the
+ * test ends (a failed cr_assert too: .fini runs after it). */
+static pid_t server;
+
+static void kill_server(void)
+{
+    if (server > 0) {
+        kill(-server, SIGKILL);
+        waitpid(server, NULL, 0);
+        server = 0;
+    }
+}
+
+/* `ctl wait --fired N` with a 5 s timeout: its exit status. */
+static int ctl_wait_fired(const char *control, const char *n)
+{
+    struct run_result r;
+    ctl(&r, control, "wait", "--fired", n, "--timeout", "5s", (const char *)NULL);
+    int status = r.exited ? r.status : -1;
+    run_free(&r);
+    return status;
+}
+
+/* A UDP socket on 127.0.0.1 (an ephemeral port) that the test reads itself. */
+static int udp_receiver(int *port)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert(s >= 0 && !bind(s, (struct sockaddr *)&a, sizeof a) &&
+              !getsockname(s, (struct sockaddr *)&a, &len));
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+/* The next datagram that arrives within ms milliseconds, as a string ("" when none). */
+static void recv_datagram(int s, char *buf, size_t size, int ms)
+{
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    ssize_t n = poll(&p, 1, ms) == 1 ? recv(s, buf, size - 1, MSG_DONTWAIT) : 0;
+    buf[n > 0 ? n : 0] = '\0';
+}
+
+static void feed(int fd, const char *line)
+{
+    cr_assert_eq(write(fd, line, strlen(line)), (ssize_t)strlen(line), "socat's stdin is closed");
+}
+
+/* socat sends each line it reads from its stdin as a datagram with sendto
+ * (strace: sendto(5, "a\n", 2, 0, {AF_INET...}, 16)). Line two is dropped
+ * while the rule is set, line three goes out once it is cleared, and socat
+ * never notices (drop reports the length as sent). */
+Test(control, program_socat_udp_sender_drops_while_set, .timeout = 60, .fini = kill_server)
+{
+    if (!have_program("socat"))
+        cr_skip_test("needs socat");
+    make_tmp();
+    signal(SIGPIPE, SIG_IGN); /* a dead socat is an assertion, not a dead runner */
+    int port, rx = udp_receiver(&port), in[2];
+    char dest[64], got[64];
+    snprintf(dest, sizeof dest, "UDP-SENDTO:127.0.0.1:%d", port);
+    const char *control = tmp("control"), *err = tmp("err");
+    const char *argv[] = {script_path(), "--control", control, "--", "socat", "-u", "STDIN", dest, NULL};
+    cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+    server = spawn_in(argv, NULL, in[0], tmp("out"), err);
+    close(in[0]);
+
+    feed(in[1], "one\n");
+    recv_datagram(rx, got, sizeof got, SETTLE_S * 1000);
+    cr_expect_str_eq(got, "one\n", "before: line one did not arrive");
+
+    CTL_OK(control, "set", "sendto:drop:family=inet");
+    feed(in[1], "two\n");
+    cr_expect_eq(ctl_wait_fired(control, "1"), 0, "the drop did not fire on line two");
+    recv_datagram(rx, got, sizeof got, 0);
+    cr_expect_str_eq(got, "", "during: line two arrived");
+
+    CTL_OK(control, "clear");
+    feed(in[1], "three\n");
+    recv_datagram(rx, got, sizeof got, SETTLE_S * 1000);
+    cr_expect_str_eq(got, "three\n", "after: line three did not arrive next");
+
+    close(in[1]); /* end of input: socat ends */
+    int status = reap(server, T);
+    server = 0;
+    char *text = slurp(err);
+    cr_expect(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "socat status %d: %s", status,
+              text);
+    free(text);
+    close(rx);
+    remove_tmp();
+}
+
+/* A TCP port on 127.0.0.1 that was free a moment ago, for a server that
+ * cannot be given port 0 and tell which one it got. */
+static int free_tcp_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert(s >= 0 && !bind(s, (struct sockaddr *)&a, sizeof a) &&
+              !getsockname(s, (struct sockaddr *)&a, &len));
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static void redis_ping(struct run_result *r, int port)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    const char *argv[] = {"redis-cli", "-h", "127.0.0.1", "-p", p, "PING", NULL};
+    cr_assert_eq(run(r, argv, NULL, 0, NULL, T), 0);
+}
+
+/* redis-server answers with write(2) on the client's socket (strace: write(7,
+ * "+PONG\r\n", 7)), which `*` matches on a socket: while the rule is set the
+ * reply fails ECONNRESET, redis drops that client and redis-cli sees the
+ * connection closed; once cleared the same server answers again. */
+Test(control, program_redis_server_broken_and_healed_while_it_runs, .timeout = 60, .fini = kill_server)
+{
+    if (!have_program("redis-server") || !have_program("redis-cli"))
+        cr_skip_test("needs redis-server and redis-cli (Debian packages redis-server, redis-tools)");
+    make_tmp();
+    const char *control = tmp("control"), *out = tmp("out");
+    char port_s[16];
+    int port = free_tcp_port();
+    snprintf(port_s, sizeof port_s, "%d", port);
+    const char *argv[] = {script_path(), "--control", control,  "--", "redis-server", "--port", port_s,
+                          "--bind",      "127.0.0.1", "--save", "",   "--appendonly", "no",     "--dir",
+                          dir,           NULL};
+    server = spawn(argv, NULL, out, out);
+    int ready = 0;
+    for (int i = 0; i < SETTLE_S * 100 && !ready; i++, usleep(10000)) {
+        char *text = slurp(out);
+        ready = strstr(text, "Ready to accept connections") != NULL;
+        free(text);
+    }
+    cr_assert(ready, "redis-server did not start");
+    struct run_result r;
+    redis_ping(&r, port);
+    cr_expect(r.exited && r.status == 0 && !strcmp(r.out, "PONG\n"), "before: %d %s%s", r.status, r.out,
+              r.err);
+    run_free(&r);
+
+    const char *rule = "*:error=ECONNRESET:type=stream:family=inet";
+    CTL_OK(control, "set", rule);
+    redis_ping(&r, port);
+    cr_expect(r.exited && r.status == 1 && strstr(r.err, "Server closed the connection"), "during: %d %s%s",
+              r.status, r.out, r.err);
+    run_free(&r);
+    cr_expect_eq(ctl_wait_fired(control, "1"), 0, "the rule did not fire");
+    ctl(&r, control, "stats", (const char *)NULL);
+    char want[128];
+    snprintf(want, sizeof want, "rule 1 (%s) matched=1 fired=1", rule);
+    /* once for the process, once in the total */
+    cr_expect_eq(count_lines(r.out, want), 2, "%s", r.out);
+    run_free(&r);
+
+    CTL_OK(control, "clear");
+    redis_ping(&r, port);
+    cr_expect(r.exited && r.status == 0 && !strcmp(r.out, "PONG\n"), "after: %d %s%s", r.status, r.out,
+              r.err);
+    run_free(&r);
+    char *text = slurp(out);
+    cr_expect_eq(count_lines(text, "Ready to accept connections"), 1, "redis-server restarted: %s", text);
+    free(text);
+    kill_server();
+    remove_tmp();
+}
+
+/* curl is the preloaded program here, attached by hand (SENDSHIM_CONTROL on a
+ * file made by `ctl init`), against a python3 http.server that is not:
+ * curl lives for one request, so the rule is switched between two runs of
+ * it, both attached to the same file. */
+Test(control, program_curl_attached_by_hand_fails_while_set, .timeout = 60, .fini = kill_server)
+{
+    if (!have_program("python3") || !have_program("curl"))
+        cr_skip_test("needs python3 and curl");
+    make_tmp();
+    const char *control = tmp("control"), *out = tmp("out");
+    const char *argv[] = {"/usr/bin/env", "python3",   "-u", "-m", "http.server",
+                          "--bind",       "127.0.0.1", "0",  NULL};
+    server = spawn(argv, NULL, out, tmp("err"));
+    int port = 0;
+    for (int i = 0; i < SETTLE_S * 100 && !port; i++, usleep(10000)) {
+        char *text = slurp(out);
+        const char *p = strstr(text, " port ");
+        if (p)
+            port = atoi(p + 6);
+        free(text);
+    }
+    cr_assert_gt(port, 0, "http.server did not start");
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    const char *curl[] = {"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", url, NULL};
+    const char *env[] = {control_env(control), NULL};
+    struct run_result r;
+    CTL_OK(control, "init");
+
+    CTL_OK(control, "set", "*:error=ECONNRESET:type=stream:family=inet");
+    cr_assert_eq(run(&r, curl, env, 1, NULL, T), 0);
+    cr_expect(r.exited && r.status == 55 && strstr(r.err, "Connection reset by peer"), "during: %d %s%s",
+              r.status, r.out, r.err);
+    run_free(&r);
+    cr_expect_eq(ctl_wait_fired(control, "1"), 0, "the rule did not fire");
+
+    CTL_OK(control, "clear");
+    cr_assert_eq(run(&r, curl, env, 1, NULL, T), 0);
+    cr_expect(r.exited && r.status == 0 && !strcmp(r.out, "200"), "after: %d %s%s", r.status, r.out, r.err);
+    run_free(&r);
+    ctl(&r, control, "stats", (const char *)NULL);
+    cr_expect(strstr(r.out, "total of 2 processes") != NULL, "both curls attached: %s", r.out);
+    run_free(&r);
+    kill_server();
     remove_tmp();
 }
