@@ -14,7 +14,17 @@
  * - A unix peer= matches path sockets only; abstract and unnamed ones have no
  *   path to name.
  * - sendmmsg is one call: its destination is the first message's msg_name (or
- *   the connected peer). */
+ *   the connected peer).
+ * - reset acts on TCP only (stream sockets of inet/inet6), dup on datagram
+ *   and raw sockets; rate= and stall= on any socket.
+ * - corrupt=N acts only when the data holds at least N bits; on sendmmsg
+ *   the message it corrupts is the first of the batch, and it acts only
+ *   when that message holds N bits. Its N positions are distinct, drawn
+ *   from the rule's generator right after the p= draw (Floyd's sampling:
+ *   exactly N draws), so the same seed gives the same positions.
+ * - burst=Q: the rule keeps one bit, "the last draw fired"; while it is set
+ *   the draw is tested against Q instead of p. Only calls that reach the
+ *   draw (when= holds, the action acts) move it. */
 #include "faults.h"
 
 #include <netinet/in.h>
@@ -65,13 +75,16 @@ static unsigned rule_needs(const struct ss_rule *r)
     /* write/writev match on sockets only; short= and drop act by type. */
     if ((r->conds & (SS_COND_TYPE | SS_COND_FAMILY)) ||
         (r->calls & (SS_CALL_BIT(SS_CALL_WRITE) | SS_CALL_BIT(SS_CALL_WRITEV))) ||
-        (r->actions & (SS_ACT_SHORT | SS_ACT_DROP)))
+        (r->actions & (SS_ACT_SHORT | SS_ACT_DROP | SS_ACT_RESET | SS_ACT_RATE | SS_ACT_STALL | SS_ACT_DUP |
+                       SS_ACT_CORRUPT)))
         needs |= SS_NEED_SOCK;
+    if (r->actions & SS_ACT_STALL)
+        needs |= SS_NEED_STALL;
     if (r->conds & (SS_COND_PEER | SS_COND_PORT))
         needs |= SS_NEED_DEST;
     if (r->conds & SS_COND_AFTER)
         needs |= SS_NEED_SENT;
-    if (r->actions & SS_ACT_SHORT)
+    if (r->actions & (SS_ACT_SHORT | SS_ACT_CORRUPT))
         needs |= SS_NEED_BYTES;
     return needs;
 }
@@ -203,6 +216,15 @@ int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_
         return 0;
     if ((r->actions & SS_ACT_DROP) && !(type_bit(c->type) & SS_TYPES_DROP))
         return 0;
+    if ((r->actions & SS_ACT_DUP) && !(type_bit(c->type) & SS_TYPES_DUP))
+        return 0;
+    if ((r->actions & SS_ACT_RESET) &&
+        !((type_bit(c->type) & SS_TYPES_RESET) && (family_bit(c->family) & SS_FAMS_RESET)))
+        return 0;
+    if ((r->actions & (SS_ACT_RATE | SS_ACT_STALL | SS_ACT_CORRUPT)) && !c->type)
+        return 0; /* not a socket (or unknown) */
+    if ((r->actions & SS_ACT_CORRUPT) && c->unit_bytes < (r->corrupt_bits + 7u) / 8u)
+        return 0;
     return 1;
 }
 
@@ -254,6 +276,7 @@ void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct
         for (unsigned c = 0; c < SS_NCALLS; c++)
             if (r->calls & SS_CALL_BIT(c))
                 p->needs[c] |= rule_needs(r);
+        p->teardown |= r->calls & SS_CALLS_TEARDOWN;
         if (g < ngroups) {
             if (fire_after(r) < p->fire_after[g])
                 p->fire_after[g] = fire_after(r);
@@ -295,6 +318,71 @@ uint64_t ss_faults_narrow(const struct ss_fault_plan *p, const struct ss_fault_c
     return m;
 }
 
+/* p= (and burst=): whether the rule fires, drawing when it must. */
+static int draw_fires(const struct ss_rule *r, struct ss_rule_state *st, uint64_t base)
+{
+    if (!(r->conds & SS_COND_BURST))
+        return r->p_threshold == UINT64_MAX || ss_prng_next(&st->prng, base) < r->p_threshold;
+    uint64_t t = __atomic_load_n(&st->burst_on, __ATOMIC_RELAXED) ? r->burst_threshold : r->p_threshold;
+    int fires = t == UINT64_MAX || ss_prng_next(&st->prng, base) < t;
+    __atomic_store_n(&st->burst_on, (unsigned)fires, __ATOMIC_RELAXED);
+    return fires;
+}
+
+/* corrupt=N: N distinct bit offsets below `bits`, ascending, by Floyd's
+ * sampling (N draws for N positions, whatever the collisions). */
+static void draw_positions(struct ss_rule_state *st, uint64_t base, unsigned n, uint64_t bits, uint64_t *out)
+{
+    unsigned k = 0;
+    for (uint64_t j = bits - n; j < bits; j++) {
+        uint64_t t = ss_prng_range(ss_prng_next(&st->prng, base), 0, j);
+        unsigned i = 0;
+        while (i < k && out[i] != t)
+            i++;
+        uint64_t v = i < k ? j : t;
+        /* insert v keeping out[0..k] ascending */
+        unsigned at = k;
+        while (at && out[at - 1] > v) {
+            out[at] = out[at - 1];
+            at--;
+        }
+        out[at] = v;
+        k++;
+    }
+}
+
+/* Rule i fires: fill d. */
+static void fire(const struct ss_fault_plan *p, unsigned i, const struct ss_fault_call *c, uint64_t keep,
+                 uint64_t base, struct ss_fault_decision *d)
+{
+    const struct ss_rule *r = &p->rule[i];
+    struct ss_rule_state *st = &p->st[i];
+    __atomic_add_fetch(&st->fired, 1, __ATOMIC_RELAXED);
+    d->rule = (int)i;
+    d->actions = r->actions;
+    d->error = r->error;
+    d->keep = keep;
+    d->batch = r->batch;
+    d->rate_bps = r->rate_bps;
+    d->stall_ns = r->stall_ns;
+    d->ncorrupt = 0;
+    d->delay_ns = 0;
+    if (r->actions & SS_ACT_DELAY)
+        d->delay_ns = r->delay_min_ns == r->delay_max_ns
+                          ? r->delay_min_ns
+                          : ss_prng_range(ss_prng_next(&st->prng, base), r->delay_min_ns, r->delay_max_ns);
+    if (r->actions & SS_ACT_CORRUPT) {
+        d->ncorrupt = r->corrupt_bits;
+        draw_positions(st, base, r->corrupt_bits, c->unit_bytes * 8, d->corrupt_at);
+    }
+}
+
+static int uses_generator(const struct ss_rule *r)
+{
+    return r->p_threshold != UINT64_MAX || (r->conds & SS_COND_BURST) || r->delay_min_ns != r->delay_max_ns ||
+           (r->actions & SS_ACT_CORRUPT);
+}
+
 void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,
                     const struct ss_fault_counts *counts, struct ss_fault_decision *d)
 {
@@ -303,28 +391,44 @@ void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c
         const struct ss_rule *r = &p->rule[i];
         unsigned g = p->group_of[i];
         uint64_t keep;
-        if (!(counts->pending & (1ull << g)) || !ss_when_holds(r, counts->count[g]) ||
-            !ss_rule_acts(r, c, &keep))
+        if (!(counts->pending & (1ull << g)) || !ss_rule_acts(r, c, &keep))
             continue;
-        struct ss_rule_state *st = &p->st[i];
-        uint64_t base = 0;
-        if (r->p_threshold != UINT64_MAX || r->delay_min_ns != r->delay_max_ns)
-            base = ss_prng_base(p->seed, (uint64_t)i + 1);
-        if (r->p_threshold != UINT64_MAX && ss_prng_next(&st->prng, base) >= r->p_threshold)
+        uint64_t base = uses_generator(r) ? ss_prng_base(p->seed, (uint64_t)i + 1) : 0;
+        /* A stalled descriptor stays stalled for every call the stall rule
+         * matches, whatever when= and p= say: the stall is the descriptor's. */
+        if (!((r->actions & SS_ACT_STALL) && c->stalled) &&
+            (!ss_when_holds(r, counts->count[g]) || !draw_fires(r, &p->st[i], base)))
             continue;
-        __atomic_add_fetch(&st->fired, 1, __ATOMIC_RELAXED);
-        d->rule = (int)i;
-        d->actions = r->actions;
-        d->error = r->error;
-        d->keep = keep;
-        d->batch = r->batch;
-        d->delay_ns = 0;
-        if (r->actions & SS_ACT_DELAY)
-            d->delay_ns =
-                r->delay_min_ns == r->delay_max_ns
-                    ? r->delay_min_ns
-                    : ss_prng_range(ss_prng_next(&st->prng, base), r->delay_min_ns, r->delay_max_ns);
+        fire(p, i, c, keep, base, d);
         return;
+    }
+}
+
+void ss_faults_pick_teardown(const struct ss_fault_plan *p, unsigned bit, const struct ss_fault_call *c,
+                             struct ss_fault_decision *d)
+{
+    uint64_t counted = 0, count[SS_MAX_RULES];
+    d->rule = -1;
+    for (unsigned i = 0; i < p->n; i++) {
+        const struct ss_rule *r = &p->rule[i];
+        unsigned g = p->group_of[i];
+        if (!(r->calls & bit))
+            continue;
+        if (!(counted & (1ull << g))) {
+            struct ss_fault_call any = *c;
+            struct ss_rule only = *p->match[g];
+            /* the calls are the teardown's: test the conditions alone */
+            only.calls = SS_CALL_BIT(SS_CALL_SEND);
+            any.call = SS_CALL_SEND;
+            if (!ss_rule_matches(&only, &any))
+                continue;
+            counted |= 1ull << g;
+            count[g] = __atomic_add_fetch(p->count[g], 1, __ATOMIC_RELAXED);
+        }
+        uint64_t base = uses_generator(r) ? ss_prng_base(p->seed, (uint64_t)i + 1) : 0;
+        if (d->rule >= 0 || !ss_when_holds(r, count[g]) || !draw_fires(r, &p->st[i], base))
+            continue;
+        fire(p, i, c, 0, base, d);
     }
 }
 

@@ -23,6 +23,7 @@ struct ss_rule_state {
     uint64_t count; /* calls that matched the rule: its `when` counter */
     uint64_t fired; /* calls it fired on */
     struct ss_prng prng;
+    unsigned burst_on; /* burst=: the last draw fired, so the next uses burst= */
 };
 
 /* The facts about one call that rules test. The stage fills what the set's
@@ -39,13 +40,24 @@ struct ss_fault_call {
     uint64_t sent;  /* bytes sent successfully on fd before this call */
     uint64_t bytes; /* bytes this call asks to send (sendmmsg: all messages) */
     unsigned vlen;  /* sendmmsg: messages in the batch (capped as the kernel caps it) */
+    /* corrupt=: the bytes it may flip (the request, or sendmmsg's first
+     * message), filled with bytes. */
+    uint64_t unit_bytes;
+    /* stall=: SS_STALL_ON while the descriptor is stalled (a stall rule that
+     * matches fires without drawing), SS_STALL_ENDED when a stall with reset
+     * has ended and the reset is due; 0 otherwise. */
+    int stalled;
 };
+
+#define SS_STALL_ON    1
+#define SS_STALL_ENDED 2
 
 enum ss_fault_needs {
     SS_NEED_SOCK = 1u << 0,  /* type and family */
     SS_NEED_DEST = 1u << 1,  /* dest (peer=, port=) */
     SS_NEED_SENT = 1u << 2,  /* sent (after=) */
-    SS_NEED_BYTES = 1u << 3, /* bytes (short=) before deciding */
+    SS_NEED_BYTES = 1u << 3, /* bytes (short=, corrupt=) before deciding */
+    SS_NEED_STALL = 1u << 4, /* stalled (stall=) */
 };
 
 /* What the set of rules needs to know about every call (ss_fault_needs). */
@@ -60,6 +72,10 @@ struct ss_fault_decision {
     uint64_t keep;     /* short=: bytes to really send (1 <= keep < bytes) */
     unsigned batch;    /* batch=: messages to really send (< vlen) */
     uint64_t delay_ns; /* delay=: this call's delay (drawn for a range) */
+    uint64_t rate_bps; /* rate= */
+    uint64_t stall_ns; /* stall= */
+    unsigned ncorrupt; /* corrupt=: bits to flip, at these bit offsets into the unit, ascending */
+    uint64_t corrupt_at[SS_CORRUPT_MAX];
 };
 
 /* Decide for one call. Every rule whose calls and fd/type/family/peer/port/
@@ -135,6 +151,7 @@ struct ss_fault_plan {
     uint64_t after_bytes[SS_MAX_RULES];        /* its after= */
     const struct ss_rule *match[SS_MAX_RULES]; /* its first rule (its conditions) */
     unsigned needs[SS_NCALLS];                 /* facts the call must gather (ss_fault_needs) */
+    unsigned teardown;                         /* SS_CALLS_TEARDOWN bits some rule names */
 };
 
 /* Prepare rules[0..n) with their states st for deciding. With `share`, rules
@@ -215,6 +232,13 @@ static inline int ss_faults_count_groups(const struct ss_fault_plan *p, uint64_t
     return 1;
 }
 
+/* Teardown calls (close, shutdown: SS_CALL_CLOSE_BIT, SS_CALL_SHUTDOWN_BIT)
+ * are decided apart from the sending calls, by the rules that name them:
+ * counted like any rule (c->call is ignored; fd/type/family/peer/port/after
+ * tested), then when and p. */
+void ss_faults_pick_teardown(const struct ss_fault_plan *p, unsigned bit, const struct ss_fault_call *c,
+                             struct ss_fault_decision *d);
+
 /* The first half of a decision: count the call in every group that matches
  * it (atomically, whether or not a rule fires) and return whether some rule
  * may fire (then counts->pending says which groups may). Gathers nothing: c must hold the facts
@@ -250,7 +274,8 @@ struct ss_fault {
     struct ss_fault_call call; /* the facts the rules got */
     struct ss_fault_counts counts;
     int sigpipe;
-    int log; /* the fault is logged (SENDSHIM_LOG is not none); text is valid only then */
+    int wake; /* the result is an EAGAIN the library made: give the writability edge (netfaults.h) */
+    int log;  /* the fault is logged (SENDSHIM_LOG is not none); text is valid only then */
     struct ss_fault_decision d;
     uint64_t bytes; /* the request's bytes and messages, for the log line */
     unsigned vlen;
@@ -292,6 +317,17 @@ unsigned ss_faults_calls(void);
 /* SENDSHIM_STATS: one line per rule in force, "stats: rule 1 (TEXT)
  * matched=N fired=M". */
 void ss_faults_stats_report(void);
+
+/* close and shutdown of a socket (bit: SS_CALL_CLOSE_BIT or
+ * SS_CALL_SHUTDOWN_BIT): a rule that fires delays the call; its line is
+ * logged by ss_faults_teardown_done with the call's result. */
+struct ss_teardown {
+    int rule; /* -1: no rule fired */
+    uint64_t delay_ns;
+    char text[SS_RULE_TEXT_MAX];
+};
+void ss_faults_teardown(unsigned bit, int fd, struct ss_teardown *t);
+void ss_faults_teardown_done(unsigned bit, int fd, const struct ss_teardown *t, int ret, int err);
 
 /* The "seed N (...)" line. */
 void ss_faults_log_seed(void);

@@ -42,6 +42,11 @@ static ssize_t forward(const struct ss_request *rq)
     return -1;
 }
 
+ssize_t ss_forward(const struct ss_request *rq)
+{
+    return forward(rq);
+}
+
 /* After the call: the stages' bookkeeping, on the request as normalized
  * (never the program's header, which may hold what normalization masked
  * off), then errno as the call leaves it. */

@@ -43,6 +43,10 @@ static inline void ss_activate(enum ss_active_reason why)
  * them (SPEC section 5). */
 #define SS_FLAGS_NEED_PIPELINE (0x200 | MSG_CONFIRM)
 
+/* Hand a request to the real function of its kind, as the last stage does
+ * (for the fault actions that send by themselves: netfaults.c). */
+ssize_t ss_forward(const struct ss_request *rq);
+
 /* Run the request: returns what the call returns, errno set as the call would. */
 ssize_t ss_process(struct ss_request *rq);
 

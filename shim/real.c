@@ -47,6 +47,7 @@ SS_LAZY(signal, handler_t, (int sig, handler_t h), (sig, h))
 SS_LAZY(__sysv_signal, handler_t, (int sig, handler_t h), (sig, h))
 SS_LAZY(sigset, handler_t, (int sig, handler_t h), (sig, h))
 SS_LAZY(sigaction, int, (int sig, const struct sigaction *a, struct sigaction *o), (sig, a, o))
+SS_LAZY(shutdown, int, (int fd, int how), (fd, how))
 #undef SS_LAZY
 
 /* close_range and closefrom exist in glibc 2.34+ only; musl (1.2.3 in Debian
@@ -106,6 +107,7 @@ struct ss_real ss_real = {
     .__sysv_signal = lazy___sysv_signal,
     .sigset = lazy_sigset,
     .sigaction = lazy_sigaction,
+    .shutdown = lazy_shutdown,
 };
 
 SS_UNSANITIZED int ss_is_our_own(void *fn)
@@ -195,6 +197,7 @@ void ss_real_resolve_all(void)
     TRY(__sysv_signal);
     TRY(sigset);
     TRY(sigaction);
+    TRY(shutdown);
 #undef TRY
     resolve_or((void **)&ss_real.close_range, "close_range", (void *)sys_close_range);
     resolve_or((void **)&ss_real.closefrom, "closefrom", (void *)sys_closefrom);

@@ -60,6 +60,7 @@ struct ss_real {
     void (*(*__sysv_signal)(int, void (*)(int)))(int);
     void (*(*sigset)(int, void (*)(int)))(int);
     int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+    int (*shutdown)(int, int);
 };
 
 extern struct ss_real ss_real;

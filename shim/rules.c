@@ -8,10 +8,21 @@
  *
  * Decisions where SPEC section 8 is silent (what a user of strace -e inject
  * or libfiu would expect):
- * - error=, short=, batch= and drop are mutually exclusive: each says what
- *   the call returns (fail, send part, send some messages, pretend to send),
- *   and two of them at once have no single meaning. delay= only adds time
- *   before whichever of them runs, or before the real call.
+ * - error=, short=, batch=, drop, reset, rate=, stall=, dup and corrupt=
+ *   exclude each other: each says what the call returns (fail, send part,
+ *   send some messages, pretend to send, reset, ...), and two of them at once
+ *   have no single meaning. The exceptions SPEC 8 names: stall= with reset
+ *   (reset when the stall ends) and rate= with corrupt= (a slow, noisy
+ *   link). delay= only adds time before whichever of them runs, or before
+ *   the real call.
+ * - close and shutdown take delay= only; a rule naming them with a sending
+ *   call may still have delay= alone. `*` stays the six sending calls.
+ * - rate= needs a unit: B/s, KiB/s, MiB/s, GiB/s (powers of 1024) or bit/s,
+ *   kbit/s, Mbit/s, Gbit/s (powers of 1000), with decimals (1.5MiB/s); the
+ *   result is rounded down to whole bytes per second and must be at least 1
+ *   and at most 1 TiB/s. "MB/s" and "KB/s" are refused as ambiguous.
+ * - corrupt=N takes N from 1 to SS_CORRUPT_MAX; burst=Q is a probability
+ *   and needs p= in the same rule (alone it would never be reached).
  * - short=0 and batch=0 are rejected: on a stream socket send() never returns
  *   0 for a non-empty buffer, nor sendmmsg() 0 for vlen > 0 (it blocks or
  *   fails with EAGAIN), so a program could loop forever on a result its
@@ -226,15 +237,22 @@ static int fail(struct ctx *c, struct span tok, const char *what)
 
 /* ---- the vocabulary --------------------------------------------------------- */
 
-#define CALLS_ACCEPTED "(send, sendto, sendmsg, sendmmsg, write, writev, *)"
+#define CALLS_ACCEPTED "(send, sendto, sendmsg, sendmmsg, write, writev, close, shutdown, *)"
 #define FIELDS_ACCEPTED                                                                                      \
-    "(error=, short=, batch=, drop, delay=, when=, p=, fd=, type=, family=, peer=, port=, after=)"
+    "(error=, short=, batch=, drop, delay=, reset, rate=, stall=, dup, corrupt=, when=, p=, burst=, fd=, "   \
+    "type=, family=, peer=, port=, after=)"
 #define PEER_ACCEPTED  "(IPv4 like 10.0.0.1, IPv6 in brackets like [::1], or a unix path starting with /)"
 #define WHEN_ACCEPTED  "(when=N, N..M, N.., N+, N+S or N..M+S with N, S >= 1 and M >= N)"
 #define DELAY_ACCEPTED "(a number with ns, us, ms or s like 10ms, or a range like 10ms..50ms)"
 #define SHORT_ACCEPTED "(short=N with N >= 1 bytes, or short=P% with P from 1 to 100)"
 #define AFTER_ACCEPTED "(after=N bytes, optionally with k, M or G for 1024, 1024^2, 1024^3)"
-#define EXCL_ACCEPTED  "(one of error=, short=, batch= or drop per rule; delay= combines with any)"
+#define EXCL_ACCEPTED                                                                                        \
+    "(one of error=, short=, batch=, drop, reset, rate=, stall=, dup or corrupt= per rule, except stall= "   \
+    "with reset and rate= with corrupt=; delay= combines with any)"
+#define RATE_ACCEPTED                                                                                        \
+    "(rate=R with a unit: B/s, KiB/s, MiB/s, GiB/s or bit/s, kbit/s, Mbit/s, Gbit/s, like 64KiB/s or "       \
+    "10Mbit/s; from 1 byte/s to 1TiB/s)"
+#define STALL_ACCEPTED "(a duration with ns, us, ms or s like 5s, from 1ns to 86400s)"
 
 enum field {
     F_ERROR,
@@ -242,8 +260,14 @@ enum field {
     F_BATCH,
     F_DROP,
     F_DELAY,
+    F_RESET,
+    F_RATE,
+    F_STALL,
+    F_DUP,
+    F_CORRUPT,
     F_WHEN,
     F_P,
+    F_BURST,
     F_FD,
     F_TYPE,
     F_FAMILY,
@@ -262,8 +286,14 @@ static const struct {
     [F_BATCH] = {"batch", "(batch=K messages, K from 1)"},
     [F_DROP] = {"drop", "(drop)"},
     [F_DELAY] = {"delay", DELAY_ACCEPTED},
+    [F_RESET] = {"reset", "(reset)"},
+    [F_RATE] = {"rate", RATE_ACCEPTED},
+    [F_STALL] = {"stall", STALL_ACCEPTED},
+    [F_DUP] = {"dup", "(dup)"},
+    [F_CORRUPT] = {"corrupt", "(corrupt=N bits, N from 1 to 64)"},
     [F_WHEN] = {"when", WHEN_ACCEPTED},
     [F_P] = {"p", "(a probability from 0 to 1, like p=0.25)"},
+    [F_BURST] = {"burst", "(a probability from 0 to 1, like burst=0.75)"},
     [F_FD] = {"fd", "(fd=N, a descriptor number)"},
     [F_TYPE] = {"type", "(type=stream,dgram,seqpacket,raw)"},
     [F_FAMILY] = {"family", "(family=unix,inet,inet6,netlink,packet)"},
@@ -310,8 +340,9 @@ static const struct {
 
 struct rstate {
     struct span seen[F_COUNT]; /* each field as written, p == NULL when absent */
-    struct span excl;          /* the error=/short=/batch=/drop field */
-    struct span peer_port;     /* the port segment after peer=, if any */
+    struct span act[F_COUNT];  /* the actions but delay=, in the order written */
+    unsigned nact;
+    struct span peer_port; /* the port segment after peer=, if any */
     int uses_random;
 };
 
@@ -333,6 +364,10 @@ static int parse_calls(struct ctx *c, struct span calls, unsigned *out)
         for (int k = 0; k < SS_NCALLS; k++)
             if (eq(item, ss_call_name((enum ss_call)k)))
                 bit = SS_CALL_BIT(k);
+        if (eq(item, "close"))
+            bit = SS_CALL_CLOSE_BIT;
+        else if (eq(item, "shutdown"))
+            bit = SS_CALL_SHUTDOWN_BIT;
         if (!bit)
             return fail(c, item, "is not a call " CALLS_ACCEPTED);
         mask |= bit; /* "send,send" is harmless */
@@ -564,7 +599,8 @@ static uint64_t frac_to_u64(uint64_t num, uint64_t den)
     return q;
 }
 
-static int parse_p(struct ctx *c, struct span f, struct span v, struct ss_rule *r, struct rstate *st)
+/* A probability, as a threshold for a 64-bit draw (UINT64_MAX: always). */
+static int parse_prob(struct ctx *c, struct span f, struct span v, uint64_t *threshold)
 {
     size_t i = 0, ndigits = 0;
     uint64_t ip = 0, frac = 0;
@@ -588,16 +624,91 @@ static int parse_p(struct ctx *c, struct span f, struct span v, struct ss_rule *
     if (ip > 1 || (ip == 1 && frac_nonzero))
         return fail(c, f, "is out of range (a probability from 0 to 1)");
     if (ip == 1) {
-        r->p_threshold = UINT64_MAX;
+        *threshold = UINT64_MAX;
     } else {
         uint64_t den = 1;
         for (unsigned k = 0; k < SS_P_DIGITS; k++)
             den *= 10;
         for (; nfrac < SS_P_DIGITS; nfrac++)
             frac *= 10;
-        r->p_threshold = frac_to_u64(frac, den);
+        *threshold = frac_to_u64(frac, den);
     }
+    return 0;
+}
+
+static int parse_p(struct ctx *c, struct span f, struct span v, struct ss_rule *r, struct rstate *st)
+{
     st->uses_random = 1;
+    return parse_prob(c, f, v, &r->p_threshold);
+}
+
+/* rate=R: a decimal number and a unit (RATE_ACCEPTED), in bytes per second. */
+static const struct {
+    const char *unit;
+    uint64_t num, den; /* bytes per second per unit = num / den */
+} rate_units[] = {
+    {"B/s", 1, 1},   {"KiB/s", 1ull << 10, 1}, {"MiB/s", 1ull << 20, 1}, {"GiB/s", 1ull << 30, 1},
+    {"bit/s", 1, 8}, {"kbit/s", 1000, 8},      {"Mbit/s", 1000000, 8},   {"Gbit/s", 1000000000, 8},
+};
+
+static int parse_rate(struct ctx *c, struct span f, struct span v, struct ss_rule *r)
+{
+    size_t i = 0, ndigits = 0;
+    uint64_t ip = 0, frac = 0, scale = 1;
+    for (; i < v.n && is_digit(v.p[i]); i++, ndigits++)
+        if (ip <= SS_RATE_MAX) /* anything above is out of range anyway */
+            ip = ip * 10 + (unsigned)(v.p[i] - '0');
+    if (i < v.n && v.p[i] == '.') {
+        for (i++; i < v.n && is_digit(v.p[i]); i++, ndigits++) {
+            if (scale < SS_NS_PER_S) { /* nine decimals are plenty */
+                frac = frac * 10 + (unsigned)(v.p[i] - '0');
+                scale *= 10;
+            }
+        }
+    }
+    struct span unit = mkspan(v.p + i, v.n - i);
+    size_t k = 0;
+    while (k < NELEM(rate_units) && !eq(unit, rate_units[k].unit))
+        k++;
+    if (!ndigits || k == NELEM(rate_units))
+        return fail(c, f, "is not a rate " RATE_ACCEPTED);
+    if (ip > SS_RATE_MAX)
+        return fail(c, f, "is out of range " RATE_ACCEPTED);
+    /* (ip + frac / scale) * num / den, exactly, then rounded down. */
+    unsigned __int128 bps = ((unsigned __int128)ip * scale + frac) * rate_units[k].num;
+    bps /= (unsigned __int128)scale * rate_units[k].den;
+    if (bps < 1 || bps > SS_RATE_MAX)
+        return fail(c, f, "is out of range " RATE_ACCEPTED);
+    r->rate_bps = (uint64_t)bps;
+    return 0;
+}
+
+static int parse_stall(struct ctx *c, struct span f, struct span v, struct ss_rule *r)
+{
+    uint64_t ns;
+    int rc = parse_duration(v, &ns);
+    if (rc == -1)
+        return fail(c, f, "is not a duration " STALL_ACCEPTED);
+    if (rc == -2 || ns < 1 || ns > SS_STALL_MAX_NS)
+        return fail(c, f, "is out of range " STALL_ACCEPTED);
+    r->stall_ns = ns;
+    return 0;
+}
+
+static int parse_corrupt(struct ctx *c, struct span f, struct span v, struct ss_rule *r, struct rstate *st)
+{
+    uint64_t n;
+    int rc = parse_u64(v, &n);
+    if (rc == -1 || rc == -2 || n < 1 || n > SS_CORRUPT_MAX) {
+        struct ss_buf *b = fail_begin(c, f);
+        ss_buf_str(b, rc == -1 ? "is not a bit count" : "is out of range");
+        ss_buf_str(b, " (corrupt=N bits, N from 1 to ");
+        ss_buf_u64(b, SS_CORRUPT_MAX);
+        ss_buf_char(b, ')');
+        return -1;
+    }
+    r->corrupt_bits = (unsigned)n;
+    st->uses_random = 1; /* the positions are drawn */
     return 0;
 }
 
@@ -731,16 +842,29 @@ static void put_field_text(struct ss_buf *tb, struct span f)
     ss_buf_mem(tb, f.p, f.n);
 }
 
-static int check_exclusive(struct ctx *c, struct span f, struct rstate *st)
+/* The pairs of actions (besides delay=) that combine (SPEC 8). */
+static int combine(int a, int b)
 {
-    if (st->excl.p) {
+    return (a == F_STALL && b == F_RESET) || (a == F_RESET && b == F_STALL) ||
+           (a == F_RATE && b == F_CORRUPT) || (a == F_CORRUPT && b == F_RATE);
+}
+
+/* Action field `kind`, written as f, against the actions before it. */
+static int check_exclusive(struct ctx *c, struct span f, int kind, struct rstate *st)
+{
+    for (unsigned i = 0; i < st->nact; i++) {
+        int other = 0;
+        while (st->seen[other].p != st->act[i].p)
+            other++;
+        if (combine(other, kind))
+            continue;
         struct ss_buf *b = fail_begin(c, f);
         ss_buf_str(b, "cannot be combined with '");
-        put_token(b, st->excl);
+        put_token(b, st->act[i]);
         ss_buf_str(b, "' " EXCL_ACCEPTED);
         return -1;
     }
-    st->excl = f;
+    st->act[st->nact++] = f;
     return 0;
 }
 
@@ -782,9 +906,13 @@ static int parse_field(struct ctx *c, struct span f, struct splitter *sp, struct
         return -1;
     }
     st->seen[kind] = f;
-    if (kind == F_DROP) {
-        if (has_value)
-            return fail(c, f, "takes no value (drop)");
+    if (kind == F_DROP || kind == F_RESET || kind == F_DUP) {
+        if (has_value) {
+            struct ss_buf *b = fail_begin(c, f);
+            ss_buf_str(b, "takes no value ");
+            ss_buf_str(b, fields[kind].usage);
+            return -1;
+        }
     } else if (!v.n) {
         struct ss_buf *b = fail_begin(c, f);
         ss_buf_str(b, "needs a value ");
@@ -792,36 +920,48 @@ static int parse_field(struct ctx *c, struct span f, struct splitter *sp, struct
         return -1;
     }
 
+    if (kind <= F_CORRUPT && kind != F_DELAY && check_exclusive(c, f, kind, st))
+        return -1;
     switch (kind) {
     case F_ERROR:
-        if (check_exclusive(c, f, st))
-            return -1;
         r->actions |= SS_ACT_ERROR;
         return parse_error(c, v, r);
     case F_SHORT:
-        if (check_exclusive(c, f, st))
-            return -1;
         r->actions |= SS_ACT_SHORT;
         return parse_short(c, f, v, r);
     case F_BATCH:
-        if (check_exclusive(c, f, st))
-            return -1;
         r->actions |= SS_ACT_BATCH;
         return parse_batch(c, f, v, r);
     case F_DROP:
-        if (check_exclusive(c, f, st))
-            return -1;
         r->actions |= SS_ACT_DROP;
         return 0;
     case F_DELAY:
         r->actions |= SS_ACT_DELAY;
         return parse_delay(c, f, v, r, st);
+    case F_RESET:
+        r->actions |= SS_ACT_RESET;
+        return 0;
+    case F_RATE:
+        r->actions |= SS_ACT_RATE;
+        return parse_rate(c, f, v, r);
+    case F_STALL:
+        r->actions |= SS_ACT_STALL;
+        return parse_stall(c, f, v, r);
+    case F_DUP:
+        r->actions |= SS_ACT_DUP;
+        return 0;
+    case F_CORRUPT:
+        r->actions |= SS_ACT_CORRUPT;
+        return parse_corrupt(c, f, v, r, st);
     case F_WHEN:
         r->conds |= SS_COND_WHEN;
         return parse_when(c, f, v, r);
     case F_P:
         r->conds |= SS_COND_P;
         return parse_p(c, f, v, r, st);
+    case F_BURST:
+        r->conds |= SS_COND_BURST;
+        return parse_prob(c, f, v, &r->burst_threshold);
     case F_FD:
         r->conds |= SS_COND_FD;
         return parse_fd(c, f, v, r);
@@ -867,6 +1007,38 @@ static int parse_field(struct ctx *c, struct span f, struct splitter *sp, struct
     return 0;
 }
 
+/* The first action of r other than delay=, as written. */
+static struct span first_action(const struct rstate *st)
+{
+    return st->nact ? st->act[0] : st->seen[F_DELAY];
+}
+
+/* What the new actions and calls can reach, given the rule's own fields. */
+static int check_reach(struct ctx *c, const struct ss_rule *r, const struct rstate *st)
+{
+    if ((r->calls & SS_CALLS_TEARDOWN) && (r->actions & ~SS_ACT_DELAY)) {
+        struct ss_buf *b = fail_begin(c, first_action(st));
+        ss_buf_str(b, "does not apply to ");
+        ss_buf_str(b, (r->calls & SS_CALL_CLOSE_BIT) ? "close" : "shutdown");
+        ss_buf_str(b, " (close and shutdown take delay= only)");
+        return -1;
+    }
+    if ((r->conds & SS_COND_BURST) && !(r->conds & SS_COND_P))
+        return fail(c, st->seen[F_BURST],
+                    "needs p= in the same rule (burst=Q is the probability after a fired call, p= the "
+                    "one otherwise)");
+    if ((r->actions & SS_ACT_RESET) && (r->conds & SS_COND_TYPE) && !(r->types & SS_TYPES_RESET))
+        return never_applies(c, st->seen[F_RESET], st->seen[F_TYPE],
+                             "allows no stream socket (reset acts on TCP sockets only)");
+    if ((r->actions & SS_ACT_RESET) && (r->conds & SS_COND_FAMILY) && !(r->families & SS_FAMS_RESET))
+        return never_applies(c, st->seen[F_RESET], st->seen[F_FAMILY],
+                             "allows no TCP socket (reset acts on inet and inet6 stream sockets only)");
+    if ((r->actions & SS_ACT_DUP) && (r->conds & SS_COND_TYPE) && !(r->types & SS_TYPES_DUP))
+        return never_applies(c, st->seen[F_DUP], st->seen[F_TYPE],
+                             "allows no datagram socket (dup acts on dgram and raw sockets only)");
+    return 0;
+}
+
 static int parse_rule(struct ctx *c, struct span rule, struct ss_rule *r, int *uses_random)
 {
     memset(r, 0, sizeof *r);
@@ -901,7 +1073,11 @@ static int parse_rule(struct ctx *c, struct span rule, struct ss_rule *r, int *u
     }
 
     if (!r->actions)
-        return fail(c, rule, "has no action (error=, short=, batch=, drop or delay=)");
+        return fail(
+            c, rule,
+            "has no action (error=, short=, batch=, drop, delay=, reset, rate=, stall=, dup or corrupt=)");
+    if (check_reach(c, r, &st))
+        return -1;
     if ((r->actions & SS_ACT_SHORT) && (r->conds & SS_COND_TYPE) && !(r->types & SS_TYPES_SHORT))
         return never_applies(
             c, st.seen[F_SHORT], st.seen[F_TYPE],

@@ -18,7 +18,19 @@ enum ss_action_bits {
     SS_ACT_BATCH = 1u << 2,
     SS_ACT_DROP = 1u << 3,
     SS_ACT_DELAY = 1u << 4,
+    SS_ACT_RESET = 1u << 5,   /* a RST to the peer (TCP) */
+    SS_ACT_RATE = 1u << 6,    /* token bucket per descriptor */
+    SS_ACT_STALL = 1u << 7,   /* the descriptor sends nothing for a while */
+    SS_ACT_DUP = 1u << 8,     /* a datagram sent twice */
+    SS_ACT_CORRUPT = 1u << 9, /* N bits flipped in a private copy */
 };
+
+/* The calls a rule may name besides the six sending ones (calls.h): close
+ * and shutdown of a socket, which take only delay= (slow close). Their bits
+ * follow the sending calls' in ss_rule.calls; `*` does not include them. */
+#define SS_CALL_CLOSE_BIT    (1u << SS_NCALLS)
+#define SS_CALL_SHUTDOWN_BIT (1u << (SS_NCALLS + 1))
+#define SS_CALLS_TEARDOWN    (SS_CALL_CLOSE_BIT | SS_CALL_SHUTDOWN_BIT)
 
 enum ss_cond_bits {
     SS_COND_WHEN = 1u << 0,
@@ -29,6 +41,7 @@ enum ss_cond_bits {
     SS_COND_PEER = 1u << 5, /* peer address (and port if peer_port != 0) */
     SS_COND_PORT = 1u << 6,
     SS_COND_AFTER = 1u << 7,
+    SS_COND_BURST = 1u << 8, /* burst=Q: with p=, the probability after a fired call */
 };
 
 /* Socket type and family masks for type= and family=. */
@@ -51,9 +64,18 @@ enum ss_family_bits {
 #define SS_TYPES_DROP  (SS_TYPE_DGRAM | SS_TYPE_RAW)
 /* Families that have stream sockets at all (netlink and packet have none). */
 #define SS_FAMS_STREAM (SS_FAM_UNIX | SS_FAM_INET | SS_FAM_INET6)
+/* reset acts on TCP only: stream sockets of the inet families. dup, like
+ * drop, on unreliable datagram sockets (a duplicated seqpacket record or a
+ * repeated stream segment is something their kernel never delivers). */
+#define SS_TYPES_RESET SS_TYPE_STREAM
+#define SS_FAMS_RESET  (SS_FAM_INET | SS_FAM_INET6)
+#define SS_TYPES_DUP   SS_TYPES_DROP
 
 #define SS_BATCH_MAX    1024u                      /* batch=K: sendmmsg's vlen is capped at UIO_MAXIOV */
 #define SS_DELAY_MAX_NS (86400ull * 1000000000ull) /* delay=: a day; more is surely a typo */
+#define SS_STALL_MAX_NS SS_DELAY_MAX_NS            /* stall=: likewise */
+#define SS_CORRUPT_MAX  64u                        /* corrupt=N: bits flipped per call */
+#define SS_RATE_MAX     (1ull << 40)               /* rate=: 1 TiB/s; beyond, no limit at all */
 
 /* A parsed rule. A field whose ss_cond_bits bit is clear holds its neutral
  * value: when_first 1, when_last UINT64_MAX, when_step 1, p_threshold
@@ -69,6 +91,10 @@ struct ss_rule {
     unsigned batch;        /* batch=K */
     uint64_t delay_min_ns; /* delay=: fixed when min == max */
     uint64_t delay_max_ns;
+    uint64_t rate_bps;        /* rate=: bytes per second (>= 1) */
+    uint64_t stall_ns;        /* stall=: how long the descriptor sends nothing */
+    unsigned corrupt_bits;    /* corrupt=N: 1..SS_CORRUPT_MAX */
+    uint64_t burst_threshold; /* burst=Q: as p_threshold, used after a fired call */
 
     uint64_t when_first;  /* when=N..M+S, 1-based call counts */
     uint64_t when_last;   /* UINT64_MAX when open-ended */
@@ -93,7 +119,7 @@ struct ss_rule {
 
 struct ss_ruleset {
     unsigned n;
-    int uses_random; /* some rule has p= or a delay range: the seed matters */
+    int uses_random; /* some rule has p=, a delay range or corrupt=: the seed matters */
     struct ss_rule rule[SS_MAX_RULES];
 };
 

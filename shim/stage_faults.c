@@ -61,6 +61,7 @@
 #include "faults.h"
 #include "fdtable.h"
 #include "log.h"
+#include "netfaults.h"
 #include "pipeline.h"
 #include "stages.h"
 #include "state.h"
@@ -69,6 +70,8 @@
 #define SS_FAULT_SLOTS    4       /* rule-set slots: current, draining, spare */
 #define SS_SET_WAIT_TRIES 1000000 /* sched_yield()s a writer waits for a free slot */
 #define SS_NS_PER_S       1000000000ull
+/* The actions netfaults.c applies, sending by itself. */
+#define SS_NET_ACTIONS (SS_ACT_RESET | SS_ACT_RATE | SS_ACT_STALL | SS_ACT_DUP | SS_ACT_CORRUPT)
 
 /* A set from the control file counts in the bank of its slot (control.h). */
 _Static_assert(SS_FAULT_SLOTS == SS_CTL_BANKS, "one control-file bank per rule-set slot");
@@ -449,8 +452,14 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
     }
     /* Bytes (a walk over the iovecs) are counted only when needed: short=
      * needs them to decide; the log line once a rule fired. */
-    if (needs & SS_NEED_BYTES)
+    if (needs & SS_NEED_BYTES) {
         c->bytes = ss_request_bytes(rq);
+        c->unit_bytes = c->bytes;
+        if (rq->call == SS_CALL_SENDMMSG) /* corrupt= acts on the first message */
+            c->unit_bytes = rq->vlen ? iov_sum(rq->vec[0].msg_hdr.msg_iov, rq->vec[0].msg_hdr.msg_iovlen) : 0;
+    }
+    if (needs & SS_NEED_STALL)
+        c->stalled = ss_net_stall_state(rq->fd);
     ss_faults_pick(p, c, counts, &f->d);
     if (f->d.rule < 0 || !still_applies(rq, fd, f, p)) {
         leave(slot);
@@ -471,6 +480,7 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
 
     f->fired = 1;
     f->sigpipe = 0;
+    f->wake = 0;
     f->user_vec = NULL;
     if (!(needs & SS_NEED_BYTES) && f->log)
         c->bytes = ss_request_bytes(rq);
@@ -487,9 +497,12 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
                 sock_facts(fd, rq->fd, &c->type, &c->family);
             f->sigpipe = sigpipe_due(rq, c->type);
         }
+        f->wake = f->d.error == EAGAIN;
         errno = f->d.error;
         return -1;
     }
+    if (f->d.actions & SS_NET_ACTIONS)
+        return ss_net_apply(rq, f, c->type);
     if (f->d.actions & SS_ACT_DROP)
         return apply_drop(rq, f);
     if (f->d.actions & SS_ACT_SHORT)
@@ -551,6 +564,34 @@ static void buf_errno(struct ss_buf *b, int err)
         ss_buf_i64(b, err);
 }
 
+/* The network actions say what they did, after the result. */
+static void log_net_action(struct ss_buf *b, const struct ss_fault *f)
+{
+    unsigned a = f->d.actions;
+    if (a & SS_ACT_STALL) {
+        ss_buf_str(b, " (stall ");
+        buf_duration(b, f->d.stall_ns);
+        ss_buf_str(b, (a & SS_ACT_RESET) ? " then reset)" : ")");
+    } else if (a & SS_ACT_RESET) {
+        ss_buf_str(b, " (reset: RST sent to the peer)");
+    } else if (a & SS_ACT_DUP) {
+        ss_buf_str(b, " (dup: sent twice)");
+    }
+    if (a & SS_ACT_RATE) {
+        ss_buf_str(b, " (rate ");
+        ss_buf_u64(b, f->d.rate_bps);
+        ss_buf_str(b, " bytes/s)");
+    }
+    if (a & SS_ACT_CORRUPT) {
+        ss_buf_str(b, " (corrupt: bits");
+        for (unsigned i = 0; i < f->d.ncorrupt; i++) {
+            ss_buf_char(b, i ? ',' : ' ');
+            ss_buf_u64(b, f->d.corrupt_at[i]);
+        }
+        ss_buf_str(b, " flipped)");
+    }
+}
+
 static void log_fault(const struct ss_request *rq, const struct ss_fault *f, ssize_t ret, int err)
 {
     char line[SS_LINE_MAX];
@@ -608,6 +649,7 @@ static void log_fault(const struct ss_request *rq, const struct ss_fault *f, ssi
     } else {
         ss_buf_i64(&b, ret);
     }
+    log_net_action(&b, f);
     ss_log_end(&b);
 }
 
@@ -623,9 +665,83 @@ ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t 
         log_fault(rq, f, ret, err);
     if (f->sigpipe)
         raise_sigpipe();
+    if (f->wake && ret < 0 && err == EAGAIN)
+        ss_net_wake(rq->fd);
     if (err)
         errno = err;
     return ret;
+}
+
+/* ---- close and shutdown (slow close) ---------------------------------------- */
+
+void ss_faults_teardown(unsigned bit, int fd, struct ss_teardown *t)
+{
+    t->rule = -1;
+    unsigned slot;
+    const struct ss_fault_plan *p = plan_in_force(&slot);
+    if (__builtin_expect(!p, 1))
+        return;
+    if (!(p->teardown & bit)) {
+        leave(slot);
+        return;
+    }
+    uint64_t st = ss_fd_probe(fd);
+    if (!ss_fd_is_socket(st)) { /* close and shutdown rules are about sockets */
+        leave(slot);
+        return;
+    }
+    struct ss_fault_call c = {
+        .call = SS_CALL_SEND, .fd = fd, .type = ss_fd_type(st), .family = ss_fd_family(st)};
+    struct sockaddr_storage peer;
+    int saved = errno;
+    socklen_t len = sizeof peer;
+    if (syscall(SYS_getpeername, fd, &peer, &len) == 0) {
+        c.dest = (const struct sockaddr *)&peer;
+        c.destlen = len;
+    }
+    errno = saved;
+    struct ss_fd_entry *e = ss_fd_lookup(fd);
+    if (e)
+        c.sent = __atomic_load_n(&e->bytes, __ATOMIC_RELAXED);
+    struct ss_fault_decision d;
+    ss_faults_pick_teardown(p, bit, &c, &d);
+    if (d.rule >= 0) {
+        t->rule = d.rule;
+        t->delay_ns = d.delay_ns;
+        memcpy(t->text, p->rule[d.rule].text, sizeof t->text);
+    }
+    leave(slot);
+    if (t->rule >= 0) {
+        __atomic_add_fetch(&ss_stats.faults, 1, __ATOMIC_RELAXED);
+        sleep_ns(t->delay_ns);
+    }
+}
+
+void ss_faults_teardown_done(unsigned bit, int fd, const struct ss_teardown *t, int ret, int err)
+{
+    if (t->rule < 0 || __atomic_load_n(&ss_log_fd, __ATOMIC_RELAXED) < 0)
+        return;
+    char line[SS_LINE_MAX];
+    struct ss_buf b;
+    ss_log_begin(&b, line, sizeof line);
+    ss_buf_str(&b, "fault rule ");
+    ss_buf_u64(&b, (uint64_t)t->rule + 1);
+    ss_buf_str(&b, " (");
+    ss_buf_str(&b, t->text);
+    ss_buf_str(&b, "): ");
+    ss_buf_str(&b, bit == SS_CALL_CLOSE_BIT ? "close" : "shutdown");
+    ss_buf_str(&b, "(fd=");
+    ss_buf_i64(&b, fd);
+    ss_buf_str(&b, ") delayed ");
+    buf_duration(&b, t->delay_ns);
+    ss_buf_str(&b, " -> ");
+    if (ret < 0) {
+        ss_buf_str(&b, "-1 ");
+        buf_errno(&b, err);
+    } else {
+        ss_buf_i64(&b, ret);
+    }
+    ss_log_end(&b);
 }
 
 /* ---- replacing the rules -------------------------------------------------------- */

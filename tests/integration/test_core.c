@@ -61,6 +61,7 @@ Test(core, exports_are_exactly_the_interposed_functions_and_the_api)
         "sendshim_set_faults",
         "sendto",
         "setsockopt",
+        "shutdown",
         "sigaction",
         "signal",
         "sigset",

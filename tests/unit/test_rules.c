@@ -42,17 +42,19 @@ struct bad {
 static const struct bad bad_rules[] = {
     /* calls */
     {"frobnicate:error=EAGAIN", "frobnicate",
-     "is not a call (send, sendto, sendmsg, sendmmsg, write, writev, *)"},
+     "is not a call (send, sendto, sendmsg, sendmmsg, write, writev, close, shutdown, *)"},
     {"SEND:drop", "SEND", "is not a call (send, sendto,"},
     {":error=EAGAIN", ":error=EAGAIN", "has no calls before its first ':' (send,"},
     {"send,,sendto:drop", "send,,sendto", "has an empty call name (send,"},
     {"*,send:drop", "*", "cannot be in a list (send,"},
     {"error=EAGAIN", "error=EAGAIN", "is not a call (send,"},
     /* actions present and compatible */
-    {"send", "send", "has no action (error=, short=, batch=, drop or delay=)"},
+    {"send", "send",
+     "has no action (error=, short=, batch=, drop, delay=, reset, rate=, stall=, dup or corrupt=)"},
     {"send:fd=3", "send:fd=3", "has no action (error=, short="},
     {"send:error=EAGAIN:drop", "drop",
-     "cannot be combined with 'error=EAGAIN' (one of error=, short=, batch= or drop"},
+     "cannot be combined with 'error=EAGAIN' (one of error=, short=, batch=, drop, reset, rate=, stall=, "
+     "dup or corrupt= per rule, except stall= with reset and rate= with corrupt=; delay= combines with any)"},
     {"sendmmsg:short=10:batch=2", "batch=2", "cannot be combined with 'short=10'"},
     {"send:drop:error=EPIPE", "error=EPIPE", "cannot be combined with 'drop'"},
     /* error= */
@@ -162,8 +164,8 @@ static const struct bad bad_rules[] = {
     {"send:drop:80", "80", "is not a field; a port goes right after peer=ADDR (error="},
     {"send:=5:drop", "=5", "has no field name (error=, short="},
     {"send:frob=1", "frob",
-     "is not a field (error=, short=, batch=, drop, delay=, when=, p=, fd=, type=, family=, "
-     "peer=, port=, after=)"},
+     "is not a field (error=, short=, batch=, drop, delay=, reset, rate=, stall=, dup, corrupt=, when=, p=, "
+     "burst=, fd=, type=, family=, peer=, port=, after=)"},
     {"send:Error=EAGAIN", "Error", "is not a field"},
     {"send:drop:drop", "drop", "repeats drop (each field at most once per rule)"},
     {"send:delay=1ms:delay=2ms", "delay=2ms", "repeats delay="},
@@ -173,6 +175,51 @@ static const struct bad bad_rules[] = {
     {"send:drop:fd=1:fd=1", "fd=1", "repeats fd="},
     {"send:drop:type=dgram:type=raw", "type=raw", "repeats type="},
     {"send:drop:after=1:after=2", "after=2", "repeats after="},
+    /* the network actions (issue 16) */
+    {"close:error=EAGAIN", "error=EAGAIN", "does not apply to close (close and shutdown take delay= only)"},
+    {"shutdown:reset", "reset", "does not apply to shutdown (close and shutdown take delay= only)"},
+    {"send,close:drop", "drop", "does not apply to close"},
+    {"close,frob:delay=1s", "frob",
+     "is not a call (send, sendto, sendmsg, sendmmsg, write, writev, close, "
+     "shutdown, *)"},
+    {"send:reset=1", "reset=1", "takes no value (reset)"},
+    {"send:dup=2", "dup=2", "takes no value (dup)"},
+    {"send:reset:type=dgram", "reset",
+     "never applies: 'type=dgram' allows no stream socket (reset acts on TCP"},
+    {"send:reset:family=unix", "reset", "never applies: 'family=unix' allows no TCP socket"},
+    {"send:dup:type=stream", "dup", "never applies: 'type=stream' allows no datagram socket (dup acts on"},
+    {"send:type=seqpacket:dup", "dup", "never applies: 'type=seqpacket'"},
+    {"send:reset:dup", "dup", "cannot be combined with 'reset' (one of error="},
+    {"send:drop:dup", "dup", "cannot be combined with 'drop'"},
+    {"send:rate=1MiB/s:stall=1s", "stall=1s", "cannot be combined with 'rate=1MiB/s'"},
+    {"send:corrupt=1:short=3", "short=3", "cannot be combined with 'corrupt=1'"},
+    {"send:stall=1s:reset:rate=1MiB/s", "rate=1MiB/s", "cannot be combined with 'stall=1s'"},
+    {"send:corrupt=2:rate=1MiB/s:dup", "dup", "cannot be combined with 'corrupt=2'"},
+    {"send:error=EPIPE:reset", "reset", "cannot be combined with 'error=EPIPE'"},
+    {"send:rate=1MB/s", "rate=1MB/s",
+     "is not a rate (rate=R with a unit: B/s, KiB/s, MiB/s, GiB/s or bit/s,"},
+    {"send:rate=10", "rate=10", "is not a rate"},
+    {"send:rate=MiB/s", "rate=MiB/s", "is not a rate"},
+    {"send:rate=1MiB", "rate=1MiB", "is not a rate"},
+    {"send:rate=1.5.1MiB/s", "rate=1.5.1MiB/s", "is not a rate"},
+    {"send:rate=0KiB/s", "rate=0KiB/s", "is out of range (rate=R"},
+    {"send:rate=7bit/s", "rate=7bit/s", "is out of range (rate=R"},
+    {"send:rate=1025GiB/s", "rate=1025GiB/s", "is out of range"},
+    {"send:rate=99999999999999999999B/s", "rate=99999999999999999999B/s", "is out of range"},
+    {"send:rate=", "rate=", "needs a value (rate=R with a unit"},
+    {"send:stall=5", "stall=5", "is not a duration (a duration with ns, us, ms or s like 5s"},
+    {"send:stall=0s", "stall=0s", "is out of range (a duration"},
+    {"send:stall=86401s", "stall=86401s", "is out of range"},
+    {"send:stall=1s..2s", "stall=1s..2s", "is not a duration"},
+    {"send:corrupt=0", "corrupt=0", "is out of range (corrupt=N bits, N from 1 to 64)"},
+    {"send:corrupt=65", "corrupt=65", "is out of range (corrupt=N bits, N from 1 to 64)"},
+    {"send:corrupt=x", "corrupt=x", "is not a bit count (corrupt=N"},
+    {"send:corrupt", "corrupt", "needs a value (corrupt=N bits"},
+    {"send:drop:burst=0.5", "burst=0.5", "needs p= in the same rule"},
+    {"send:drop:p=0.1:burst=1.5", "burst=1.5", "is out of range (a probability from 0 to 1)"},
+    {"send:drop:p=0.1:burst=x", "burst=x", "is not a probability"},
+    {"send:drop:p=0.1:burst=0.5:burst=0.5", "burst=0.5", "repeats burst="},
+    {"send:dup:dup", "dup", "repeats dup"},
 };
 
 Test(rules, invalid_rules_name_token_and_what_is_accepted)
@@ -201,11 +248,87 @@ Test(rules, invalid_rules_name_token_and_what_is_accepted)
     }
 }
 
+/* ---- the network actions (issue 16): every parsed value ---- */
+
+struct net_good {
+    const char *in;
+    unsigned calls, actions, conds;
+    uint64_t rate_bps, stall_ns;
+    unsigned corrupt_bits;
+    uint64_t burst_threshold;
+};
+
+static const struct net_good net_good_rules[] = {
+    {"send:reset", SEND, SS_ACT_RESET, 0, .rate_bps = 0},
+    {"*:reset:after=1M", SS_CALLS_ALL, SS_ACT_RESET, SS_COND_AFTER, .rate_bps = 0},
+    {"send:reset:type=stream:family=inet6", SEND, SS_ACT_RESET, SS_COND_TYPE | SS_COND_FAMILY, .rate_bps = 0},
+    {"send:stall=2s:reset", SEND, SS_ACT_STALL | SS_ACT_RESET, 0, .stall_ns = 2 * SEC},
+    {"send:reset:stall=250ms", SEND, SS_ACT_STALL | SS_ACT_RESET, 0, .stall_ns = 250 * MS},
+    {"send:stall=1ns", SEND, SS_ACT_STALL, 0, .stall_ns = 1},
+    {"send:stall=86400s", SEND, SS_ACT_STALL, 0, .stall_ns = 86400 * SEC},
+    {"*:rate=64KiB/s", SS_CALLS_ALL, SS_ACT_RATE, 0, .rate_bps = 65536},
+    {"*:rate=1.5MiB/s", SS_CALLS_ALL, SS_ACT_RATE, 0, .rate_bps = 1572864},
+    {"*:rate=10Mbit/s", SS_CALLS_ALL, SS_ACT_RATE, 0, .rate_bps = 1250000},
+    {"*:rate=500kbit/s", SS_CALLS_ALL, SS_ACT_RATE, 0, .rate_bps = 62500},
+    {"*:rate=1B/s", SS_CALLS_ALL, SS_ACT_RATE, 0, .rate_bps = 1},
+    {"*:rate=8bit/s", SS_CALLS_ALL, SS_ACT_RATE, 0, .rate_bps = 1},
+    {"*:rate=1Gbit/s", SS_CALLS_ALL, SS_ACT_RATE, 0, .rate_bps = 125000000},
+    {"*:rate=1024GiB/s", SS_CALLS_ALL, SS_ACT_RATE, 0, .rate_bps = 1ull << 40},
+    {"*:rate=0.5KiB/s", SS_CALLS_ALL, SS_ACT_RATE, 0, .rate_bps = 512},
+    {"*:rate=1MiB/s:corrupt=3", SS_CALLS_ALL, SS_ACT_RATE | SS_ACT_CORRUPT, 0, .rate_bps = 1 << 20,
+     .corrupt_bits = 3},
+    {"sendto:dup", SENDTO, SS_ACT_DUP, 0, .rate_bps = 0},
+    {"sendto:dup:type=dgram,raw:delay=1ms", SENDTO, SS_ACT_DUP | SS_ACT_DELAY, SS_COND_TYPE, .rate_bps = 0},
+    {"sendmmsg:corrupt=1", SENDMMSG, SS_ACT_CORRUPT, 0, .corrupt_bits = 1},
+    {"send:corrupt=64:type=stream", SEND, SS_ACT_CORRUPT, SS_COND_TYPE, .corrupt_bits = 64},
+    {"sendto:drop:p=0.01:burst=0.75", SENDTO, SS_ACT_DROP, SS_COND_P | SS_COND_BURST,
+     .burst_threshold = 3ull << 62},
+    {"sendto:drop:burst=1:p=0.5", SENDTO, SS_ACT_DROP, SS_COND_P | SS_COND_BURST,
+     .burst_threshold = UINT64_MAX},
+    {"sendto:drop:p=0.5:burst=0", SENDTO, SS_ACT_DROP, SS_COND_P | SS_COND_BURST, .burst_threshold = 0},
+    {"close:delay=1s", SS_CALL_CLOSE_BIT, SS_ACT_DELAY, 0, .rate_bps = 0},
+    {"shutdown:delay=20ms:fd=4", SS_CALL_SHUTDOWN_BIT, SS_ACT_DELAY, SS_COND_FD, .rate_bps = 0},
+    {"close,shutdown:delay=5ms:peer=127.0.0.1:80", SS_CALLS_TEARDOWN, SS_ACT_DELAY, SS_COND_PEER,
+     .rate_bps = 0},
+    {"send,close:delay=5ms", SEND | SS_CALL_CLOSE_BIT, SS_ACT_DELAY, 0, .rate_bps = 0},
+};
+
+Test(rules, network_actions_parse_every_value)
+{
+    for (size_t i = 0; i < NELEM(net_good_rules); i++) {
+        const struct net_good *g = &net_good_rules[i];
+        memset(&set, 0, sizeof set);
+        int rc = parse(g->in, 0);
+        cr_assert_eq(rc, 0, "'%s': %s", g->in, err);
+        const struct ss_rule *r = &set.rule[0];
+        cr_expect_str_eq(r->text, g->in);
+        cr_expect_eq(r->calls, g->calls, "'%s' calls %#x", g->in, r->calls);
+        cr_expect_eq(r->actions, g->actions, "'%s' actions %#x", g->in, r->actions);
+        cr_expect_eq(r->conds, g->conds, "'%s' conds %#x", g->in, r->conds);
+        cr_expect_eq(r->rate_bps, g->rate_bps, "'%s' rate %llu", g->in, (unsigned long long)r->rate_bps);
+        cr_expect_eq(r->stall_ns, g->stall_ns, "'%s' stall", g->in);
+        cr_expect_eq(r->corrupt_bits, g->corrupt_bits, "'%s' corrupt", g->in);
+        cr_expect_eq(r->burst_threshold, g->burst_threshold, "'%s' burst", g->in);
+        /* corrupt= draws its positions: the seed matters then. */
+        cr_expect_eq(set.uses_random, !!(g->conds & SS_COND_P) || !!(g->actions & SS_ACT_CORRUPT), "'%s'",
+                     g->in);
+    }
+}
+
+/* `*` stays the six sending calls: close and shutdown only when named. */
+Test(rules, star_does_not_name_close_or_shutdown)
+{
+    memset(&set, 0, sizeof set);
+    cr_assert_eq(parse("*:delay=1ms", 0), 0);
+    cr_expect_eq(set.rule[0].calls & SS_CALLS_TEARDOWN, 0);
+}
+
 Test(rules, messages_of_the_spec_verbatim)
 {
     cr_assert_eq(parse("frobnicate:error=EAGAIN", 0), -1);
-    cr_expect_str_eq(
-        err, "rule 1: 'frobnicate' is not a call (send, sendto, sendmsg, sendmmsg, write, writev, *)");
+    cr_expect_str_eq(err,
+                     "rule 1: 'frobnicate' is not a call (send, sendto, sendmsg, sendmmsg, write, writev, "
+                     "close, shutdown, *)");
 
     memset(&set, 0, sizeof set);
     cr_assert_eq(parse("send:drop;send:drop;send:drop:p=1.5", 0), -1);

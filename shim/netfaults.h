@@ -1,0 +1,43 @@
+/* netfaults.h - the network-realistic fault actions of SPEC section 8
+ * (reset, rate=, stall=, dup, corrupt=) and the slow close, applied at the
+ * kernel: bytes really sent or not, a RST really on the wire. The fault
+ * stage (stage_faults.c) decides; these act. */
+#ifndef SENDSHIM_NETFAULTS_H
+#define SENDSHIM_NETFAULTS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "faults.h"
+#include "request.h"
+
+#define SS_RATE_BURST_NS 100000000ull /* rate=: the bucket holds 100 ms of R */
+
+/* Apply the network action of f->d (one of reset, rate=, stall=, dup,
+ * corrupt=, with reset beside stall= and corrupt= beside rate=) to the
+ * request, sending by itself; returns what the call returns, errno set.
+ * type is the socket's (SOCK_STREAM, ...). Never writes the program's
+ * buffers. f->wake is set when the result is an EAGAIN the library made. */
+ssize_t ss_net_apply(struct ss_request *rq, struct ss_fault *f, int type);
+
+/* The stall state of fd (SS_STALL_ON, SS_STALL_ENDED or 0; faults.h). No
+ * system call but the clock's (vDSO). */
+int ss_net_stall_state(int fd);
+
+/* fd is being closed: its rate bucket and stall are forgotten. */
+void ss_net_forget(int fd);
+
+/* The writability edge the kernel gives when a full send buffer drains,
+ * for an EAGAIN the library made: sk->sk_write_space is called (TCP: by
+ * setting TCP_NOTSENT_LOWAT to its current value). errno preserved. */
+void ss_net_wake(int fd);
+
+/* Whether the call may not block: MSG_DONTWAIT, or O_NONBLOCK on fd (one
+ * fcntl, made on the fault path only). */
+int ss_net_nonblocking(const struct ss_request *rq);
+
+/* Reset the TCP connection of fd: a RST to the peer, the descriptor stays
+ * open (the socket is left closed, as after a received RST). errno kept. */
+void ss_net_tcp_reset(int fd);
+
+#endif
