@@ -331,11 +331,12 @@ static int draw_fires(const struct ss_rule *r, struct ss_rule_state *st, uint64_
 
 /* corrupt=N: N distinct bit offsets below `bits`, ascending, by Floyd's
  * sampling (N draws for N positions, whatever the collisions). */
-static void draw_positions(struct ss_rule_state *st, uint64_t base, unsigned n, uint64_t bits, uint64_t *out)
+void ss_faults_corrupt_positions(const struct ss_fault_decision *d, uint64_t *out)
 {
-    unsigned k = 0;
+    unsigned k = 0, n = d->ncorrupt;
+    uint64_t bits = d->unit_bits;
     for (uint64_t j = bits - n; j < bits; j++) {
-        uint64_t t = ss_prng_range(ss_prng_next(&st->prng, base), 0, j);
+        uint64_t t = ss_prng_range(ss_prng_at(d->corrupt_base, d->corrupt_k0 + k), 0, j);
         unsigned i = 0;
         while (i < k && out[i] != t)
             i++;
@@ -373,7 +374,9 @@ static void fire(const struct ss_fault_plan *p, unsigned i, const struct ss_faul
                           : ss_prng_range(ss_prng_next(&st->prng, base), r->delay_min_ns, r->delay_max_ns);
     if (r->actions & SS_ACT_CORRUPT) {
         d->ncorrupt = r->corrupt_bits;
-        draw_positions(st, base, r->corrupt_bits, c->unit_bytes * 8, d->corrupt_at);
+        d->unit_bits = c->unit_bytes * 8;
+        d->corrupt_base = base;
+        d->corrupt_k0 = __atomic_fetch_add(&st->prng.drawn, r->corrupt_bits, __ATOMIC_RELAXED);
     }
 }
 

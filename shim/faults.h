@@ -74,9 +74,17 @@ struct ss_fault_decision {
     uint64_t delay_ns; /* delay=: this call's delay (drawn for a range) */
     uint64_t rate_bps; /* rate= */
     uint64_t stall_ns; /* stall= */
-    unsigned ncorrupt; /* corrupt=: bits to flip, at these bit offsets into the unit, ascending */
-    uint64_t corrupt_at[SS_CORRUPT_MAX];
+    /* corrupt=: ncorrupt bits to flip among unit_bits, at the positions
+     * ss_faults_corrupt_positions gives: the rule's draws k0, k0 + 1, ...
+     * of the stream with this base (claimed by the decision; kept as
+     * indexes, not positions, so that a call's stack holds no array). */
+    unsigned ncorrupt;
+    uint64_t corrupt_base, corrupt_k0, unit_bits;
 };
+
+/* corrupt=: the decision's bit offsets into the unit, ascending and
+ * distinct, in out[0 .. d->ncorrupt). Pure. */
+void ss_faults_corrupt_positions(const struct ss_fault_decision *d, uint64_t *out);
 
 /* Decide for one call. Every rule whose calls and fd/type/family/peer/port/
  * after conditions match gets its counter incremented, whether or not another

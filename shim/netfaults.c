@@ -253,19 +253,11 @@ static ssize_t apply_dup(const struct ss_request *rq)
     int saved = errno;
     /* The copy: what it returns is not the program's business (a datagram
      * the network duplicated costs the sender nothing). For sendmmsg only
-     * the messages the first call sent, with the lengths it reported. */
+     * the messages the first call sent. */
     struct ss_request again = *rq;
-    if (rq->call == SS_CALL_SENDMMSG) {
-        again.vlen = (unsigned)r;
-        unsigned lens[SS_MMSG_VLEN_CAP];
-        for (unsigned i = 0; i < again.vlen; i++)
-            lens[i] = rq->vec[i].msg_len;
-        ss_forward(&again);
-        for (unsigned i = 0; i < again.vlen; i++)
-            rq->vec[i].msg_len = lens[i];
-    } else {
-        ss_forward(&again);
-    }
+    if (rq->call == SS_CALL_SENDMMSG)
+        again.vlen = (unsigned)r; /* the same datagrams: the same msg_len */
+    ss_forward(&again);
     errno = saved;
     return r;
 }
@@ -313,7 +305,7 @@ static int corrupt_iov(const struct iovec *iov, size_t niov, const uint64_t *at,
 /* A flat private copy, for a scatter list too long to split (rare): one
  * mapping, freed after the call. */
 static ssize_t corrupt_flat(const struct ss_request *rq, const struct iovec *iov, size_t niov,
-                            const struct ss_fault_decision *d, uint64_t bytes, unsigned k)
+                            const struct ss_fault_decision *d, const uint64_t *at, uint64_t bytes)
 {
     size_t maplen = (size_t)bytes ? (size_t)bytes : 1;
     unsigned char *copy = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -327,11 +319,11 @@ static ssize_t corrupt_flat(const struct ss_request *rq, const struct iovec *iov
         off += iov[i].iov_len;
     }
     for (unsigned j = 0; j < d->ncorrupt; j++)
-        copy[d->corrupt_at[j] / 8] ^= (unsigned char)(1u << (d->corrupt_at[j] % 8));
+        copy[at[j] / 8] ^= (unsigned char)(1u << (at[j] % 8));
     struct iovec v = {copy, (size_t)bytes};
     ssize_t r;
     if (rq->call == SS_CALL_SENDMMSG) {
-        struct mmsghdr one = rq->vec[k];
+        struct mmsghdr one = rq->vec[0];
         one.msg_hdr.msg_iov = &v;
         one.msg_hdr.msg_iovlen = 1;
         struct ss_request sub = *rq;
@@ -339,7 +331,7 @@ static ssize_t corrupt_flat(const struct ss_request *rq, const struct iovec *iov
         sub.vlen = 1;
         r = ss_forward(&sub);
         if (r == 1)
-            rq->vec[k].msg_len = one.msg_len;
+            rq->vec[0].msg_len = one.msg_len;
     } else {
         r = send_iov(rq, &v, 1, 1);
     }
@@ -355,18 +347,20 @@ static ssize_t apply_corrupt(const struct ss_request *rq, const struct ss_fault_
 {
     struct iovec one, out[SS_NET_CORRUPT_IOV];
     unsigned char flip[SS_CORRUPT_MAX];
+    uint64_t at[SS_CORRUPT_MAX];
     const struct iovec *iov;
     size_t niov;
+    ss_faults_corrupt_positions(d, at);
     payload(rq, 0, &one, &iov, &niov);
-    int k = corrupt_iov(iov, niov, d->corrupt_at, d->ncorrupt, flip, out);
+    int k = corrupt_iov(iov, niov, at, d->ncorrupt, flip, out);
     if (rq->call != SS_CALL_SENDMMSG) {
         if (k < 0)
-            return corrupt_flat(rq, iov, niov, d, iov_bytes(iov, niov), 0);
+            return corrupt_flat(rq, iov, niov, d, at, iov_bytes(iov, niov));
         return send_iov(rq, out, (size_t)k, 1);
     }
     ssize_t r;
     if (k < 0) {
-        r = corrupt_flat(rq, iov, niov, d, iov_bytes(iov, niov), 0);
+        r = corrupt_flat(rq, iov, niov, d, at, iov_bytes(iov, niov));
     } else {
         struct mmsghdr first = rq->vec[0];
         first.msg_hdr.msg_iov = out;

@@ -70,6 +70,10 @@ bad_rules = [
     'send:error=EAGAIN;' * 3 + 'send:error=EDOM', 'sendfile:error=EAGAIN', 'send:error=ENOBUFS:p=',
     'send:when=..5', 'send:when=3..+', '*:short=50%:type=dgram', 'send:delay=..', 'send:family=',
     'send:fd=99999999999999999999', 'send:port=-1', 'send:error=EAGAIN:p=0.5:p=', 'send:p=0.5',
+    # issue 16: the network actions
+    'send:reset:type=dgram', 'send:reset:family=unix', 'sendto:dup:type=stream', 'send:rate=1MB/s',
+    'send:rate=0B/s', 'send:stall=0s', 'send:corrupt=65', 'send:drop:burst=0.5', 'send:reset:dup',
+    'send:rate=1MiB/s:stall=1s', 'close:error=EAGAIN', 'shutdown:reset', 'send:drop:p=0.1:burst=2',
 ]
 for i, v in enumerate(bad_rules):
     env('faults-%02d' % i, 'a bad rule in SENDSHIM_FAULTS', ('SENDSHIM_FAULTS', v))
@@ -100,6 +104,7 @@ rule_file('escape', 'terminal escapes', 'send:error=\x1b]0;owned\x07\n')
 rule_file('when-zero', 'when=0', 'send:error=EAGAIN:when=0\n')
 rule_file('dgram-short', 'short on datagram only', 'sendto:short=5:type=dgram\n')
 rule_file('nul-byte', 'a NUL byte, which would hide the rules after it', b'send:error=EAGAIN\n\x00recv:bogus\n')
+rule_file('net-combo', 'stall with dup cannot combine', 'send:stall=1s:reset\nsend:stall=1s:dup\n')
 
 def main():
     for f in os.listdir(HERE):

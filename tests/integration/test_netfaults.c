@@ -323,3 +323,26 @@ Test(net_rate, four_mib_at_one_mib_per_second_takes_four_seconds, .timeout = 120
     }
     unlink(path);
 }
+
+/* --- the writability edge after an EAGAIN the library made ------------------------- */
+
+/* An edge-triggered epoll sender writes until EAGAIN, then waits for
+ * EPOLLOUT. After an injected EAGAIN the send buffer is not full, so no
+ * drain would ever wake it: the library must give the edge itself. */
+Test(net_wakeup, edge_triggered_epoll_wakes_after_injected_eagain, .timeout = 60)
+{
+    struct run_result r;
+    const char *argv[] = {target_path("netfault"), "epoll", "200000", NULL};
+    run_net(&r, NULL, argv, NULL);
+    cr_expect(strstr(r.out, "sent 200000 waits 1 peer got 200000") != NULL, "oracle: %s", r.out);
+    run_free(&r);
+    run_net(&r, "send:error=EAGAIN:p=0.2", argv, "SENDSHIM_SEED=5");
+    cr_expect(strstr(r.out, "sent 200000 waits") != NULL && strstr(r.out, "peer got 200000") != NULL, "%s",
+              r.out);
+    cr_expect(num_after(r.out, "waits ") > 10, "%s", r.out);
+    run_free(&r);
+    /* stall= on a non-blocking socket: EAGAIN, then edges, until it ends. */
+    run_net(&r, "send:stall=300ms:when=3", argv, "SENDSHIM_LOG=none");
+    cr_expect(strstr(r.out, "peer got 200000") != NULL, "%s", r.out);
+    run_free(&r);
+}

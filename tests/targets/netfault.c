@@ -24,12 +24,17 @@
  *   netfault teardown CALL        tcp: the peer waits for EOF while we close
  *                                 (CALL close) or shutdown(SHUT_WR) fd 4;
  *                                 prints "eof after MS ms"
+ *   netfault epoll BYTES          tcp, non-blocking, edge-triggered epoll:
+ *                                 send 1000-byte chunks until EAGAIN, then
+ *                                 wait for EPOLLOUT (3 s at most); prints
+ *                                 "sent B waits W" or "hung after B bytes"
  *   netfault rate MODE BYTES PORT BYTES to 127.0.0.1:PORT with 64 KiB sends,
  *                                 MODE block or poll (non-blocking, waiting
  *                                 in poll for POLLOUT); prints "sent B in MS ms"
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -311,6 +316,59 @@ static int mode_teardown(const char *call)
     return 0;
 }
 
+struct sink {
+    int fd;
+    long got;
+};
+
+static void *sink_reader(void *arg)
+{
+    struct sink *k = arg;
+    char buf[65536];
+    long r;
+    while ((r = recv(k->fd, buf, sizeof buf, 0)) > 0)
+        k->got += r;
+    return NULL;
+}
+
+static int mode_epoll(long total)
+{
+    int s[2];
+    t_pair("tcp", s);
+    struct sink k = {s[1], 0};
+    pthread_t t;
+    pthread_create(&t, NULL, sink_reader, &k);
+    fcntl(s[0], F_SETFL, fcntl(s[0], F_GETFL) | O_NONBLOCK);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLOUT | EPOLLET, .data.fd = s[0]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, s[0], &ev);
+    static char chunk[1000];
+    long sent = 0, waits = 0;
+    while (sent < total) {
+        struct epoll_event got;
+        int n = epoll_wait(ep, &got, 1, 3000);
+        if (n == 0) {
+            printf("hung after %ld bytes\n", sent);
+            return 0;
+        }
+        waits++;
+        /* Edge-triggered: write until the kernel says EAGAIN. */
+        while (sent < total) {
+            long r = send(s[0], chunk, sizeof chunk, 0);
+            if (r < 0) {
+                if (errno != EAGAIN)
+                    t_die("send");
+                break;
+            }
+            sent += r;
+        }
+    }
+    shutdown(s[0], SHUT_WR);
+    pthread_join(t, NULL);
+    printf("sent %ld waits %ld peer got %ld\n", sent, waits, k.got);
+    return 0;
+}
+
 static int mode_rate(const char *mode, long total, int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -366,6 +424,8 @@ int main(int argc, char **argv)
         return mode_stall(argc >= 3 && !strcmp(argv[2], "nb"));
     if (argc >= 3 && !strcmp(argv[1], "teardown"))
         return mode_teardown(argv[2]);
+    if (argc >= 3 && !strcmp(argv[1], "epoll"))
+        return mode_epoll(atol(argv[2]));
     if (argc >= 5 && !strcmp(argv[1], "rate"))
         return mode_rate(argv[2], atol(argv[3]), atoi(argv[4]));
     fprintf(stderr, "usage: see the comment at the top of netfault.c\n");
