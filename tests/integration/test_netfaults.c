@@ -346,3 +346,16 @@ Test(net_wakeup, edge_triggered_epoll_wakes_after_injected_eagain, .timeout = 60
     cr_expect(strstr(r.out, "peer got 200000") != NULL, "%s", r.out);
     run_free(&r);
 }
+
+/* Threads sharing a descriptor share its bucket: 2 MiB from 4 threads at
+ * 4 MiB/s takes half a second, not an eighth. */
+Test(net_rate, threads_share_one_bucket, .timeout = 60)
+{
+    struct run_result r;
+    const char *argv[] = {target_path("netfault"), "ratethreads", "4", "2097152", NULL};
+    run_net(&r, "*:rate=4MiB/s:type=stream", argv, "SENDSHIM_LOG=none");
+    cr_expect(strstr(r.out, "sent 2097152 received 2097152 in ") != NULL, "%s", r.out);
+    double ms = num_after(r.out, " in ");
+    cr_expect(ms > 450 && ms < 550, "2 MiB at 4 MiB/s over 4 threads took %.0f ms, want 500 within 10%%", ms);
+    run_free(&r);
+}

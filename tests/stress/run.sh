@@ -110,6 +110,9 @@ tsan)
     rm -f "$control" "$control.stop"
     check fork-storm SENDSHIM_LOG=none SENDSHIM_FAULTS=sendto:error=EINTR:fd=9999 "$T/stress_fork" storm 50 4
     check exec-chain SENDSHIM_TRACE=1 SENDSHIM_FAULTS=send:delay=1ns:when=1 "$T/stress_fork" chain 3
+    # Threads sharing one descriptor's rate= bucket (issue 16).
+    check rate-threads SENDSHIM_LOG=none 'SENDSHIM_FAULTS=*:rate=4MiB/s:type=stream' \
+        "$T/netfault" ratethreads 4 2097152
     check vfork SENDSHIM_FAULTS=send:delay=1ns:when=1 "$T/stress_fork" vfork
     check spawn SENDSHIM_FAULTS=send:delay=1ns:when=1 "$T/stress_fork" spawn
     exit $fail

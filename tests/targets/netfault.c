@@ -28,6 +28,9 @@
  *                                 send 1000-byte chunks until EAGAIN, then
  *                                 wait for EPOLLOUT (3 s at most); prints
  *                                 "sent B waits W" or "hung after B bytes"
+ *   netfault ratethreads N BYTES  N threads share one tcp descriptor, each
+ *                                 sending BYTES/N in 16 KiB blocking sends;
+ *                                 prints "sent S received R in MS ms"
  *   netfault rate MODE BYTES PORT BYTES to 127.0.0.1:PORT with 64 KiB sends,
  *                                 MODE block or poll (non-blocking, waiting
  *                                 in poll for POLLOUT); prints "sent B in MS ms"
@@ -369,6 +372,52 @@ static int mode_epoll(long total)
     return 0;
 }
 
+struct rate_thread {
+    int fd;
+    long bytes, sent;
+};
+
+static void *rate_sender(void *arg)
+{
+    struct rate_thread *t = arg;
+    static char chunk[16384];
+    while (t->sent < t->bytes) {
+        long want = t->bytes - t->sent < (long)sizeof chunk ? t->bytes - t->sent : (long)sizeof chunk;
+        long r = send(t->fd, chunk, (size_t)want, 0);
+        if (r < 0)
+            t_die("send");
+        t->sent += r;
+    }
+    return NULL;
+}
+
+static int mode_ratethreads(int n, long total)
+{
+    int s[2];
+    t_pair("tcp", s);
+    struct sink k = {s[1], 0};
+    pthread_t reader, th[16];
+    struct rate_thread t[16];
+    if (n < 1 || n > 16)
+        return 2;
+    pthread_create(&reader, NULL, sink_reader, &k);
+    double t0 = now_ms();
+    for (int i = 0; i < n; i++) {
+        t[i] = (struct rate_thread){s[0], total / n, 0};
+        pthread_create(&th[i], NULL, rate_sender, &t[i]);
+    }
+    long sent = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        sent += t[i].sent;
+    }
+    double t1 = now_ms();
+    shutdown(s[0], SHUT_WR);
+    pthread_join(reader, NULL);
+    printf("sent %ld received %ld in %.0f ms\n", sent, k.got, t1 - t0);
+    return 0;
+}
+
 static int mode_rate(const char *mode, long total, int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -426,6 +475,8 @@ int main(int argc, char **argv)
         return mode_teardown(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "epoll"))
         return mode_epoll(atol(argv[2]));
+    if (argc >= 4 && !strcmp(argv[1], "ratethreads"))
+        return mode_ratethreads(atoi(argv[2]), atol(argv[3]));
     if (argc >= 5 && !strcmp(argv[1], "rate"))
         return mode_rate(argv[2], atol(argv[3]), atoi(argv[4]));
     fprintf(stderr, "usage: see the comment at the top of netfault.c\n");
