@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -133,17 +134,29 @@ void ss_net_tcp_reset(int fd)
 
 void ss_net_wake(int fd)
 {
-    /* do_tcp_setsockopt(TCP_NOTSENT_LOWAT) stores the value and calls
-     * sk->sk_write_space(sk) (sk_stream_write_space for TCP), which wakes
-     * poll/epoll waiters with EPOLLOUT when the socket is writable: the edge
-     * an edge-triggered epoll needs. The value is set to what it is, so
-     * nothing else changes (SO_SNDBUF would also call it, but would lock the
-     * buffer size and stop autotuning). Other sockets: see README Limits. */
+    /* A real EAGAIN ends with the kernel's wakeup when the send buffer
+     * drains; an injected one left the buffer as it was. Two cases:
+     * - The socket is writable (poll says POLLOUT): nothing will drain, so
+     *   the wakeup is made now. do_tcp_setsockopt(TCP_NOTSENT_LOWAT) stores
+     *   the value and calls sk->sk_write_space(sk) (sk_stream_write_space),
+     *   which wakes poll/epoll waiters with EPOLLOUT: the edge an
+     *   edge-triggered epoll needs. The value is set to what it is, so
+     *   nothing else changes (SO_SNDBUF would also call it, but would lock
+     *   the buffer size and stop autotuning).
+     * - It is not writable (the buffer really is nearly full): tcp_poll,
+     *   finding it so, has just set SOCK_NOSPACE, the flag a real EAGAIN
+     *   sets, without which tcp_check_space never calls sk_write_space when
+     *   the buffer drains. So the kernel's own wakeup comes, at the right
+     *   time.
+     * Other sockets: see README Limits. */
     int saved = errno;
-    int v;
-    socklen_t len = sizeof v;
-    if (SS_REAL(getsockopt)(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &len) == 0)
-        SS_REAL(setsockopt)(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, len);
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    if (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
+        int v;
+        socklen_t len = sizeof v;
+        if (SS_REAL(getsockopt)(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &len) == 0)
+            SS_REAL(setsockopt)(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, len);
+    }
     errno = saved;
 }
 

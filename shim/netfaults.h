@@ -28,8 +28,9 @@ int ss_net_stall_state(int fd);
 void ss_net_forget(int fd);
 
 /* The writability edge the kernel gives when a full send buffer drains,
- * for an EAGAIN the library made: sk->sk_write_space is called (TCP: by
- * setting TCP_NOTSENT_LOWAT to its current value). errno preserved. */
+ * for an EAGAIN the library made (TCP): now, by sk->sk_write_space, when
+ * the socket is writable; else by the kernel when the buffer drains (a
+ * poll sets SOCK_NOSPACE). errno preserved. */
 void ss_net_wake(int fd);
 
 /* Whether the call may not block: MSG_DONTWAIT, or O_NONBLOCK on fd (one

@@ -124,7 +124,7 @@ musl)
     # DT_NEEDED libc.so to glibc's linker script and stops the program. So
     # only tests whose programs are our targets run here; the ones left out
     # run glibc programs under the library (sh, bash via the launcher,
-    # python3, socat, strace with the library preloaded into it, /bin/true,
+    # python3, socat, nginx, strace with the library preloaded into it, /bin/true,
     # yes), need make on the top (compat*, install, manpages), or compare
     # with glibc's own behaviour without the library (normalize_e2e: musl
     # masks msghdr fields itself and, on 64-bit, implements sendmmsg as a
@@ -133,7 +133,7 @@ musl)
     make_top "$TOP/build/musl-top" "$TOP/build/musl"
     SENDSHIM_TOP=$TOP/build/musl-top SENDSHIM_RELIABILITY_CALLS=${MUSL_CALLS:-50000} \
         "$RUNNER" --short-filename -j"$JOBS" \
-        --filter '!(@(compat*|install|manpages|launcher|normalize_e2e)/*|reliability/@(valgrind*|large_transfers*|exec_through_a_shell*)|core/@(python3*|socat*|strace*)|logfd/python3*|faults/@(python3*|socat*|batch_is_one*)|security/every_bad_input_stops_bin_true*|sigpipe/@(python3*|yes_head*)|control/@(python3*|stats_of_python*|launcher*|program_*))'
+        --filter '!(@(compat*|install|manpages|launcher|normalize_e2e)/*|reliability/@(valgrind*|large_transfers*|exec_through_a_shell*)|core/@(python3*|socat*|strace*)|logfd/python3*|faults/@(python3*|socat*|batch_is_one*)|security/every_bad_input_stops_bin_true*|sigpipe/@(python3*|yes_head*)|control/@(python3*|stats_of_python*|launcher*|program_*)|net_rate/python3*|net_nginx/*)'
     ;;
 *)
     echo "run.sh: unknown mode $MODE" >&2

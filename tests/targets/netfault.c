@@ -24,7 +24,9 @@
  *   netfault teardown CALL        tcp: the peer waits for EOF while we close
  *                                 (CALL close) or shutdown(SHUT_WR) fd 4;
  *                                 prints "eof after MS ms"
- *   netfault epoll BYTES          tcp, non-blocking, edge-triggered epoll:
+ *   netfault epoll BYTES [slow]   tcp, non-blocking, edge-triggered epoll
+ *                                 (slow: the peer reads 4 KiB a ms, so the
+ *                                 send buffer fills):
  *                                 send 1000-byte chunks until EAGAIN, then
  *                                 wait for EPOLLOUT (3 s at most); prints
  *                                 "sent B waits W" or "hung after B bytes"
@@ -322,6 +324,7 @@ static int mode_teardown(const char *call)
 struct sink {
     int fd;
     long got;
+    int slow; /* read 4 KiB a millisecond: the sender's buffer fills */
 };
 
 static void *sink_reader(void *arg)
@@ -329,16 +332,19 @@ static void *sink_reader(void *arg)
     struct sink *k = arg;
     char buf[65536];
     long r;
-    while ((r = recv(k->fd, buf, sizeof buf, 0)) > 0)
+    while ((r = recv(k->fd, buf, k->slow ? 4096 : sizeof buf, 0)) > 0) {
         k->got += r;
+        if (k->slow)
+            usleep(1000);
+    }
     return NULL;
 }
 
-static int mode_epoll(long total)
+static int mode_epoll(long total, int slow)
 {
     int s[2];
     t_pair("tcp", s);
-    struct sink k = {s[1], 0};
+    struct sink k = {s[1], 0, slow};
     pthread_t t;
     pthread_create(&t, NULL, sink_reader, &k);
     fcntl(s[0], F_SETFL, fcntl(s[0], F_GETFL) | O_NONBLOCK);
@@ -395,7 +401,7 @@ static int mode_ratethreads(int n, long total)
 {
     int s[2];
     t_pair("tcp", s);
-    struct sink k = {s[1], 0};
+    struct sink k = {s[1], 0, 0};
     pthread_t reader, th[16];
     struct rate_thread t[16];
     if (n < 1 || n > 16)
@@ -474,7 +480,7 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "teardown"))
         return mode_teardown(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "epoll"))
-        return mode_epoll(atol(argv[2]));
+        return mode_epoll(atol(argv[2]), argc >= 4 && !strcmp(argv[3], "slow"));
     if (argc >= 4 && !strcmp(argv[1], "ratethreads"))
         return mode_ratethreads(atoi(argv[2]), atol(argv[3]));
     if (argc >= 5 && !strcmp(argv[1], "rate"))
