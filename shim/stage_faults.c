@@ -728,7 +728,7 @@ void ss_faults_teardown(unsigned bit, int fd, struct ss_teardown *t)
 
 void ss_faults_teardown_done(unsigned bit, int fd, const struct ss_teardown *t, int ret, int err)
 {
-    if (t->rule < 0 || __atomic_load_n(&ss_log_fd, __ATOMIC_RELAXED) < 0)
+    if (t->rule < 0 || !ss_log_enabled())
         return;
     char line[SS_LINE_MAX];
     struct ss_buf b;
