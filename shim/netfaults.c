@@ -149,6 +149,11 @@ void ss_net_wake(int fd)
      *   the buffer drains. So the kernel's own wakeup comes, at the right
      *   time.
      * Other sockets: see README Limits. */
+    /* TCP only: the kind is known after a descriptor's first probe, so
+     * other sockets cost no system call here. */
+    uint64_t st = ss_fd_probe(fd);
+    if (ss_fd_type(st) != SOCK_STREAM || (ss_fd_family(st) != AF_INET && ss_fd_family(st) != AF_INET6))
+        return;
     int saved = errno;
     struct pollfd p = {.fd = fd, .events = POLLOUT};
     if (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
