@@ -721,7 +721,7 @@ void ss_faults_teardown(unsigned bit, int fd, struct ss_teardown *t)
     }
     leave(slot);
     if (t->rule >= 0) {
-        __atomic_add_fetch(&ss_stats.faults, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&ss_stats_home->faults, 1, __ATOMIC_RELAXED);
         sleep_ns(t->delay_ns);
     }
 }
