@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "control_layout.h"
 #include "rules.h"
 
@@ -438,23 +439,6 @@ static void cmd_stats(int json, int report)
 
 /* ---- wait ----------------------------------------------------------------------- */
 
-static int parse_u64(const char *v, uint64_t *out)
-{
-    uint64_t n = 0;
-    if (!*v)
-        return -1;
-    for (; *v; v++) {
-        if (*v < '0' || *v > '9')
-            return -1;
-        unsigned d = (unsigned)(*v - '0');
-        if (n > (UINT64_MAX - d) / 10)
-            return -1;
-        n = n * 10 + d;
-    }
-    *out = n;
-    return 0;
-}
-
 /* DUR: digits [. digits] unit (ns, us, ms, s), as in the rules. */
 static int parse_duration(const char *v, uint64_t *ns)
 {
@@ -523,11 +507,11 @@ static int cmd_wait(int argc, char **argv)
             usage("wait: an option needs a value");
         const char *v = argv[++i];
         if (!strcmp(opt, "--fired")) {
-            if (parse_u64(v, &fired))
+            if (ss_parse_u64(v, &fired))
                 die(2, "wait --fired: '%s' is not a count (accepted: a decimal number)", v);
             have_fired = 1;
         } else if (!strcmp(opt, "--rule")) {
-            if (parse_u64(v, &rule) || rule < 1 || rule > SS_MAX_RULES)
+            if (ss_parse_u64(v, &rule) || rule < 1 || rule > SS_MAX_RULES)
                 die(2, "wait --rule: '%s' is not a rule number (accepted: 1 to %u)", v, SS_MAX_RULES);
             have_rule = 1;
         } else if (!strcmp(opt, "--timeout")) {

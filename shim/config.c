@@ -46,7 +46,7 @@ static int parse_bool(const char *var, const char *v, int *out, char *err, size_
     return 0;
 }
 
-static int parse_u64(const char *v, uint64_t *out)
+int ss_parse_u64(const char *v, uint64_t *out)
 {
     uint64_t n = 0;
     if (!*v)
@@ -116,7 +116,7 @@ int ss_config_parse(struct ss_config *c, ss_getenv_fn get, void *ctx, char *err,
         c->unknown = (enum ss_unknown_mode)i;
     }
     if ((v = get_set(c, get, ctx, "SENDSHIM_SEED"))) {
-        if (parse_u64(v, &c->seed))
+        if (ss_parse_u64(v, &c->seed))
             return bad_value(err, errlen, "SENDSHIM_SEED", v, "a seed",
                              "an unsigned 64-bit decimal number, 0 to 18446744073709551615");
         c->seed_given = 1;

@@ -47,4 +47,8 @@ int ss_config_add_faults_file(struct ss_config *c, const char *text, char *err, 
  * through, and sendmmsg batches are not examined). */
 int ss_config_any(const struct ss_config *c);
 
+/* A whole decimal number that fits 64 bits (no sign, no spaces, not empty):
+ * 0 and *out set, or -1. Pure. */
+int ss_parse_u64(const char *v, uint64_t *out);
+
 #endif

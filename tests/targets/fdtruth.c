@@ -389,7 +389,7 @@ static void case_scm_after(const char *recv_how)
     peer_report(t[1], 0);
 }
 
-static void case_scm_short(const char *recv_how)
+static void case_scm_udp_where_tcp_was(const char *recv_how)
 {
     int o[2], u[2];
     t_pair("tcp", o);
@@ -410,18 +410,6 @@ static void case_scm_drop(const char *recv_how)
     int got = swap_at(old, t[0], recv_how);
     SHOW("send", send(got, MSG, MSG_LEN, 0));
     peer_report(t[1], 0);
-}
-
-static void case_scm_drop_udp(const char *recv_how)
-{
-    int o[2], u[2];
-    t_pair("tcp", o);
-    int old = highest(o[0]);
-    udp_pair(u);
-    int got = swap_at(old, u[0], recv_how);
-    SHOW("send", send(got, MSG, MSG_LEN, 0));
-    char buf[64];
-    SHOW("peer", recv(u[1], buf, sizeof buf, MSG_DONTWAIT));
 }
 
 static void case_scm_eof(const char *recv_how)
@@ -485,11 +473,11 @@ int main(int argc, char **argv)
     else if (!strcmp(c, "scm-after"))
         case_scm_after(recv_how);
     else if (!strcmp(c, "scm-short"))
-        case_scm_short(recv_how);
+        case_scm_udp_where_tcp_was(recv_how);
     else if (!strcmp(c, "scm-drop"))
         case_scm_drop(recv_how);
     else if (!strcmp(c, "scm-drop-udp"))
-        case_scm_drop_udp(recv_how);
+        case_scm_udp_where_tcp_was(recv_how);
     else if (!strcmp(c, "scm-eof"))
         case_scm_eof(recv_how);
     else
