@@ -89,6 +89,16 @@ static void ctl(struct run_result *r, const char *control, ...)
         run_free(&r_);                                                                                       \
     } while (0)
 
+/* `sendshim ctl` refuses: exit 2, with one line that names `needle`. */
+#define CTL_REFUSED(needle, control, ...)                                                                    \
+    do {                                                                                                     \
+        struct run_result r_;                                                                                \
+        ctl(&r_, control, __VA_ARGS__, (const char *)NULL);                                                  \
+        cr_expect(r_.exited &&r_.status == 2, "status %d: %s", r_.status, r_.err);                           \
+        cr_expect_eq(count_lines(r_.err, needle), 1, "%s", r_.err);                                          \
+        run_free(&r_);                                                                                       \
+    } while (0)
+
 /* The runner's environment without SENDSHIM_* and LD_PRELOAD, plus extra. */
 static char **child_env(const char *const extra[])
 {
@@ -494,19 +504,10 @@ Test(control, a_bad_rule_is_exit_2_with_one_line_and_changes_nothing)
     cr_expect(r.err_len && strchr(r.err, '\n') == r.err + r.err_len - 1, "not one line: %s", r.err);
     cr_expect_eq(count_lines(r.err, "'frobnicate' is not a command"), 1, "%s", r.err);
     run_free(&r);
-    ctl(&r, control, "wait", "--fired", "x", (const char *)NULL);
-    cr_expect(r.exited && r.status == 2);
-    cr_expect_eq(count_lines(r.err, "'x' is not a count"), 1, "%s", r.err);
-    run_free(&r);
-    ctl(&r, control, "wait", "--fired", "1", "--timeout", "5", (const char *)NULL);
-    cr_expect(r.exited && r.status == 2);
-    cr_expect_eq(count_lines(r.err, "'5' is not a duration"), 1, "%s", r.err);
-    run_free(&r);
+    CTL_REFUSED("'x' is not a count", control, "wait", "--fired", "x");
+    CTL_REFUSED("'5' is not a duration", control, "wait", "--fired", "1", "--timeout", "5");
     /* init never takes over an existing file. */
-    ctl(&r, control, "init", (const char *)NULL);
-    cr_expect(r.exited && r.status == 2);
-    cr_expect_eq(count_lines(r.err, "File exists"), 1, "%s", r.err);
-    run_free(&r);
+    CTL_REFUSED("File exists", control, "init");
     remove_tmp();
 }
 
@@ -649,10 +650,7 @@ Test(control, a_file_writable_by_others_or_owned_by_another_user_is_not_attached
             cr_assert_eq(chown(control, nobody->pw_uid, nobody->pw_gid), 0);
             expect_not_attached(control, "is not owned by this user");
             /* ctl refuses it too. */
-            ctl(&r, control, "show", (const char *)NULL);
-            cr_expect(r.exited && r.status == 2);
-            cr_expect_eq(count_lines(r.err, "is not owned by you"), 1, "%s", r.err);
-            run_free(&r);
+            CTL_REFUSED("is not owned by you", control, "show");
         }
     }
     remove_tmp();
