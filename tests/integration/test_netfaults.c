@@ -475,3 +475,69 @@ Test(net_nginx, serves_16_mib_intact_under_eagain_rate_and_stall, .timeout = 300
     ms = nginx_serves("*:stall=500ms:when=3:type=stream:family=inet", &faults);
     cr_expect(ms >= 450, "a 500 ms stall, and the transfer took %.0f ms", ms);
 }
+
+/* --- real programs ---------------------------------------------------------------- */
+
+/* python3 http.server (preloaded) serving 512 KiB to curl (not preloaded)
+ * under rate=256KiB/s: the same bytes, at the rate. The script prints the
+ * seconds curl took and whether the bytes matched. */
+static const char py_rate_http[] =
+    "import functools, hashlib, http.server, os, subprocess, sys, tempfile, threading, time\n"
+    "d = tempfile.mkdtemp()\n"
+    "body = bytes((i * 7 + i // 251) & 255 for i in range(512 * 1024))\n"
+    "open(os.path.join(d, 'f'), 'wb').write(body)\n"
+    "class Q(http.server.SimpleHTTPRequestHandler):\n"
+    "    def log_message(self, *a): pass\n"
+    "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(Q, directory=d))\n"
+    "threading.Thread(target=s.serve_forever, daemon=True).start()\n"
+    "env = {k: v for k, v in os.environ.items() if k != 'LD_PRELOAD' and not k.startswith('SENDSHIM_')}\n"
+    "t = time.monotonic()\n"
+    "got = subprocess.run(['curl', '-s', 'http://127.0.0.1:%d/f' % s.server_address[1]],\n"
+    "                     env=env, capture_output=True, timeout=20).stdout\n"
+    "print('seconds=%.3f same=%d' % (time.monotonic() - t, got == body))\n";
+
+Test(net_programs, python3_http_server_under_rate_serves_the_same_bytes_slower, .timeout = 60)
+{
+    if (!have_program("python3") || !have_program("curl"))
+        cr_skip_test("needs python3 and curl");
+    const char *argv[] = {"python3", "-c", py_rate_http, NULL};
+    struct run_result r;
+    /* Oracle: the same server without the library. */
+    run_net(&r, NULL, argv, NULL);
+    cr_expect(strstr(r.out, "same=1"), "without the library: %s", r.out);
+    double bare = num_after(r.out, "seconds=");
+    run_free(&r);
+    /* 512 KiB at 256 KiB/s: 2 s, less the bucket's 100 ms of burst at most. */
+    run_net(&r, "*:rate=256KiB/s:type=stream:family=inet", argv, NULL);
+    cr_expect(strstr(r.out, "same=1"), "under rate=: %s %s", r.out, r.err);
+    double s = num_after(r.out, "seconds=");
+    cr_expect(s >= 1.8 && s <= 2.0 * 1.5, "512 KiB at 256KiB/s took %.3f s (without the library %.3f s)", s,
+              bare);
+    cr_expect(bare < 1.0, "without the library it took %.3f s", bare);
+    run_free(&r);
+}
+
+/* socat (preloaded) sends one 1000-byte datagram read from its stdin under
+ * corrupt=3: the receiver gets 1000 bytes that differ in exactly 3 bits. */
+static const char py_socat_corrupt[] =
+    "import socket, subprocess\n"
+    "r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(('127.0.0.1', 0)); r.settimeout(10)\n"
+    "body = bytes((i * 13 + 5) & 255 for i in range(1000))\n"
+    "subprocess.run(['socat', '-u', 'STDIN', 'UDP-SENDTO:127.0.0.1:%d' % r.getsockname()[1]],\n"
+    "               input=body, timeout=10, check=True)\n"
+    "got = r.recv(65536)\n"
+    "print('len=%d bits=%d' % (len(got), sum(bin(a ^ b).count('1') for a, b in zip(got, body))))\n";
+
+Test(net_programs, socat_udp_under_corrupt_same_count_n_bits_differ, .timeout = 60)
+{
+    if (!have_program("python3") || !have_program("socat"))
+        cr_skip_test("needs python3 and socat");
+    const char *argv[] = {"python3", "-c", py_socat_corrupt, NULL};
+    struct run_result r;
+    run_net(&r, NULL, argv, NULL);
+    cr_expect(strstr(r.out, "len=1000 bits=0"), "without the library: %s", r.out);
+    run_free(&r);
+    run_net(&r, "*:corrupt=3:type=dgram:family=inet", argv, NULL);
+    cr_expect(strstr(r.out, "len=1000 bits=3"), "under corrupt=3: %s %s", r.out, r.err);
+    run_free(&r);
+}
