@@ -320,6 +320,23 @@ static int corrupt_iov(const struct iovec *iov, size_t niov, const uint64_t *at,
     return k;
 }
 
+/* sendmmsg's first message alone, its data replaced by v[0..n): its msg_len
+ * is copied back when it went out. Returns what sendmmsg returned (1, or
+ * -1 with errno). */
+static ssize_t send_first_message(const struct ss_request *rq, struct iovec *v, size_t n)
+{
+    struct mmsghdr first = rq->vec[0];
+    first.msg_hdr.msg_iov = v;
+    first.msg_hdr.msg_iovlen = n;
+    struct ss_request sub = *rq;
+    sub.vec = &first;
+    sub.vlen = 1;
+    ssize_t r = ss_forward(&sub);
+    if (r == 1)
+        rq->vec[0].msg_len = first.msg_len;
+    return r;
+}
+
 /* A flat private copy, for a scatter list too long to split (rare): one
  * mapping, freed after the call. */
 static ssize_t corrupt_flat(const struct ss_request *rq, const struct iovec *iov, size_t niov,
@@ -340,19 +357,10 @@ static ssize_t corrupt_flat(const struct ss_request *rq, const struct iovec *iov
         copy[at[j] / 8] ^= (unsigned char)(1u << (at[j] % 8));
     struct iovec v = {copy, (size_t)bytes};
     ssize_t r;
-    if (rq->call == SS_CALL_SENDMMSG) {
-        struct mmsghdr one = rq->vec[0];
-        one.msg_hdr.msg_iov = &v;
-        one.msg_hdr.msg_iovlen = 1;
-        struct ss_request sub = *rq;
-        sub.vec = &one;
-        sub.vlen = 1;
-        r = ss_forward(&sub);
-        if (r == 1)
-            rq->vec[0].msg_len = one.msg_len;
-    } else {
+    if (rq->call == SS_CALL_SENDMMSG)
+        r = send_first_message(rq, &v, 1);
+    else
         r = send_iov(rq, &v, 1, 1);
-    }
     int saved = errno;
     munmap(copy, maplen);
     errno = saved;
@@ -377,19 +385,10 @@ static ssize_t apply_corrupt(const struct ss_request *rq, const struct ss_fault_
         return send_iov(rq, out, (size_t)k, 1);
     }
     ssize_t r;
-    if (k < 0) {
+    if (k < 0)
         r = corrupt_flat(rq, iov, niov, d, at, iov_bytes(iov, niov));
-    } else {
-        struct mmsghdr first = rq->vec[0];
-        first.msg_hdr.msg_iov = out;
-        first.msg_hdr.msg_iovlen = (size_t)k;
-        struct ss_request sub = *rq;
-        sub.vec = &first;
-        sub.vlen = 1;
-        r = ss_forward(&sub);
-        if (r == 1)
-            rq->vec[0].msg_len = first.msg_len;
-    }
+    else
+        r = send_first_message(rq, out, (size_t)k);
     if (r != 1 || rq->vlen < 2)
         return r;
     /* The rest of the batch as it is; a failure there ends the batch early,

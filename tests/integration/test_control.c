@@ -173,6 +173,22 @@ static char *slurp(const char *path)
     return s;
 }
 
+/* The port python3 -m http.server announces in its output file `out`
+ * ("Serving HTTP on 127.0.0.1 port N"), waited for up to SETTLE_S. */
+static int http_server_port(const char *out)
+{
+    int port = 0;
+    for (int i = 0; i < SETTLE_S * 100 && !port; i++, usleep(10000)) {
+        char *text = slurp(out);
+        const char *p = strstr(text, " port ");
+        if (p)
+            port = atoi(p + 6);
+        free(text);
+    }
+    cr_assert_gt(port, 0, "http.server did not start");
+    return port;
+}
+
 static void touch(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT, 0600);
@@ -709,15 +725,7 @@ Test(control, stats_of_python_http_server_killed_by_sigterm, .timeout = 60)
                           "http.server", "--bind",  "127.0.0.1", "0",       NULL};
     const char *out = tmp("out"), *err = tmp("err");
     pid_t pid = spawn(argv, NULL, out, err);
-    int port = 0;
-    for (int i = 0; i < SETTLE_S * 100 && !port; i++, usleep(10000)) {
-        char *text = slurp(out);
-        const char *p = strstr(text, " port ");
-        if (p)
-            port = atoi(p + 6);
-        free(text);
-    }
-    cr_assert_gt(port, 0, "http.server did not start");
+    int port = http_server_port(out);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     struct run_result r;
@@ -762,15 +770,7 @@ Test(control, python3_http_server_broken_and_healed_while_it_runs, .timeout = 60
     const char *argv[] = {script_path(), "--control",   control,  "--",        "python3", "-u",
                           "-m",          "http.server", "--bind", "127.0.0.1", "0",       NULL};
     pid_t pid = spawn(argv, NULL, out, tmp("err"));
-    int port = 0;
-    for (int i = 0; i < SETTLE_S * 100 && !port; i++, usleep(10000)) {
-        char *text = slurp(out);
-        const char *p = strstr(text, " port ");
-        if (p)
-            port = atoi(p + 6);
-        free(text);
-    }
-    cr_assert_gt(port, 0, "http.server did not start");
+    int port = http_server_port(out);
     struct run_result r;
     curl_get(&r, port);
     cr_expect(r.exited && r.status == 0 && !strncmp(r.out, "200 ", 4), "before: %s", r.out);
@@ -1058,15 +1058,7 @@ Test(control, program_curl_attached_by_hand_fails_while_set, .timeout = 60, .fin
     const char *argv[] = {"/usr/bin/env", "python3",   "-u", "-m", "http.server",
                           "--bind",       "127.0.0.1", "0",  NULL};
     server = spawn(argv, NULL, out, tmp("err"));
-    int port = 0;
-    for (int i = 0; i < SETTLE_S * 100 && !port; i++, usleep(10000)) {
-        char *text = slurp(out);
-        const char *p = strstr(text, " port ");
-        if (p)
-            port = atoi(p + 6);
-        free(text);
-    }
-    cr_assert_gt(port, 0, "http.server did not start");
+    int port = http_server_port(out);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     const char *curl[] = {"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", url, NULL};
