@@ -1,7 +1,7 @@
 /* sendshim-ctl.c - `sendshim ctl PATH COMMAND` (SPEC 14): the helper the
  * launcher runs for live control. It makes the control file, publishes rule
  * sets into it and reads the counters attached processes keep there
- * (layout and protocol: shim/control_layout.h). Rules are validated with the
+ * (layout and protocol: shim/core/control_layout.h). Rules are validated with the
  * library's own parser (linked from libsendshim_core.a), so a set this
  * accepts is a set every attached process accepts.
  *

@@ -1,4 +1,4 @@
-/* fuzz_normalize.c - libFuzzer target for shim/normalize.c.
+/* fuzz_normalize.c - libFuzzer target for shim/normalize/normalize.c.
  *
  * Input: an 8-byte header (style, kind, flags, iovec count (2 bytes), name
  * length, trim, and bit 0 of the last: the readability check says no), then
@@ -7,12 +7,8 @@
  * kernel's cmsg walk accepts (every cmsg_len within bounds), with at most SS_IOV_MAX iovecs and SS_SCM_MAX_FD
  * descriptors, and control messages are repacked only where the kernel would refuse them.
  *
- * Build and run (see the report / Makefile `fuzz` target):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *     -D_GNU_SOURCE -DSENDSHIM_BUILDING_LIBRARY -Ishim tests/fuzz/fuzz_normalize.c \
- *     shim/normalize.c shim/norm_cmsg.c shim/cmsg_bsd.c shim/fmt.c shim/errnames.c \
- *     -o build/fuzz/fuzz_normalize
- *   build/fuzz/fuzz_normalize -max_total_time=60 tests/fuzz/corpus_normalize
+ * Build and run: `make fuzz` (the Makefile's FUZZ_NORMALIZE_SRCS are the
+ * sources it links).
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -399,7 +399,7 @@ Test(faults, type_family_fd_and_after_bytes)
 /* --- the quick lane ------------------------------------------------------------------------ */
 
 /* A configured call that no stage rewrites is decided inline in its wrapper
- * (shim/quick.h) unless SENDSHIM_STATS or SENDSHIM_TRACE is on, which send
+ * (shim/core/quick.h) unless SENDSHIM_STATS or SENDSHIM_TRACE is on, which send
  * every call down the full pipeline. Both ways must decide alike: counts
  * (when=), the bytes a descriptor sent (after=), rules the lane hands over
  * (fd=), socket conditions, and p= draws from one seed. out[0] is the lane's
@@ -563,7 +563,7 @@ Test(faults, each_set_given_at_run_time_draws_a_fresh_stream)
 }
 
 /* The pattern that stream id `proc` draws for "send:error=EAGAIN:p=0.5", set
- * 0 (the environment's), starting at draw `from` (shim/prng.h is the model). */
+ * 0 (the environment's), starting at draw `from` (shim/core/prng.h is the model). */
 static void model_pattern(char *out, uint64_t seed, uint64_t proc, int from)
 {
     uint64_t base = ss_prng_base(ss_prng_set_seed(seed, proc, 0), 1);

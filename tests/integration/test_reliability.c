@@ -181,7 +181,7 @@ Test(reliability, threads_with_rule_replacement_stats_equal_calls, .timeout = 24
     run_free(&r);
 }
 
-/* The quick lane (shim/quick.h) counts calls with one atomic add per rule
+/* The quick lane (shim/core/quick.h) counts calls with one atomic add per rule
  * group and no lock: 8 threads x 20,000 sends on one unix datagram socket,
  * no statistics (so the lane is open). Rules 1 and 2 match the same calls,
  * so they share one counter: it gives each call its own number, and they

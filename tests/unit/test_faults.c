@@ -1,4 +1,4 @@
-/* test_faults.c - the fault decision (shim/faults.c) without sockets: when in
+/* test_faults.c - the fault decision (shim/faults/faults.c) without sockets: when in
  * all its forms, p and its reproducibility, first-wins, counters that count
  * every matching call, the conditions, and when an action acts. */
 #include <criterion/criterion.h>

@@ -1,4 +1,4 @@
-/* test_flags.c - the pure flag translation of shim/flags.c: every row of
+/* test_flags.c - the pure flag translation of shim/flags/flags.c: every row of
  * SPEC 5's table per style, the unknown-bit modes, the per-socket meaning
  * of MSG_EOF and MSG_CONFIRM, and the bits the quick lane forwards as they
  * are. */
@@ -261,7 +261,7 @@ Test(flags, freebsd_eof_end_to_end)
     cr_expect_eq(eof, 1);
 }
 
-/* The quick lane (shim/quick.h) forwards a flags word unchanged only when
+/* The quick lane (shim/core/quick.h) forwards a flags word unchanged only when
  * every bit of it is one translation leaves alone: exactly the bits whose
  * translation is themselves, never MSG_EOF or MSG_CONFIRM. Checked against
  * ss_flags_translate bit by bit, and at the values that matter. */

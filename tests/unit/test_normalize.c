@@ -1,4 +1,4 @@
-/* test_normalize.c - SPEC section 7, row by row, for shim/normalize.c. */
+/* test_normalize.c - SPEC section 7, row by row, for shim/normalize/normalize.c. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-/* test_readable.c - ss_readable (shim/readable.c): the kernel's answer on
+/* test_readable.c - ss_readable (shim/core/readable.c): the kernel's answer on
  * mapped, unmapped and partly mapped memory, without a fault. */
 #include <criterion/criterion.h>
 #include <errno.h>
