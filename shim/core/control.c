@@ -5,13 +5,13 @@
  * once by the constructor and the descriptor closed. Each send-family call
  * polls the file's generation (control.h); a change is applied by the call
  * that sees it, through the rule-set replacement every other change takes
- * (stage_faults.c), so the rules a call is decided by are always a whole set
+ * (fault_store.c), so the rules a call is decided by are always a whole set
  * this process validated. One thread applies at a time; a thread (or a
  * signal handler) that finds an application under way goes on with the rules
  * in force, and a later call picks the change up.
  *
  * Fork: the child claims a slot of its own and its counters start from 0
- * (stage_faults.c's fork handler calls ss_control_atfork_child first).
+ * (fault_store.c's fork handler calls ss_control_atfork_child first).
  * Exec: the new image attaches again through the inherited SENDSHIM_CONTROL,
  * and the old image's slot (same pid) is taken over or marked gone. */
 #include "control.h"

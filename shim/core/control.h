@@ -21,7 +21,7 @@ extern uint64_t ss_control_applied;
  * attached. */
 int ss_control_attach(const char *path);
 
-/* In a forked child, before its rule sets restart (stage_faults.c): claim
+/* In a forked child, before its rule sets restart (fault_store.c): claim
  * a slot of its own, counters from 0; with none free, run on without live
  * control (one log line). */
 void ss_control_atfork_child(void);
@@ -43,11 +43,11 @@ static inline void ss_control_poll(void)
         ss_control_update();
 }
 
-/* For stage_faults.c: the rule counters of rule-set slot `bank` in this
+/* For fault_store.c: the rule counters of rule-set slot `bank` in this
  * process's slot of the file, zeroed; NULL when not attached. */
 struct ss_rule_state *ss_control_bank(unsigned bank);
 
-/* For stage_faults.c: the set planned as p, counting in `bank`, from file
+/* For fault_store.c: the set planned as p, counting in `bank`, from file
  * generation gen, is now in force (gen 0, p NULL: rules not from the file
  * are). Does nothing when not attached. */
 void ss_control_rules_counted(unsigned bank, uint64_t gen, const struct ss_fault_plan *p);

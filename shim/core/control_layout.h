@@ -38,7 +38,7 @@
 #define SS_CTL_PROCS    256u   /* process slots; beyond, a process runs without live control */
 #define SS_CTL_COMM     16u    /* a command name, as the kernel's TASK_COMM_LEN */
 /* Rule counters of a process, one bank per rule-set slot of the library
- * (stage_faults.c's SS_FAULT_SLOTS): a bank is reused only once the set that
+ * (fault_store.c's SS_FAULT_SLOTS): a bank is reused only once the set that
  * counted in it is freed, so an old set still being read never counts into
  * a new one. */
 #define SS_CTL_BANKS 4u

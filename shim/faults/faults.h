@@ -1,7 +1,7 @@
 /* faults.h - the fault decision of SPEC section 8: which rule, if any, fires
  * on a call. Pure apart from atomic updates of the rules' counters and
  * generators: no system calls, so unit tests drive it without sockets. The
- * pipeline stage (stage_faults.c) keeps each rule set as a plan (made once,
+ * pipeline stage (fault_*.c) keeps each rule set as a plan (made once,
  * when the set is installed), gathers the facts about a call that the plan
  * says it needs, counts the call (ss_faults_count), asks for the rule that
  * fires only when one may (ss_faults_pick), and applies the answer. */
@@ -269,7 +269,7 @@ static inline int ss_faults_count(const struct ss_fault_plan *p, const struct ss
 void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,
                     const struct ss_fault_counts *counts, struct ss_fault_decision *d);
 
-/* ---- the runtime side (stage_faults.c) ---------------------------------- */
+/* ---- the runtime side (fault_store.c, fault_actions.c, fault_log.c) ---- */
 
 #define SS_FAULT_IOV_COPY 64            /* iovecs of a short= copy held on the stack */
 #define SS_MMSG_VLEN_CAP  1024u         /* sendmmsg: the kernel caps vlen at UIO_MAXIOV */
@@ -307,7 +307,7 @@ struct ss_fault {
  * its own (prng.h: the set's number in this process). */
 int ss_faults_replace(const char *text, char *err, size_t errlen);
 
-/* Register the fork handlers (stage_faults.c, "Fork."): a child gets its own
+/* Register the fork handlers (fault_store.c, "Fork."): a child gets its own
  * stream id and restarts the rule sets it holds. Called once, by the
  * constructor. */
 void ss_faults_fork_init(void);

@@ -1,7 +1,7 @@
 /* netfaults.h - the network-realistic fault actions of SPEC section 8
  * (reset, rate=, stall=, dup, corrupt=) and the slow close, applied at the
  * kernel: bytes really sent or not, a RST really on the wire. The fault
- * stage (stage_faults.c) decides; these act. */
+ * stage (fault_actions.c) decides; these act. */
 #ifndef SENDSHIM_NETFAULTS_H
 #define SENDSHIM_NETFAULTS_H
 
