@@ -26,7 +26,10 @@ CORE_OBJS      := $(CORE_SRCS:shim/%.c=$(BUILD)/obj/%.o)
 INTERPOSE_OBJS := $(INTERPOSE_SRCS:shim/%.c=$(BUILD)/obj/%.o)
 HEADERS        := $(wildcard shim/*.h $(SHIM_DIRS:%=%/*.h))
 # Each object's header dependencies, written by the compiler (-MMD -MP).
+# The .d files name targets, so the default goal is said here: else the first
+# object of the first .d file would be what a bare `make` builds.
 DEPFLAGS        = -MMD -MP
+.DEFAULT_GOAL  := all
 -include $(CORE_OBJS:.o=.d) $(INTERPOSE_OBJS:.o=.d)
 
 UNIT_SRCS      := $(sort $(wildcard tests/unit/*.c))
