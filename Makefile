@@ -8,7 +8,7 @@ DESTDIR  ?=
 VERSION  := 0.1.0
 
 BUILD    := build
-WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS   ?= -O2 -g
 # The library's folders (README "How it is built"): each is one part of the
 # path; headers are included by name, every folder is on the include path.
@@ -45,6 +45,12 @@ CTL            := $(BUILD)/sendshim-ctl
 .PHONY: all check test unit integration bench bench-server lint install uninstall clean criterion fuzz fuzz-smoke
 
 all: $(LIB) $(CTL)
+
+# Until the lead's rewrite of the quick lane lands: quick.h:87 (ss_quick's
+# `vlen`, unused) warns under -Wunused-parameter in every object that includes
+# quick.h (export.h brings it to every wrapper). Remove this line with it.
+$(INTERPOSE_OBJS) $(BUILD)/obj/core/quick.o $(BUILD)/obj/core/pipeline.o $(BUILD)/obj/flags/stage_flags.o: \
+    WARN += -Wno-unused-parameter
 
 $(BUILD)/obj/%.o: shim/%.c
 	@mkdir -p $(dir $@)
