@@ -1,19 +1,19 @@
-/* pipeline.c - normalize -> flags -> faults -> forward, for every configured
- * call, and the bookkeeping after it (MSG_EOF, stats, trace); the calls no
- * stage would rewrite take the quick lane (quick.h). */
+/* pipeline.c - the stages of the one path (path.h): normalize -> flags ->
+ * faults -> forward, and the bookkeeping after the call (MSG_EOF, the
+ * descriptor's bytes, stats, trace). A call comes here from its wrapper's
+ * descriptor step, with what the step found; write and writev come
+ * straight (ss_process). */
 #include "pipeline.h"
 
 #include <errno.h>
 
-#include "control.h"
-#include "quick.h"
+#include "path.h"
 #include "real.h"
 #include "sigpipe.h"
-#include "state.h"
 #include "stages.h"
+#include "state.h"
 #include "stats.h"
 
-int ss_active SS_HOT;
 struct ss_config ss_cfg;
 
 /* Hand the request to the real function of the same kind: a sendmmsg stays
@@ -50,12 +50,11 @@ ssize_t ss_forward(const struct ss_request *rq)
 /* After the call: the stages' bookkeeping, on the request as normalized
  * (never the program's header, which may hold what normalization masked
  * off), then errno as the call leaves it. */
-static inline ssize_t finish(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret, int err,
-                             int saved_errno)
+static ssize_t finish(struct ss_request *rq, struct ss_path *pa, ssize_t ret, int err, int saved_errno)
 {
     if (ret >= 0)
-        ss_stage_after_success(rq, fd, ret);
-    if (ss_cfg.count) {
+        ss_stage_after_success(rq, &pa->fd, ret);
+    if (pa->opts & SS_STEP_STATS) {
         ss_stats_count(rq, ret);
         ss_stage_normalize_count(rq, ret);
     }
@@ -67,56 +66,121 @@ static inline ssize_t finish(struct ss_request *rq, struct ss_fd_ref *fd, ssize_
     return ret;
 }
 
-/* The end every call of the full pipeline shares: forward unless the
- * fault stage answered, the fault's log line, the bookkeeping. */
-static ssize_t run(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *fault, ssize_t ret,
+/* The end every call of the stages shares: forward unless the fault stage
+ * answered, the fault's log line, the bookkeeping. */
+static ssize_t run(struct ss_request *rq, struct ss_path *pa, struct ss_fault *fault, ssize_t ret,
                    int saved_errno)
 {
     if (ret == SS_FAULT_FORWARD)
         ret = forward(rq);
     if (fault->fired)
         ret = ss_stage_faults_done(rq, fault, ret);
-    return finish(rq, fd, ret, ret < 0 ? errno : 0, saved_errno);
+    return finish(rq, pa, ret, ret < 0 ? errno : 0, saved_errno);
+}
+
+/* The address a request names, if any (else its connected peer counts). */
+static const struct sockaddr *named_dest(const struct ss_request *rq, socklen_t *len)
+{
+    const struct sockaddr *a = NULL;
+    socklen_t alen = 0;
+    if (rq->call == SS_CALL_SENDTO) {
+        a = rq->addr;
+        alen = rq->addrlen;
+    } else if (rq->call == SS_CALL_SENDMSG && rq->msg) {
+        a = rq->msg->msg_name;
+        alen = rq->msg->msg_namelen;
+    } else if (rq->call == SS_CALL_SENDMMSG && rq->vec && rq->vlen) {
+        a = rq->vec[0].msg_hdr.msg_name;
+        alen = rq->vec[0].msg_hdr.msg_namelen;
+    }
+    *len = alen;
+    return a && alen ? a : NULL;
+}
+
+/* The facts the fault stage gives the rules of a call counted in p. */
+static void call_facts(const struct ss_request *rq, struct ss_path *pa, const struct ss_fault_plan *p,
+                       struct ss_fault_call *c)
+{
+    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, &pa->fd, p->needs[rq->call],
+                   c);
+    c->dest = named_dest(rq, &c->destlen);
+}
+
+/* The fault stage's counting, for a call that came through the stages:
+ * the same groups and counters as the descriptor step's. Returns the plan,
+ * held, when a rule may fire (pa->counts say which), else NULL. */
+static const struct ss_fault_plan *count_call(struct ss_request *rq, struct ss_path *pa)
+{
+    /* A NULL msghdr or vector goes to the kernel, which says EFAULT. */
+    if ((rq->call == SS_CALL_SENDMSG && !rq->msg) || (rq->call == SS_CALL_SENDMMSG && !rq->vec && rq->vlen))
+        return NULL;
+    unsigned slot;
+    const struct ss_fault_plan *p = ss_faults_hold(&slot);
+    if (!p)
+        return NULL;
+    uint64_t m = 0;
+    if (p->calls[rq->call]) {
+        socklen_t destlen;
+        const struct sockaddr *dest = named_dest(rq, &destlen);
+        m = ss_path_groups(p, rq->call, rq->fd, &pa->fd, dest, destlen);
+        /* write and writev are ours only on sockets. */
+        if ((rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV) && !ss_fd_is_socket(pa->fd.st))
+            m = 0;
+    }
+    if (!ss_faults_count_groups(p, m, &pa->counts)) {
+        ss_faults_leave(slot);
+        return NULL;
+    }
+    pa->slot = slot;
+    return p;
+}
+
+ssize_t ss_process_stages(struct ss_request *rq, struct ss_path *pa)
+{
+    int saved_errno = errno;
+    rq->flags = rq->flags_in;
+    int err = 0;
+    if (rq->call == SS_CALL_SENDMSG || rq->call == SS_CALL_SENDMMSG)
+        err = ss_stage_normalize(rq, &pa->fd);
+    if (!err)
+        err = ss_stage_flags(rq, &pa->fd, pa->add);
+    if (err)
+        return finish(rq, pa, -1, err, saved_errno);
+
+    struct ss_fault fault;
+    fault.fired = 0;
+    ssize_t ret = SS_FAULT_FORWARD;
+    const struct ss_fault_plan *p = count_call(rq, pa);
+    if (p) {
+        call_facts(rq, pa, p, &fault.call);
+        ret = ss_stage_faults_fire(rq, &pa->fd, &fault, &pa->counts, p, pa->slot);
+    }
+    return run(rq, pa, &fault, ret, saved_errno);
+}
+
+ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa)
+{
+    int saved_errno = errno;
+    rq->flags = pa->flags;
+    struct ss_fault fault;
+    fault.fired = 0;
+    call_facts(rq, pa, pa->plan, &fault.call);
+    ssize_t ret = ss_stage_faults_fire(rq, &pa->fd, &fault, &pa->counts, pa->plan, pa->slot);
+    return run(rq, pa, &fault, ret, saved_errno);
 }
 
 ssize_t ss_process(struct ss_request *rq)
 {
-    /* Attached to a control file, every call comes here (it counts, so the
-     * quick lane is closed) and first picks up a change of the rules. */
+    struct ss_path pa;
     ss_control_poll();
-    int saved_errno = errno;
-    struct ss_fd_ref fd; /* the descriptor, looked up once for every stage */
-    ss_fd_ref_init(&fd, rq->fd);
-    rq->flags = rq->flags_in;
-
-    int err = 0;
-    if (rq->call == SS_CALL_SENDMSG || rq->call == SS_CALL_SENDMMSG)
-        err = ss_stage_normalize(rq, &fd);
-    if (!err)
-        err = ss_stage_flags(rq, &fd);
-    if (err)
-        return finish(rq, &fd, -1, err, saved_errno);
-
-    struct ss_fault fault;
-    return run(rq, &fd, &fault, ss_stage_faults(rq, &fd, &fault), saved_errno);
+    pa.opts = __atomic_load_n(&ss_step_opts, __ATOMIC_RELAXED);
+    ss_fd_ref_init(&pa.fd, rq->fd);
+    pa.add = 0; /* write and writev: the SIGPIPE policy's flags (flags stage) */
+    pa.plan = NULL;
+    return ss_process_stages(rq, &pa);
 }
 
-ssize_t ss_process_lane(struct ss_request *rq, struct ss_lane *l, enum ss_lane_kind kind)
+void ss_path_count_stats(enum ss_call call, const struct ss_path *pa, int flags_in, ssize_t ret, uint64_t sent)
 {
-    if (kind != SS_LANE_FIRE && kind != SS_LANE_NARROW)
-        return ss_process(rq);
-    /* Normalize and flags had nothing to do (ss_quick checked): on to the
-     * fault stage, with the facts the lane did not gather. */
-    int saved_errno = errno;
-    rq->flags = l->flags;
-    struct ss_fault fault;
-    fault.fired = 0;
-    const struct ss_fault_plan *p = l->plan;
-    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, &l->fd, p->needs[rq->call],
-                   &fault.call);
-    ssize_t ret = SS_FAULT_FORWARD;
-    if (kind == SS_LANE_FIRE ||
-        ss_faults_count_groups(p, ss_faults_narrow(p, &fault.call, l->groups), &l->counts))
-        ret = ss_stage_faults_fire(rq, &l->fd, &fault, &l->counts, p, SS_FAULT_NO_SLOT);
-    return run(rq, &l->fd, &fault, ret, saved_errno);
+    ss_stats_add(call, ret, sent, pa->flags != flags_in);
 }

@@ -39,6 +39,7 @@ SS_LAZY(close, int, (int fd), (fd))
 SS_LAZY(dup, int, (int fd), (fd))
 SS_LAZY(dup2, int, (int a, int b), (a, b))
 SS_LAZY(dup3, int, (int a, int b, int fl), (a, b, fl))
+SS_LAZY(connect, int, (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))
 SS_LAZY(accept, int, (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))
 SS_LAZY(accept4, int, (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))
 SS_LAZY(recvmsg, ssize_t, (int fd, struct msghdr *m, int fl), (fd, m, fl))
@@ -98,6 +99,7 @@ struct ss_real ss_real = {
     .dup2 = lazy_dup2,
     .dup3 = lazy_dup3,
     .fcntl = NULL, /* variadic: see SS_REAL_VARIADIC */
+    .connect = lazy_connect,
     .accept = lazy_accept,
     .accept4 = lazy_accept4,
     .recvmsg = lazy_recvmsg,
@@ -190,6 +192,7 @@ void ss_real_resolve_all(void)
     TRY(dup2);
     TRY(dup3);
     TRY(fcntl);
+    TRY(connect);
     TRY(accept);
     TRY(accept4);
     TRY(recvmsg);

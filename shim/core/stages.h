@@ -13,7 +13,7 @@
 
 /* Prepare the stages' tables once the configuration is known (constructor).
  * Every stage takes the call's descriptor reference (ss_fd_ref), looked up
- * once per call by ss_process. */
+ * once per call by the descriptor step (path.h). */
 void ss_stages_init(void);
 
 /* Whether the normalizer may change what the kernel does with msg: control
@@ -66,46 +66,34 @@ static inline void ss_stage_normalize_done(struct ss_request *rq, ssize_t ret)
         ss_stage_normalize_done_full(rq, ret);
 }
 
-/* Give flags their portable meaning (SPEC 5, 6). A flags word of 0 on a
- * send-family call is 0 in every numbering, so all there is to do is
- * SENDSHIM_NOSIGPIPE's or SO_NOSIGPIPE's MSG_NOSIGNAL: inline. Anything else
- * (translation, MSG_EOF, MSG_CONFIRM, write/writev) is ss_stage_flags_full. */
-int ss_stage_flags_full(struct ss_request *rq, struct ss_fd_ref *fd);
-static inline int ss_stage_flags(struct ss_request *rq, struct ss_fd_ref *fd)
+/* Give flags their portable meaning (SPEC 5, 6), and add `add`: the flag
+ * bits the descriptor step found the call gets (SENDSHIM_NOSIGPIPE's or
+ * SO_NOSIGPIPE's MSG_NOSIGNAL; path.h). A flags word of 0 on a send-family
+ * call is 0 in every numbering, so all there is to do is add: inline.
+ * Anything else (translation, MSG_EOF, MSG_CONFIRM, write/writev, whose
+ * flags the SIGPIPE policy gives) is ss_stage_flags_full. */
+int ss_stage_flags_full(struct ss_request *rq, struct ss_fd_ref *fd, int add);
+static inline int ss_stage_flags(struct ss_request *rq, struct ss_fd_ref *fd, int add)
 {
     if (rq->flags || rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV)
-        return ss_stage_flags_full(rq, fd);
-    if (ss_cfg.nosigpipe || (fd->st & SS_FD_NOSIGPIPE))
-        rq->flags = MSG_NOSIGNAL;
+        return ss_stage_flags_full(rq, fd, add);
+    rq->flags = add;
     return 0;
 }
 
 /* Prepare the fault plan of the constructor's rules (ss_cfg.rules). */
 void ss_stage_faults_init(void);
 
-/* Decide and apply fault injection (SPEC 8), after the flags stage. Returns
- * SS_FAULT_FORWARD to forward the (possibly rewritten: short=, batch=)
- * request, else the call's result (-1 with errno for error=, the full length
- * for drop). When f->fired, pass the result to ss_stage_faults_done, which
- * logs the fault and returns the result to give (errno kept).
- *
- * With the quick lane open and no rule of the constructor's naming the call,
- * it costs two loads; otherwise (the lane closed by SENDSHIM_STATS,
- * SENDSHIM_TRACE or a set given at run time) it is out of line. The common
- * call with rules in force never comes here: the quick lane (quick.h)
- * counts it, and hands it to ss_stage_faults_fire (through ss_process_lane)
- * only when a rule may fire. The facts of a call are gathered by
- * ss_fault_facts (below) in both. */
-/* The constructor's plan (maybe of no rule) while it is in force and the
- * quick lane is open (quick.h: neither SENDSHIM_STATS nor SENDSHIM_TRACE),
- * else NULL. */
-extern const struct ss_fault_plan *ss_faults_initial;
-extern int ss_faults_replaced; /* a set was given at run time */
-ssize_t ss_stage_faults_full(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f);
+/* Apply the fault of a call that was counted in plan p (held in `slot`,
+ * released here) and on which some rule may fire (counts; f->call holds the
+ * facts): pick the rule, apply it. Returns SS_FAULT_FORWARD to forward the
+ * (possibly rewritten: short=, batch=) request, else the call's result (-1
+ * with errno for error=, the full length for drop). When f->fired, pass
+ * the result to ss_stage_faults_done, which logs the fault and returns the
+ * result to give (errno kept). */
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                              const struct ss_fault_counts *counts, const struct ss_fault_plan *p,
                              unsigned slot);
-#define SS_FAULT_NO_SLOT 4u /* ss_stage_faults_fire: the plan was read without a slot */
 
 /* The facts of SS_NEED_SOCK and SS_NEED_SENT, and sendmmsg's batch size
  * (vlen, read for sendmmsg only); c->call and c->fd are set, the rest zero. */
@@ -128,14 +116,6 @@ static inline void ss_fault_facts(enum ss_call call, int fdnum, unsigned vlen, s
         c->sent = __atomic_load_n(&fd->e->bytes, __ATOMIC_RELAXED);
 }
 
-static inline ssize_t ss_stage_faults(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f)
-{
-    f->fired = 0;
-    const struct ss_fault_plan *p = __atomic_load_n(&ss_faults_initial, __ATOMIC_ACQUIRE);
-    if (p && !p->calls[rq->call])
-        return SS_FAULT_FORWARD; /* no rule of the constructor's names the call */
-    return ss_stage_faults_full(rq, fd, f);
-}
 ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t ret);
 
 /* The drop action on a datagram or raw socket of that type and family: the

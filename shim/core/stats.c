@@ -14,19 +14,28 @@ static void add(uint64_t *counter, uint64_t n)
     __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
 
-void ss_stats_count(const struct ss_request *rq, ssize_t ret)
+void ss_stats_add(enum ss_call call, ssize_t ret, uint64_t sent, int rewritten)
 {
-    struct ss_call_stats *s = &ss_stats_home->call[rq->call];
+    struct ss_stats *home = ss_stats_home;
+    struct ss_call_stats *s = &home->call[call];
     add(&s->calls, 1);
     if (ret < 0)
         add(&s->failed, 1);
-    else if (rq->call == SS_CALL_SENDMMSG)
+    else if (sent)
+        add(&s->bytes, sent);
+    if (rewritten)
+        add(&home->flags_rewritten, 1);
+}
+
+void ss_stats_count(const struct ss_request *rq, ssize_t ret)
+{
+    uint64_t sent = 0;
+    if (ret > 0 && rq->call == SS_CALL_SENDMMSG)
         for (ssize_t i = 0; i < ret; i++)
-            add(&s->bytes, rq->vec[i].msg_len);
-    else
-        add(&s->bytes, (uint64_t)ret);
-    if (rq->flags != rq->flags_in)
-        add(&ss_stats_home->flags_rewritten, 1);
+            sent += rq->vec[i].msg_len;
+    else if (ret > 0)
+        sent = (uint64_t)ret;
+    ss_stats_add(rq->call, ret, sent, rq->flags != rq->flags_in);
 }
 
 int ss_calls_seen_on(int fd)

@@ -34,7 +34,10 @@ extern struct ss_stats *ss_stats_home;
  * interposes on a socket). Probes fd once per descriptor, only then. */
 int ss_calls_seen_on(int fd);
 
-/* Count one finished call (atomic, lock-free). */
+/* Count one finished call of this kind: its result, the bytes it sent, and
+ * whether its flags were changed. Relaxed atomic adds, lock-free. */
+void ss_stats_add(enum ss_call call, ssize_t ret, uint64_t sent, int rewritten);
+/* The same for a request of the stages. */
 void ss_stats_count(const struct ss_request *rq, ssize_t ret);
 
 /* Write the summary lines (at exit). */

@@ -179,17 +179,24 @@ int ss_rule_matches(const struct ss_rule *r, const struct ss_fault_call *c)
         return 0;
     if (!r->conds)
         return 1;
-    if ((r->conds & SS_COND_FD) && r->fd != c->fd)
+    if (!ss_rule_matches_place(r, c->fd, c->dest, c->destlen))
         return 0;
     if ((r->conds & SS_COND_TYPE) && !(r->types & type_bit(c->type)))
         return 0;
     if ((r->conds & SS_COND_FAMILY) && !(r->families & family_bit(c->family)))
         return 0;
-    if ((r->conds & SS_COND_PEER) && !ss_peer_matches(r, c->dest, c->destlen))
-        return 0;
-    if ((r->conds & SS_COND_PORT) && dest_port(c->dest, c->destlen) != (int)r->port)
-        return 0;
     if ((r->conds & SS_COND_AFTER) && !(c->sent > r->after_bytes))
+        return 0;
+    return 1;
+}
+
+int ss_rule_matches_place(const struct ss_rule *r, int fd, const struct sockaddr *dest, socklen_t destlen)
+{
+    if ((r->conds & SS_COND_FD) && r->fd != fd)
+        return 0;
+    if ((r->conds & SS_COND_PEER) && !ss_peer_matches(r, dest, destlen))
+        return 0;
+    if ((r->conds & SS_COND_PORT) && dest_port(dest, destlen) != (int)r->port)
         return 0;
     return 1;
 }
@@ -258,6 +265,74 @@ static uint64_t fire_after(const struct ss_rule *r)
     return r->when_first ? r->when_first - 1 : 0;
 }
 
+/* The last count before a call on which it may: a stall rule keeps firing on
+ * a stalled descriptor whatever `when` says (ss_faults_pick), so its window
+ * never closes. */
+static uint64_t fire_until(const struct ss_rule *r)
+{
+    if ((r->actions & SS_ACT_STALL) || r->when_last == UINT64_MAX)
+        return UINT64_MAX;
+    return r->when_last ? r->when_last - 1 : 0;
+}
+
+/* Whether a rule tests where the call goes (its group is numbered first). */
+static int tests_place(const struct ss_rule *r)
+{
+    return (r->conds & (SS_COND_FD | SS_COND_PEER | SS_COND_PORT)) != 0;
+}
+
+/* Open group g with rule i as its first. */
+static void new_group(struct ss_fault_plan *p, unsigned g, unsigned i, struct ss_rule_state *st)
+{
+    const struct ss_rule *r = &p->rule[i];
+    uint64_t bit = 1ull << g;
+    p->count[g] = &st[i].count;
+    uint64_t lo = fire_after(r), hi = fire_until(r);
+    p->fire_after[g] = lo;
+    p->fire_span[g] = hi < lo ? 0 : hi == UINT64_MAX ? UINT64_MAX : hi - lo + 1;
+    p->fire_step[g] = r->when_step > 1 ? r->when_step : 1;
+    p->after_bytes[g] = r->after_bytes;
+    p->match[g] = r;
+    for (unsigned c = 0; c < SS_NCALLS; c++)
+        if (r->calls & SS_CALL_BIT(c))
+            p->calls[c] |= bit;
+    for (int t = 0; t < SS_TYPE_INDEXES; t++)
+        if (!(r->conds & SS_COND_TYPE) || (r->types & type_bit(t)))
+            p->type_ok[t] |= bit;
+    for (int f = 0; f < SS_FAMILY_INDEXES; f++)
+        if (!(r->conds & SS_COND_FAMILY) || (r->families & family_bit(f)))
+            p->family_ok[f] |= bit;
+    if (r->conds & SS_COND_AFTER) {
+        p->after |= bit;
+        p->count_bytes = 1;
+        if (r->after_bytes > p->after_max)
+            p->after_max = r->after_bytes;
+    }
+    if (tests_place(r))
+        p->other |= bit;
+}
+
+/* Widen group g's window for another of its rules, r. */
+static void join_group(struct ss_fault_plan *p, unsigned g, const struct ss_rule *r)
+{
+    uint64_t lo = p->fire_after[g];
+    uint64_t hi = p->fire_span[g] == UINT64_MAX ? UINT64_MAX : lo + p->fire_span[g] - 1;
+    int empty = p->fire_span[g] == 0;
+    uint64_t rlo = fire_after(r), rhi = fire_until(r);
+    if (rhi < rlo) /* a window that holds no call adds nothing */
+        return;
+    if (empty) {
+        lo = rlo;
+        hi = rhi;
+    } else {
+        lo = rlo < lo ? rlo : lo;
+        hi = rhi > hi ? rhi : hi;
+    }
+    p->fire_after[g] = lo;
+    p->fire_span[g] = hi == UINT64_MAX ? UINT64_MAX : hi - lo + 1;
+    p->fire_step[g] = 1; /* two rules' steps: ss_faults_pick tests each */
+}
+
 void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct ss_rule_state *st,
                     unsigned n, uint64_t seed, int share)
 {
@@ -267,44 +342,32 @@ void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct
     p->st = st;
     p->n = n > SS_MAX_RULES ? SS_MAX_RULES : n;
     p->seed = seed;
+    p->id = 1;
     for (unsigned i = 0; i < p->n; i++) {
         const struct ss_rule *r = &rules[i];
-        unsigned g = 0;
-        while (g < ngroups && !(share && same_match(p->match[g], r)))
-            g++;
-        p->group_of[i] = (unsigned char)g;
         for (unsigned c = 0; c < SS_NCALLS; c++)
             if (r->calls & SS_CALL_BIT(c))
                 p->needs[c] |= rule_needs(r);
         p->teardown |= r->calls & SS_CALLS_TEARDOWN;
-        if (g < ngroups) {
-            if (fire_after(r) < p->fire_after[g])
-                p->fire_after[g] = fire_after(r);
-            continue;
+    }
+    /* Two passes: the groups that test where a call goes first (their
+     * numbers are the low bits of a descriptor's verdict), then the rest. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < p->n; i++) {
+            const struct ss_rule *r = &rules[i];
+            if (tests_place(r) != (pass == 0))
+                continue;
+            unsigned g = 0;
+            while (g < ngroups && !(share && same_match(p->match[g], r)))
+                g++;
+            p->group_of[i] = (unsigned char)g;
+            if (g < ngroups) {
+                join_group(p, g, r);
+                continue;
+            }
+            ngroups++;
+            new_group(p, g, i, st);
         }
-        /* A new group. */
-        uint64_t bit = 1ull << g;
-        ngroups++;
-        p->count[g] = &st[i].count;
-        p->fire_after[g] = fire_after(r);
-        p->after_bytes[g] = r->after_bytes;
-        p->match[g] = r;
-        for (unsigned c = 0; c < SS_NCALLS; c++)
-            if (r->calls & SS_CALL_BIT(c))
-                p->calls[c] |= bit;
-        for (int t = 0; t < SS_TYPE_INDEXES; t++)
-            if (!(r->conds & SS_COND_TYPE) || (r->types & type_bit(t)))
-                p->type_ok[t] |= bit;
-        for (int f = 0; f < SS_FAMILY_INDEXES; f++)
-            if (!(r->conds & SS_COND_FAMILY) || (r->families & family_bit(f)))
-                p->family_ok[f] |= bit;
-        if (r->conds & SS_COND_AFTER) {
-            p->after |= bit;
-            if (r->after_bytes > p->after_max)
-                p->after_max = r->after_bytes;
-        }
-        if (r->conds & (SS_COND_FD | SS_COND_PEER | SS_COND_PORT))
-            p->other |= bit;
     }
 }
 

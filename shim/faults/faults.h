@@ -107,6 +107,9 @@ int ss_rule_matches(const struct ss_rule *r, const struct ss_fault_call *c);
  * than K messages, drop on a datagram or raw socket; error= and delay=
  * always. On success *keep holds short='s byte count. */
 int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep);
+/* The conditions of where a call goes alone: fd=, peer= and port= (dest
+ * NULL: none known, which no peer= or port= matches). */
+int ss_rule_matches_place(const struct ss_rule *r, int fd, const struct sockaddr *dest, socklen_t destlen);
 /* The address condition alone: does dest match peer=ADDR[:PORT]? */
 int ss_peer_matches(const struct ss_rule *r, const struct sockaddr *dest, socklen_t destlen);
 
@@ -141,10 +144,16 @@ static inline unsigned ss_family_index(int family)
     return (unsigned)family < SS_FAMILY_INDEXES ? (unsigned)family : 0;
 }
 
+/* Groups are numbered with the groups that test fd=, peer= or port= first,
+ * so that a descriptor's verdict on the first SS_VERDICT_GROUPS of them
+ * fits in a word beside the plan's id (fdtable.h, path.h). */
+#define SS_VERDICT_GROUPS 32
+
 struct ss_fault_plan {
     const struct ss_rule *rule;
     struct ss_rule_state *st;
     unsigned n;
+    uint32_t id; /* nonzero, unique among the plans installed in this process (descriptor verdicts) */
     uint64_t seed;
     unsigned char group_of[SS_MAX_RULES];      /* rule -> group */
     uint64_t calls[SS_NCALLS];                 /* groups whose rules name the call */
@@ -152,14 +161,21 @@ struct ss_fault_plan {
     uint64_t family_ok[SS_FAMILY_INDEXES];     /* by ss_family_index */
     uint64_t after;                            /* groups with after= */
     uint64_t after_max;                        /* their largest after=: beyond it, all pass */
-    uint64_t other;                            /* groups with fd=, peer= or port= */
+    uint64_t other;                            /* groups with fd=, peer= or port= (the lowest numbers) */
     uint64_t *count[SS_MAX_RULES];             /* group -> its counter */
-    uint64_t fire_after[SS_MAX_RULES];         /* its rules' smallest when_first - 1: a call that finds
-                                                  the counter below it fires none of them */
+    /* Group g's `when` window, on the counter as a call finds it (its count
+     * minus one): its rules may fire only when count - 1 - fire_after[g] <
+     * fire_span[g] (one unsigned compare: below the window wraps to a large
+     * number) and, with fire_step[g] > 1, divides by it. A group whose
+     * rules are all past their window costs a compare, as one not yet due. */
+    uint64_t fire_after[SS_MAX_RULES];         /* its rules' smallest when_first - 1 */
+    uint64_t fire_span[SS_MAX_RULES];          /* its rules' largest when_last - fire_after */
+    uint64_t fire_step[SS_MAX_RULES];          /* its one rule's when_step, else 1 */
     uint64_t after_bytes[SS_MAX_RULES];        /* its after= */
     const struct ss_rule *match[SS_MAX_RULES]; /* its first rule (its conditions) */
     unsigned needs[SS_NCALLS];                 /* facts the call must gather (ss_fault_needs) */
     unsigned teardown;                         /* SS_CALLS_TEARDOWN bits some rule names */
+    int count_bytes;                           /* some rule has after=: every call counts its bytes */
 };
 
 /* Prepare rules[0..n) with their states st for deciding. With `share`, rules
@@ -208,13 +224,16 @@ static inline uint64_t ss_faults_match(const struct ss_fault_plan *p, enum ss_ca
 
 /* Count a call in the groups m (those that match it, atomically) and return
  * whether some rule may fire; only then are counts set. The common case is,
- * per group, one atomic add and a compare: no rule of the group can fire
- * yet. */
+ * per group, one atomic add and a compare: the call is outside the group's
+ * `when` window (not yet due, or past it). */
 static inline uint64_t ss_faults_count_group(const struct ss_fault_plan *p, unsigned g,
                                              struct ss_fault_counts *counts)
 {
     uint64_t before = __atomic_fetch_add(p->count[g], 1, __ATOMIC_RELAXED);
-    if (__builtin_expect(before < p->fire_after[g], 1))
+    uint64_t into = before - p->fire_after[g];
+    if (__builtin_expect(into >= p->fire_span[g], 1))
+        return 0;
+    if (__builtin_expect(p->fire_step[g] > 1, 0) && into % p->fire_step[g])
         return 0;
     counts->count[g] = before + 1;
     return 1ull << g;

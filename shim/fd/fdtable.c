@@ -114,6 +114,7 @@ static void start_over(struct ss_fd_entry *e, uint64_t kind, uint64_t cookie)
 {
     __atomic_store_n(&e->bytes, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&e->cookie, cookie, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->verdict, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&e->state, kind, __ATOMIC_RELEASE);
 }
 
@@ -219,7 +220,8 @@ void ss_fd_closed_range(unsigned first, unsigned last)
         unsigned lo = c == first >> SS_FD_CHUNK_SHIFT ? first & (SS_FD_CHUNK - 1) : 0;
         unsigned hi = c == last >> SS_FD_CHUNK_SHIFT ? last & (SS_FD_CHUNK - 1) : SS_FD_CHUNK - 1;
         for (unsigned i = lo; i <= hi; i++)
-            if (load(&chunk[i]) || __atomic_load_n(&chunk[i].bytes, __ATOMIC_RELAXED))
+            if (load(&chunk[i]) || __atomic_load_n(&chunk[i].bytes, __ATOMIC_RELAXED) ||
+                __atomic_load_n(&chunk[i].verdict, __ATOMIC_RELAXED))
                 start_over(&chunk[i], 0, 0);
     }
 }
@@ -234,6 +236,9 @@ void ss_fd_closed(int fd, uint64_t seen)
         __atomic_store_n(&e->bytes, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&e->cookie, 0, __ATOMIC_RELAXED);
     }
+    /* Whatever the state word says: a verdict made at the old number must
+     * not be found by the next socket there. */
+    __atomic_store_n(&e->verdict, 0, __ATOMIC_RELAXED);
 }
 
 void ss_fd_not_socket(int fd)
@@ -267,10 +272,12 @@ void ss_fd_duplicated(int oldfd, int newfd)
     if (!n)
         return;
     if (!o) {
+        __atomic_store_n(&n->verdict, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&n->state, 0, __ATOMIC_RELEASE);
         return;
     }
     __atomic_store_n(&n->bytes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&n->verdict, 0, __ATOMIC_RELAXED); /* fd= differs */
     /* The same open file, so the same socket and cookie. */
     __atomic_store_n(&n->cookie, __atomic_load_n(&o->cookie, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
     /* Copy until the source is stable: a setsockopt(SO_NOSIGPIPE) racing in
@@ -333,6 +340,30 @@ int ss_fd_set_nosigpipe(int fd, int on)
                 set_bit(&chunk[i], on);
     }
     return 0;
+}
+
+struct ss_fd_entry *ss_fd_entry_make(int fd)
+{
+    return ensure(fd);
+}
+
+void ss_fd_connected(int fd)
+{
+    struct ss_fd_entry *e = lookup(fd);
+    if (!e)
+        return;
+    __atomic_store_n(&e->verdict, 0, __ATOMIC_RELEASE);
+    uint64_t group = load(e) >> SS_FD_GROUP_SHIFT;
+    if (!group)
+        return;
+    /* The socket's other descriptors: a scan, as for SO_NOSIGPIPE (only
+     * descriptors that were ever dup'ed have a group). */
+    for (unsigned c = 0; c < SS_FD_NCHUNKS; c++) {
+        struct ss_fd_entry *chunk = __atomic_load_n(&ss_fd_chunks[c], __ATOMIC_ACQUIRE);
+        for (unsigned i = 0; chunk && i < SS_FD_CHUNK; i++)
+            if (load(&chunk[i]) >> SS_FD_GROUP_SHIFT == group)
+                __atomic_store_n(&chunk[i].verdict, 0, __ATOMIC_RELEASE);
+    }
 }
 
 void ss_fd_add_bytes(int fd, struct ss_fd_entry *e, uint64_t n)

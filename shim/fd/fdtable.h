@@ -38,7 +38,7 @@
 
 #include <stdint.h>
 
-#define SS_FD_CHUNK_SHIFT 10 /* 1024 entries (24 KiB) per chunk */
+#define SS_FD_CHUNK_SHIFT 10 /* 1024 entries (32 KiB) per chunk */
 #define SS_FD_CHUNK       (1 << SS_FD_CHUNK_SHIFT)
 #define SS_FD_LIMIT       (1 << 24) /* descriptors tracked; above: probed every time, no SO_NOSIGPIPE */
 #define SS_FD_NCHUNKS     (SS_FD_LIMIT / SS_FD_CHUNK)
@@ -79,6 +79,12 @@ struct ss_fd_entry {
     uint64_t state;
     uint64_t bytes;
     uint64_t cookie;
+    /* The rules' verdict on this descriptor (path.h): the id of the plan it
+     * was made under (high 32 bits; 0: none yet) and which of that plan's
+     * first 32 groups pass their fd=, peer= and port= conditions for the
+     * connected peer (low 32 bits). Reset whenever the peer may have changed
+     * (connect, accept, dup, close, a new socket at the number). */
+    uint64_t verdict;
 };
 
 /* The directory of chunks; NULL until a descriptor in the chunk is recorded. */
@@ -186,6 +192,15 @@ void ss_fd_not_socket(int fd);
 /* Emulated SO_NOSIGPIPE: set or clear on fd and on every descriptor of its
  * group. Returns 0, or ENOMEM when fd cannot be tracked. errno preserved. */
 int ss_fd_set_nosigpipe(int fd, int on);
+
+/* fd was connected (or disconnected, AF_UNSPEC): its peer, and that of
+ * every descriptor of its dup group, may have changed; their verdicts are
+ * made again on their next call. No system call. */
+void ss_fd_connected(int fd);
+
+/* fd's entry, made if needed (its chunk mapped: the first time only); NULL
+ * when fd is out of range or memory is short. errno preserved. */
+struct ss_fd_entry *ss_fd_entry_make(int fd);
 
 /* Bytes fd has sent successfully (for fault rules' after=BYTES). e is fd's
  * entry as looked up before the call, or NULL (then it is made). */

@@ -8,7 +8,6 @@
 
 #include "fdtable.h"
 #include "flags.h"
-#include "quick.h"
 #include "sigpipe.h"
 #include "stages.h"
 #include "state.h"
@@ -16,11 +15,10 @@
 void ss_stages_init(void)
 {
     (void)ss_flags_style_known(ss_cfg.style); /* builds the flag maps now, not on a first call */
-    ss_quick_init();
-    ss_stage_faults_init(); /* opens the quick lane */
+    ss_stage_faults_init();
 }
 
-int ss_stage_flags_full(struct ss_request *rq, struct ss_fd_ref *fd)
+int ss_stage_flags_full(struct ss_request *rq, struct ss_fd_ref *fd, int add)
 {
     if (rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV) {
         rq->flags = ss_write_flags(rq->fd);
@@ -43,9 +41,7 @@ int ss_stage_flags_full(struct ss_request *rq, struct ss_fd_ref *fd)
             flags = ss_flags_for_socket(flags, ss_fd_family(st), ss_fd_type(st), &rq->eof);
         }
     }
-    if (ss_cfg.nosigpipe || (fd->st & SS_FD_NOSIGPIPE))
-        flags |= MSG_NOSIGNAL;
-    rq->flags = flags;
+    rq->flags = flags | add;
     return 0;
 }
 

@@ -2,8 +2,8 @@
 #ifndef SENDSHIM_EXPORT_H
 #define SENDSHIM_EXPORT_H
 
+#include "path.h"
 #include "pipeline.h"
-#include "quick.h"
 #include "real.h"
 
 /* Our definitions of libc functions are the library's only exports (with the

@@ -208,6 +208,8 @@ __attribute__((constructor)) static void ss_init(void)
      * this constructor ran (from another library's) keeps its reason. */
     if (ss_config_any(&ss_cfg))
         ss_activate(SS_ACTIVE_ENV);
+    else
+        ss_policy_refresh(); /* the environment is known now: compile it */
     errno = saved;
 }
 

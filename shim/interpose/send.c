@@ -3,28 +3,30 @@
 
 #include "export.h"
 
-/* The configured path, apart so the fast path needs no stack frame: with
- * nothing configured a call costs a load and two tests before it reaches
- * libc. A call no stage rewrites takes the quick lane (quick.h). */
-static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size_t len, int flags)
+/* The path past the front word (path.h), apart so the early exit needs no
+ * stack frame. */
+static __attribute__((noinline)) ssize_t send_step(int fd, const void *buf, size_t len, int flags)
 {
-    struct ss_quick quick;
-    struct ss_lane lane;
-    enum ss_lane_kind lane_kind = ss_quick(SS_CALL_SEND, fd, flags, 1, 0, &quick, &lane);
-    if (lane_kind == SS_LANE_QUICK)
-        return ss_quick_done(&quick, SS_REAL(send)(fd, buf, len, quick.flags));
+    struct ss_path path;
+    enum ss_step step = ss_path_step(SS_CALL_SEND, fd, flags, 1, NULL, 0, &path);
+    if (step == SS_STEP_FORWARD) {
+        ssize_t ret = SS_REAL(send)(fd, buf, len, path.flags);
+        ss_path_done(SS_CALL_SEND, fd, &path, flags, ret, (uint64_t)ret);
+        return ret;
+    }
     struct ss_request rq;
     ss_request_start(&rq, SS_CALL_SEND, fd, flags);
     rq.buf = buf;
     rq.len = len;
-    return ss_process_lane(&rq, &lane, lane_kind);
+    return step == SS_STEP_FIRE ? ss_process_fire(&rq, &path) : ss_process_stages(&rq, &path);
 }
 
 SS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-    if (SS_LIKELY(!SS_ACTIVE() && !(flags & SS_FLAGS_NEED_PIPELINE)))
-        return SS_REAL(send)(fd, buf, len, flags);
-    return send_slow(fd, buf, len, flags);
+    uint64_t front = ss_front_load(SS_CALL_SEND);
+    if (SS_LIKELY(ss_front_exits(front, flags)))
+        return SS_REAL(send)(fd, buf, len, ss_front_flags(front, flags));
+    return send_step(fd, buf, len, flags);
 }
 
 /* glibc exports __send too (libc-internal callers and some programs use it);

@@ -3,23 +3,26 @@
 #include <sys/socket.h>
 
 #include "export.h"
-#include "normalize.h"
+#include "stages.h"
 
-static __attribute__((noinline)) int sendmmsg_slow(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-    struct ss_quick quick;
-    struct ss_lane lane;
-    enum ss_lane_kind lane_kind =
-        ss_quick(SS_CALL_SENDMMSG, fd, flags, ss_quick_batch_plain(vec, vlen), vlen, &quick, &lane);
-    if (lane_kind == SS_LANE_QUICK) {
+    struct ss_path path;
+    int plain = vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_plain(vec, vlen) == vlen;
+    const struct sockaddr *dest =
+        plain && vlen && vec[0].msg_hdr.msg_name && vec[0].msg_hdr.msg_namelen ? vec[0].msg_hdr.msg_name : NULL;
+    enum ss_step step =
+        ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, dest, dest ? vec[0].msg_hdr.msg_namelen : 0, &path);
+    if (step == SS_STEP_FORWARD) {
         /* musl's sendmmsg is a loop of sendmsg: a batch sent in part returns
          * its count with the failed message's errno set. A success leaves
-         * errno as the program had it (SPEC 4), as the pipeline does. */
+         * errno as the program had it (SPEC 4), as the stages do. */
         int saved_errno = errno;
-        int ret = SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)quick.flags);
+        int ret = SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)path.flags);
         if (ret >= 0)
             errno = saved_errno;
-        return ss_quick_done_batch(&quick, vec, ret);
+        ss_path_done(SS_CALL_SENDMMSG, fd, &path, flags, ret, ret > 0 ? ss_batch_sent(vec, (unsigned)ret) : 0);
+        return ret;
     }
     struct ss_request rq;
     ss_request_start(&rq, SS_CALL_SENDMMSG, fd, flags);
@@ -28,16 +31,17 @@ static __attribute__((noinline)) int sendmmsg_slow(int fd, struct mmsghdr *vec, 
     struct ss_norm_frame frame;
     ss_norm_frame_init(&frame);
     rq.norm = &frame;
-    return (int)ss_process_lane(&rq, &lane, lane_kind);
+    return (int)(step == SS_STEP_FIRE ? ss_process_fire(&rq, &path) : ss_process_stages(&rq, &path));
 }
 
 SS_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, ss_mmsg_flags_t flags)
 {
-    /* Unlike sendmsg, control data does not send a batch down the pipeline
-     * when nothing is configured: finding it means reading every message
-     * (about 9 instructions each), which the fast path cannot afford. Any
-     * SENDSHIM_* variable set (SENDSHIM_FLAGS=linux will do) turns it on. */
-    if (SS_LIKELY(!SS_ACTIVE() && !((int)flags & SS_FLAGS_NEED_PIPELINE)))
-        return SS_REAL(sendmmsg)(fd, vec, vlen, flags);
-    return sendmmsg_slow(fd, vec, vlen, (int)flags);
+    /* Unlike sendmsg, control data does not send a batch on when nothing is
+     * configured: finding it means reading every message (about 9
+     * instructions each), which the early exit cannot afford. Any SENDSHIM_*
+     * variable set (SENDSHIM_FLAGS=linux will do) turns it on (policy.c). */
+    uint64_t front = ss_front_load(SS_CALL_SENDMMSG);
+    if (SS_LIKELY(ss_front_exits(front, (int)flags)))
+        return SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)ss_front_flags(front, (int)flags));
+    return sendmmsg_step(fd, vec, vlen, (int)flags);
 }

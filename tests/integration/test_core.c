@@ -45,6 +45,7 @@ Test(core, exports_are_exactly_the_interposed_functions_and_the_api)
         "close",
         "close_range",
         "closefrom",
+        "connect",
         "dup",
         "dup2",
         "dup3",

@@ -1,0 +1,162 @@
+/* path.h - the one path of a send-family call (SPEC 4), up to the stages.
+ *
+ *   front word    policy.h: leave at once, with the flags every call of the
+ *                 kind gets, when neither the call's flags nor the
+ *                 configuration can change anything else (the wrapper)
+ *   descriptor    ss_path_step: the descriptor's entry, looked up once, its
+ *                 MSG_NOSIGNAL; the rules' groups that can match it (cached
+ *                 per descriptor and plan for fd=, peer=, port=); the call
+ *                 counted in them
+ *   stages        pipeline.c: normalize -> flags -> faults -> forward, for a
+ *                 call whose message or flags need them, or on which a rule
+ *                 may fire
+ *
+ * Each step is the only place its decision is made; a later step starts
+ * from what the earlier ones found (struct ss_path) and never decides it
+ * again. A call leaves at the first step after which nothing can change it. */
+#ifndef SENDSHIM_PATH_H
+#define SENDSHIM_PATH_H
+
+#include <sys/socket.h>
+
+#include "control.h"
+#include "faults.h"
+#include "fdtable.h"
+#include "policy.h"
+#include "request.h"
+#include "stats.h"
+
+/* The options of the descriptor step, compiled with the front words. */
+#define SS_STEP_STATS  1u /* count every call (SENDSHIM_STATS, live control) */
+#define SS_STEP_STAGES 2u /* every call takes the stages (SENDSHIM_TRACE writes a line per call) */
+extern unsigned ss_step_opts;
+
+/* What one call found on its way (on the wrapper's stack). */
+struct ss_path {
+    unsigned opts;  /* ss_step_opts as the call found it */
+    int add;        /* flag bits the call gets: the front word's, and SO_NOSIGPIPE's MSG_NOSIGNAL */
+    int flags;      /* the flags for the kernel (SS_STEP_FORWARD) */
+    struct ss_fd_ref fd;
+    /* The rules in force while the call may still need them (SS_STEP_FIRE:
+     * held in `slot` until the fault stage has copied what it needs). */
+    const struct ss_fault_plan *plan;
+    unsigned slot;
+    struct ss_fault_counts counts; /* SS_STEP_FIRE: the groups that may fire, and the calls' counts */
+};
+
+enum ss_step {
+    SS_STEP_FORWARD, /* nothing can change the call but path->flags: libc, then ss_path_done */
+    SS_STEP_FIRE,    /* counted, and a rule may fire on it: ss_process_fire */
+    SS_STEP_STAGES,  /* its message or flags need the stages: ss_process_stages */
+};
+
+/* The rules in force, held for reading (ss_faults_leave releases), or NULL
+ * (nothing held) when none is (fault_store.c). */
+const struct ss_fault_plan *ss_faults_hold(unsigned *slot);
+void ss_faults_leave(unsigned slot);
+
+/* The verdict of plan p on descriptor fd for its connected peer: made (one
+ * getpeername) and stored in its entry, once per descriptor, plan and
+ * connect. Returns the word as stored (fdtable.h). errno preserved. */
+uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref *r);
+
+/* The groups of m that test fd=, peer= or port= and pass for a call to
+ * dest (an address the call names), or, among groups past the verdict's 32,
+ * for the connected peer (asked of the kernel: README Limits). */
+uint64_t ss_path_place_slow(const struct ss_fault_plan *p, uint64_t m, int fd, const struct sockaddr *dest,
+                            socklen_t destlen);
+
+/* The groups of plan p that match a call of this kind on fd, with the
+ * address the call names (dest, or NULL: its connected peer). No system
+ * call but the descriptor's first probe and first verdict. */
+static inline uint64_t ss_path_groups(const struct ss_fault_plan *p, enum ss_call call, int fd,
+                                      struct ss_fd_ref *r, const struct sockaddr *dest, socklen_t destlen)
+{
+    uint64_t st = r->st;
+    if (__builtin_expect((p->needs[call] & SS_NEED_SOCK) && !(st & SS_FD_KNOWN), 0))
+        st = ss_fd_ref_probe(r, fd); /* the descriptor's first call */
+    /* The state word's type and family are the plan's indexes as they are:
+     * both 0 unless the descriptor is a known socket (fdtable.h). */
+    _Static_assert(SS_FD_TYPE_MASK + 1 == SS_TYPE_INDEXES && SS_FD_FAMILY_MASK + 1 == SS_FAMILY_INDEXES,
+                   "the plan's tables are indexed by the state word's fields");
+    uint64_t m = p->calls[call] & p->type_ok[(st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK] &
+                 p->family_ok[(st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK];
+    if (__builtin_expect((m & p->after) != 0, 0)) {
+        uint64_t sent = r->e ? __atomic_load_n(&r->e->bytes, __ATOMIC_RELAXED) : 0;
+        for (uint64_t rest = sent > p->after_max ? 0 : m & p->after; rest; rest &= rest - 1) {
+            unsigned g = (unsigned)__builtin_ctzll(rest);
+            if (!(sent > p->after_bytes[g]))
+                m &= ~(1ull << g);
+        }
+    }
+    if (__builtin_expect((m & p->other) != 0, 0)) {
+        if (dest)
+            return ss_path_place_slow(p, m, fd, dest, destlen);
+        uint64_t v = r->e ? __atomic_load_n(&r->e->verdict, __ATOMIC_ACQUIRE) : 0;
+        if (__builtin_expect((uint32_t)(v >> 32) != p->id, 0))
+            v = ss_path_verdict(p, fd, r);
+        uint64_t low = p->other & 0xffffffffu; /* groups the verdict holds */
+        m &= ~(low & ~(uint64_t)(uint32_t)v);
+        if (__builtin_expect((m & p->other & ~low) != 0, 0))
+            m = ss_path_place_slow(p, m, fd, NULL, 0);
+    }
+    return m;
+}
+
+/* The descriptor step of a send, sendto, sendmsg or sendmmsg whose front
+ * word did not let it leave: `plain` says its message (or batch) needs no
+ * normalizing (send and sendto: 1); dest is the address it names (NULL:
+ * none). Touches no errno. Inline in the wrappers, where the call kind is
+ * a constant. */
+static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, int plain,
+                                        const struct sockaddr *dest, socklen_t destlen, struct ss_path *pa)
+{
+    /* Attached to a control file: a changed rule set is picked up first. */
+    ss_control_poll();
+    uint64_t front = ss_front_load(call);
+    pa->opts = __atomic_load_n(&ss_step_opts, __ATOMIC_RELAXED);
+    ss_fd_ref_init(&pa->fd, fd);
+    pa->add = (int)(front >> 32) | ((pa->fd.st & SS_FD_NOSIGPIPE) ? MSG_NOSIGNAL : 0);
+    pa->plan = NULL;
+    if (!plain || (flags & (int)(uint32_t)front) || (pa->opts & SS_STEP_STAGES))
+        return SS_STEP_STAGES;
+    pa->flags = flags | pa->add;
+    unsigned slot;
+    const struct ss_fault_plan *p = ss_faults_hold(&slot);
+    if (!p)
+        return SS_STEP_FORWARD;
+    uint64_t m = p->calls[call] ? ss_path_groups(p, call, fd, &pa->fd, dest, destlen) : 0;
+    if (__builtin_expect(!ss_faults_count_groups(p, m, &pa->counts), 1)) {
+        ss_faults_leave(slot);
+        return SS_STEP_FORWARD;
+    }
+    pa->plan = p;
+    pa->slot = slot;
+    return SS_STEP_FIRE;
+}
+
+/* After a call the wrapper forwarded (SS_STEP_FORWARD): the descriptor's
+ * byte count (after=) and the statistics. `sent` is what it sent (ret, or
+ * a sendmmsg's bytes). Returns ret; errno as libc left it. */
+void ss_path_count_stats(enum ss_call call, const struct ss_path *pa, int flags_in, ssize_t ret, uint64_t sent);
+static inline void ss_path_done(enum ss_call call, int fd, const struct ss_path *pa, int flags_in, ssize_t ret,
+                                uint64_t sent)
+{
+    if (ret > 0) {
+        if (pa->fd.e)
+            __atomic_fetch_add(&pa->fd.e->bytes, sent, __ATOMIC_RELAXED);
+        else
+            ss_fd_add_bytes(fd, NULL, sent); /* the descriptor's first: its entry is made */
+    }
+    if (__builtin_expect(pa->opts & SS_STEP_STATS, 0))
+        ss_path_count_stats(call, pa, flags_in, ret, sent);
+}
+
+/* The stages, for a call the step sent there (SS_STEP_STAGES) or counted
+ * (SS_STEP_FIRE), and for write and writev (ss_process, which does the
+ * step's part itself). Return what the call returns, errno set as the call
+ * would (pipeline.c). */
+ssize_t ss_process_stages(struct ss_request *rq, struct ss_path *pa);
+ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa);
+
+#endif
