@@ -27,8 +27,8 @@
 #include "stats.h"
 
 /* The options of the descriptor step, compiled with the front words. */
-#define SS_STEP_STATS  1u /* count every call (SENDSHIM_STATS, live control) */
-#define SS_STEP_STAGES 2u /* every call takes the stages (SENDSHIM_TRACE writes a line per call) */
+#define SS_OPT_STATS  1u /* count every call (SENDSHIM_STATS, live control) */
+#define SS_OPT_STAGES 2u /* every call takes the stages (SENDSHIM_TRACE writes a line per call) */
 extern unsigned ss_step_opts;
 
 /* What one call found on its way (on the wrapper's stack). */
@@ -49,11 +49,6 @@ enum ss_step {
     SS_STEP_FIRE,    /* counted, and a rule may fire on it: ss_process_fire */
     SS_STEP_STAGES,  /* its message or flags need the stages: ss_process_stages */
 };
-
-/* The rules in force, held for reading (ss_faults_leave releases), or NULL
- * (nothing held) when none is (fault_store.c). */
-const struct ss_fault_plan *ss_faults_hold(unsigned *slot);
-void ss_faults_leave(unsigned slot);
 
 /* The verdict of plan p on descriptor fd for its connected peer: made (one
  * getpeername) and stored in its entry, once per descriptor, plan and
@@ -118,7 +113,7 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
     ss_fd_ref_init(&pa->fd, fd);
     pa->add = (int)(front >> 32) | ((pa->fd.st & SS_FD_NOSIGPIPE) ? MSG_NOSIGNAL : 0);
     pa->plan = NULL;
-    if (!plain || (flags & (int)(uint32_t)front) || (pa->opts & SS_STEP_STAGES))
+    if (!plain || (flags & (int)(uint32_t)front) || (pa->opts & SS_OPT_STAGES))
         return SS_STEP_STAGES;
     pa->flags = flags | pa->add;
     unsigned slot;
@@ -148,7 +143,7 @@ static inline void ss_path_done(enum ss_call call, int fd, const struct ss_path 
         else
             ss_fd_add_bytes(fd, NULL, sent); /* the descriptor's first: its entry is made */
     }
-    if (__builtin_expect(pa->opts & SS_STEP_STATS, 0))
+    if (__builtin_expect(pa->opts & SS_OPT_STATS, 0))
         ss_path_count_stats(call, pa, flags_in, ret, sent);
 }
 

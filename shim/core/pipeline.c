@@ -54,7 +54,7 @@ static ssize_t finish(struct ss_request *rq, struct ss_path *pa, ssize_t ret, in
 {
     if (ret >= 0)
         ss_stage_after_success(rq, &pa->fd, ret);
-    if (pa->opts & SS_STEP_STATS) {
+    if (pa->opts & SS_OPT_STATS) {
         ss_stats_count(rq, ret);
         ss_stage_normalize_count(rq, ret);
     }
@@ -78,32 +78,13 @@ static ssize_t run(struct ss_request *rq, struct ss_path *pa, struct ss_fault *f
     return finish(rq, pa, ret, ret < 0 ? errno : 0, saved_errno);
 }
 
-/* The address a request names, if any (else its connected peer counts). */
-static const struct sockaddr *named_dest(const struct ss_request *rq, socklen_t *len)
-{
-    const struct sockaddr *a = NULL;
-    socklen_t alen = 0;
-    if (rq->call == SS_CALL_SENDTO) {
-        a = rq->addr;
-        alen = rq->addrlen;
-    } else if (rq->call == SS_CALL_SENDMSG && rq->msg) {
-        a = rq->msg->msg_name;
-        alen = rq->msg->msg_namelen;
-    } else if (rq->call == SS_CALL_SENDMMSG && rq->vec && rq->vlen) {
-        a = rq->vec[0].msg_hdr.msg_name;
-        alen = rq->vec[0].msg_hdr.msg_namelen;
-    }
-    *len = alen;
-    return a && alen ? a : NULL;
-}
-
 /* The facts the fault stage gives the rules of a call counted in p. */
 static void call_facts(const struct ss_request *rq, struct ss_path *pa, const struct ss_fault_plan *p,
                        struct ss_fault_call *c)
 {
     ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, &pa->fd, p->needs[rq->call],
                    c);
-    c->dest = named_dest(rq, &c->destlen);
+    c->dest = ss_faults_named_dest(rq, &c->destlen);
 }
 
 /* The fault stage's counting, for a call that came through the stages:
@@ -121,7 +102,7 @@ static const struct ss_fault_plan *count_call(struct ss_request *rq, struct ss_p
     uint64_t m = 0;
     if (p->calls[rq->call]) {
         socklen_t destlen;
-        const struct sockaddr *dest = named_dest(rq, &destlen);
+        const struct sockaddr *dest = ss_faults_named_dest(rq, &destlen);
         m = ss_path_groups(p, rq->call, rq->fd, &pa->fd, dest, destlen);
         /* write and writev are ours only on sockets. */
         if ((rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV) && !ss_fd_is_socket(pa->fd.st))

@@ -66,7 +66,7 @@ static void compile(uint64_t *front, unsigned *opts)
         unsigned low = slow | ((step & SS_CALL_BIT(c)) ? SS_FRONT_STEP : 0);
         front[c] = add << 32 | low;
     }
-    *opts = (active && ss_cfg.count ? SS_STEP_STATS : 0) | (active && ss_cfg.trace ? SS_STEP_STAGES : 0);
+    *opts = (active && ss_cfg.count ? SS_OPT_STATS : 0) | (active && ss_cfg.trace ? SS_OPT_STAGES : 0);
 }
 
 void ss_policy_refresh(void)

@@ -271,33 +271,6 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
     return SS_FAULT_FORWARD;
 }
 
-/* The stage's general path (stages.h has the front). */
-ssize_t ss_stage_faults_full(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f)
-{
-    unsigned slot;
-    const struct ss_fault_plan *p = ss_faults_plan_in_force(&slot);
-    if (__builtin_expect(!p, 1))
-        return SS_FAULT_FORWARD;
-    /* No rule names the call; a NULL msghdr or vector goes to the kernel,
-     * which says EFAULT. */
-    if (!p->calls[rq->call] || (rq->call == SS_CALL_SENDMSG && !rq->msg) ||
-        (rq->call == SS_CALL_SENDMMSG && !rq->vec && rq->vlen)) {
-        ss_faults_leave(slot);
-        return SS_FAULT_FORWARD;
-    }
-
-    /* Only the facts the rules naming this call need. */
-    unsigned needs = p->needs[rq->call];
-    struct sockaddr_storage peer; /* f->call.dest may point here until fired */
-    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, fd, needs, &f->call);
-    if (needs & SS_NEED_DEST)
-        ss_faults_dest_facts(rq, &f->call, &peer);
-    if (__builtin_expect(ss_faults_count(p, &f->call, &f->counts), 0))
-        return ss_stage_faults_fire(rq, fd, f, &f->counts, p, slot);
-    ss_faults_leave(slot);
-    return SS_FAULT_FORWARD;
-}
-
 ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t ret)
 {
     int err = ret < 0 ? errno : 0;
@@ -323,7 +296,7 @@ void ss_faults_teardown(unsigned bit, int fd, struct ss_teardown *t)
 {
     t->rule = -1;
     unsigned slot;
-    const struct ss_fault_plan *p = ss_faults_plan_in_force(&slot);
+    const struct ss_fault_plan *p = ss_faults_hold(&slot);
     if (__builtin_expect(!p, 1))
         return;
     if (!(p->teardown & bit)) {

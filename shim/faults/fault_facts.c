@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fault_internal.h"
+#include "path.h"
 #include "faults.h"
 #include "fdtable.h"
 
@@ -24,11 +25,7 @@ void ss_faults_sock_facts(struct ss_fd_ref *fd, int fdnum, int *type, int *famil
     }
 }
 
-/* Where the call sends: its own address if it names one, else the connected
- * peer. getpeername is a system call, made only for rule sets with peer= or
- * port= conditions, on every such call: the descriptor table has no room to
- * cache a peer address (up to 110 bytes for a unix path) per descriptor. */
-void ss_faults_dest_facts(const struct ss_request *rq, struct ss_fault_call *c, struct sockaddr_storage *peer)
+const struct sockaddr *ss_faults_named_dest(const struct ss_request *rq, socklen_t *len)
 {
     const struct sockaddr *a = NULL;
     socklen_t alen = 0;
@@ -42,18 +39,67 @@ void ss_faults_dest_facts(const struct ss_request *rq, struct ss_fault_call *c, 
         a = rq->vec[0].msg_hdr.msg_name;
         alen = rq->vec[0].msg_hdr.msg_namelen;
     }
-    if (a && alen) {
-        c->dest = a;
-        c->destlen = alen;
-        return;
-    }
+    *len = a ? alen : 0;
+    return a && alen ? a : NULL;
+}
+
+/* The connected peer of fd, asked of the kernel (getpeername), or NULL
+ * (*len 0) when it has none. errno preserved. */
+static const struct sockaddr *connected_peer(int fd, struct sockaddr_storage *peer, socklen_t *len)
+{
     int saved = errno;
-    socklen_t len = sizeof *peer;
-    if (syscall(SYS_getpeername, rq->fd, peer, &len) == 0) {
-        c->dest = (const struct sockaddr *)peer;
-        c->destlen = len;
-    }
+    *len = sizeof *peer;
+    const struct sockaddr *a = NULL;
+    if (syscall(SYS_getpeername, fd, peer, len) == 0)
+        a = (const struct sockaddr *)peer;
+    else
+        *len = 0;
     errno = saved;
+    return a;
+}
+
+/* A descriptor's verdict (path.h): the peer is asked once per descriptor,
+ * plan and connect, not per call. A send racing with a connect of the same
+ * socket in another thread may store the verdict for the peer before the
+ * connect; the next connect or plan makes it again. */
+uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref *r)
+{
+    struct sockaddr_storage peer;
+    socklen_t len;
+    const struct sockaddr *dest = connected_peer(fd, &peer, &len);
+    uint32_t ok = 0;
+    for (uint64_t rest = p->other & 0xffffffffu; rest; rest &= rest - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(rest);
+        if (ss_rule_matches_place(p->match[g], fd, dest, len))
+            ok |= 1u << g;
+    }
+    uint64_t v = (uint64_t)p->id << 32 | ok;
+    if (!r->e) {
+        r->e = ss_fd_entry_make(fd);
+        r->st = ss_fd_load(r->e);
+    }
+    if (r->e)
+        __atomic_store_n(&r->e->verdict, v, __ATOMIC_RELEASE);
+    return v;
+}
+
+uint64_t ss_path_place_slow(const struct ss_fault_plan *p, uint64_t m, int fd, const struct sockaddr *dest,
+                            socklen_t destlen)
+{
+    struct sockaddr_storage peer;
+    uint64_t test = m & p->other;
+    if (!dest) {
+        /* Past the verdict's 32 groups: the peer is asked on every call of
+         * theirs (README Limits). */
+        test &= ~(uint64_t)0xffffffffu;
+        dest = connected_peer(fd, &peer, &destlen);
+    }
+    for (; test; test &= test - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(test);
+        if (!ss_rule_matches_place(p->match[g], fd, dest, destlen))
+            m &= ~(1ull << g);
+    }
+    return m;
 }
 
 uint64_t ss_faults_iov_sum(const struct iovec *iov, size_t n)

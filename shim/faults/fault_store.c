@@ -94,16 +94,14 @@ static unsigned cur;                                  /* the slot in force */
 static struct ss_rule_state initial_st[SS_MAX_RULES]; /* counters of ss_cfg.rules */
 static struct ss_fault_plan initial_plan;             /* of ss_cfg.rules, made by the constructor */
 static int initial_ready;                             /* initial_plan is made */
-/* The send path's first look (stages.h, quick.h): initial_plan (which may
- * hold no rule) from the constructor until a set is given at run time, if
- * the quick lane may open; else NULL. */
-const struct ss_fault_plan *ss_faults_initial SS_HOT;
-/* The fast path's hint (stages.h): once a set was given at run time, its
- * size is in runtime_n and ss_cfg.rules no longer counts. */
-int ss_faults_replaced;
-static unsigned runtime_n;
-static unsigned runtime_calls;       /* SS_CALL_BIT mask of the runtime set's rules */
-static unsigned initial_calls;       /* of ss_cfg.rules */
+/* Once a set was given at run time, ss_cfg.rules no longer counts. */
+static int replaced;
+/* The set in force, as the send path's first look sees it: its number of
+ * rules (0: none, and the path takes no slot), the calls its rules name and
+ * whether one has after= (policy.c compiles these into the front words). */
+static unsigned in_force_n SS_HOT;
+static unsigned in_force_calls;
+static int in_force_count_bytes;
 static pid_t writer_lock;            /* 0, or the thread id of the writer */
 static uint64_t sets_installed;      /* rule sets installed at run time in this process */
 static uint64_t proc_stream;         /* this process's stream id (prng.h) */
@@ -116,17 +114,25 @@ static uint64_t set_seed(uint64_t number)
     return ss_prng_set_seed(ss_cfg.seed, __atomic_load_n(&proc_stream, __ATOMIC_RELAXED), number);
 }
 
-void ss_stage_faults_init(void)
+/* The rule set in force is now `rules[0..n)`: what the front words are
+ * compiled from. The writer's, or the constructor's before any writer. */
+static void set_in_force(const struct ss_rule *rules, unsigned n, const struct ss_fault_plan *p)
 {
     unsigned calls = 0;
-    for (unsigned i = 0; i < ss_cfg.rules.n; i++)
-        calls |= ss_cfg.rules.rule[i].calls;
-    initial_calls = calls;
+    for (unsigned i = 0; i < n; i++)
+        calls |= rules[i].calls;
+    __atomic_store_n(&in_force_calls, calls, __ATOMIC_RELAXED);
+    __atomic_store_n(&in_force_count_bytes, p ? p->count_bytes : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&in_force_n, n, __ATOMIC_RELEASE);
+}
+
+void ss_stage_faults_init(void)
+{
     ss_faults_plan(&initial_plan, ss_cfg.rules.rule, initial_st, ss_cfg.rules.n, set_seed(0), 1);
+    initial_plan.id = 1; /* the sets given at run time are 2, 3, ... */
     __atomic_store_n(&initial_ready, 1, __ATOMIC_RELEASE);
-    /* Opens the quick lane (quick.h), which reports nothing call by call. */
-    if (!ss_cfg.count && !ss_cfg.trace && !__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE))
-        __atomic_store_n(&ss_faults_initial, &initial_plan, __ATOMIC_RELEASE);
+    if (!__atomic_load_n(&replaced, __ATOMIC_ACQUIRE))
+        set_in_force(ss_cfg.rules.rule, ss_cfg.rules.n, &initial_plan);
 }
 
 /* ---- readers ----------------------------------------------------------- */
@@ -157,47 +163,38 @@ static const struct ss_fault_plan *plan_of(unsigned i)
     return set ? &set->plan : NULL;
 }
 
-_Static_assert(SS_FAULT_NO_SLOT == SS_FAULT_SLOTS, "SS_FAULT_NO_SLOT names no slot");
-
-/* The plan in force for this call, with the slot to release (SS_FAULT_NO_SLOT
- * when none was taken), or NULL when no rule is in force. Until a set is
- * given at run time, the constructor's rules are in force; they live in
- * static memory that is never freed, so reading them needs no slot (a call
- * that races with the first sendshim_set_faults() is decided by the old
- * rules, as if it had come first). */
-const struct ss_fault_plan *ss_faults_plan_in_force(unsigned *slot)
+/* One way to read the rules in force, whoever gave them (the environment,
+ * sendshim_set_faults, the control file): announce the reader in the
+ * slot in force, read, leave. The environment's set costs what a set given
+ * at run time costs. */
+const struct ss_fault_plan *ss_faults_hold(unsigned *slot)
 {
-    *slot = SS_FAULT_NO_SLOT;
-    const struct ss_fault_plan *fast = __atomic_load_n(&ss_faults_initial, __ATOMIC_ACQUIRE);
-    if (fast)
-        return fast->n ? fast : NULL;
-    if (!__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE)) {
-        if (!ss_cfg.rules.n || !__atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE))
-            return NULL;
-        return &initial_plan;
-    }
-    if (!__atomic_load_n(&runtime_n, __ATOMIC_RELAXED))
+    if (!__atomic_load_n(&in_force_n, __ATOMIC_ACQUIRE))
         return NULL;
-    *slot = acquire();
-    const struct ss_fault_plan *p = plan_of(*slot);
+    unsigned i = acquire();
+    const struct ss_fault_plan *p = plan_of(i);
     if (!p || !p->n) {
-        release(*slot);
+        release(i);
         return NULL;
     }
+    *slot = i;
     return p;
 }
 
 void ss_faults_leave(unsigned slot)
 {
-    if (slot != SS_FAULT_NO_SLOT)
-        release(slot);
+    release(slot);
 }
 
 unsigned ss_faults_calls(void)
 {
-    if (__atomic_load_n(&ss_faults_replaced, __ATOMIC_ACQUIRE))
-        return __atomic_load_n(&runtime_calls, __ATOMIC_RELAXED);
-    return __atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE) ? initial_calls : 0;
+    return __atomic_load_n(&in_force_n, __ATOMIC_ACQUIRE) ? __atomic_load_n(&in_force_calls, __ATOMIC_RELAXED)
+                                                           : 0;
+}
+
+int ss_faults_count_bytes(void)
+{
+    return __atomic_load_n(&in_force_n, __ATOMIC_ACQUIRE) && __atomic_load_n(&in_force_count_bytes, __ATOMIC_RELAXED);
 }
 
 /* ---- replacing the rules -------------------------------------------------------- */
@@ -244,6 +241,8 @@ static void atfork_prepare(void)
  * child's stream. */
 static void restart_plan(struct ss_fault_plan *p, uint64_t number)
 {
+    /* The id stays: the child's descriptors are the parent's, with the same
+     * peers, so their verdicts (path.h) stay true. */
     p->seed = set_seed(number);
     memset(p->st, 0, p->n * sizeof p->st[0]);
 }
@@ -418,6 +417,7 @@ static int replace(const char *text, uint64_t gen, char *err, size_t errlen)
     set->gen = gen;
     struct ss_rule_state *st = gen ? ss_control_bank(j) : NULL;
     ss_faults_plan(&set->plan, set->rs.rule, st ? st : set->st, set->rs.n, set_seed(set->number), 1);
+    set->plan.id = (uint32_t)set->number + 1; /* 1 is the environment's */
     if (st)
         ss_control_rules_counted(j, gen, &set->plan);
     else
@@ -426,18 +426,16 @@ static int replace(const char *text, uint64_t gen, char *err, size_t errlen)
 
     __atomic_store_n(&slots[j].set, set, __ATOMIC_RELEASE);
     unsigned old = __atomic_load_n(&cur, __ATOMIC_RELAXED);
-    unsigned calls = 0;
-    for (unsigned i = 0; i < n; i++)
-        calls |= set->rs.rule[i].calls;
-    __atomic_store_n(&runtime_n, n, __ATOMIC_RELAXED);
-    __atomic_store_n(&runtime_calls, calls, __ATOMIC_RELAXED);
-    __atomic_store_n(&ss_faults_replaced, 1, __ATOMIC_RELEASE);
-    __atomic_store_n(&ss_faults_initial, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&replaced, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&cur, (unsigned)j, __ATOMIC_SEQ_CST);
-    /* Rules in force need the pipeline; it is never turned off again here
-     * (other state, e.g. SO_NOSIGPIPE, may need it too). */
+    set_in_force(set->rs.rule, n, &set->plan);
+    /* The front words follow the rules in force: their calls take the
+     * descriptor step from now on, and a set of no rules lets them leave
+     * early again. */
     if (n)
         ss_activate(SS_ACTIVE_RULES);
+    else
+        ss_policy_refresh();
 
     if (ss_cfg.stats)
         report_set(old, " (replaced)");

@@ -340,6 +340,18 @@ int ss_faults_replace_control(const char *text, uint64_t gen, char *err, size_t 
 /* The calls (SS_CALL_BIT mask) that some rule in force names: write and
  * writev take the pipeline only when this says a rule may want them. */
 unsigned ss_faults_calls(void);
+/* The address a request names (sendto's, msg_name, the first message's of
+ * a sendmmsg), or NULL (*len 0): then its connected peer is where it goes. */
+const struct sockaddr *ss_faults_named_dest(const struct ss_request *rq, socklen_t *len);
+
+/* Whether some rule in force has after=: then every call counts its bytes. */
+int ss_faults_count_bytes(void);
+
+/* The rules in force, whoever gave them, held for reading in *slot until
+ * ss_faults_leave; NULL (nothing held) when none is. Lock-free,
+ * async-signal-safe (fault_store.c). */
+const struct ss_fault_plan *ss_faults_hold(unsigned *slot);
+void ss_faults_leave(unsigned slot);
 
 /* SENDSHIM_STATS: one line per rule in force, "stats: rule 1 (TEXT)
  * matched=N fired=M". */
