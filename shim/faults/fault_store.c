@@ -6,12 +6,12 @@
  *
  * Rule sets and readers. The rules in force can be replaced at any time by
  * sendshim_set_faults() while other threads (and signal handlers) send, and
- * the send path may take no lock. The sets live in a few slots; `cur` names
+ * the send path may take no lock. The sets live in a few slots; `ss_fault_cur` names
  * the slot in force. A reader (one call's decision) announces itself in the
  * slot's reader count, then checks that the slot is still the current one
  * (if not, it backs off and retries), reads, and leaves. A writer (serialized
  * by a lock that is never on the send path) builds the new set in a slot that
- * is neither current nor read, publishes it by storing `cur`, and frees an
+ * is neither current nor read, publishes it by storing `ss_fault_cur`, and frees an
  * old set only once no reader is in its slot. The announce-then-check and
  * publish-then-count pairs are sequentially consistent, so a reader that saw
  * a slot as current is always seen by a writer that looks afterwards. A
@@ -66,7 +66,6 @@
 #include "stages.h"
 #include "state.h"
 
-#define SS_FAULT_SLOTS    4       /* rule-set slots: current, draining, spare */
 #define SS_SET_WAIT_TRIES 1000000 /* sched_yield()s a writer waits for a free slot */
 
 /* A set from the control file counts in the bank of its slot (control.h). */
@@ -83,14 +82,8 @@ struct ss_rtset {
     struct ss_ruleset rs;
 };
 
-struct ss_slot {
-    unsigned readers;
-    int initial;          /* holds the constructor's rules (ss_cfg.rules) */
-    struct ss_rtset *set; /* else this set, or NULL when empty */
-};
-
-static struct ss_slot slots[SS_FAULT_SLOTS] = {[0] = {.initial = 1}};
-static unsigned cur;                                  /* the slot in force */
+struct ss_fault_slot ss_fault_slots[SS_FAULT_SLOTS] = {[0] = {.initial = 1}};
+unsigned ss_fault_cur; /* the slot in force */
 static struct ss_rule_state initial_st[SS_MAX_RULES]; /* counters of ss_cfg.rules */
 static struct ss_fault_plan initial_plan;             /* of ss_cfg.rules, made by the constructor */
 static int initial_ready;                             /* initial_plan is made */
@@ -99,7 +92,7 @@ static int replaced;
 /* The set in force, as the send path's first look sees it: its number of
  * rules (0: none, and the path takes no slot), the calls its rules name and
  * whether one has after= (policy.c compiles these into the front words). */
-static unsigned in_force_n SS_HOT;
+unsigned ss_fault_in_force_n SS_HOT;
 static unsigned in_force_calls;
 static int in_force_count_bytes;
 static pid_t writer_lock;            /* 0, or the thread id of the writer */
@@ -123,7 +116,7 @@ static void set_in_force(const struct ss_rule *rules, unsigned n, const struct s
         calls |= rules[i].calls;
     __atomic_store_n(&in_force_calls, calls, __ATOMIC_RELAXED);
     __atomic_store_n(&in_force_count_bytes, p ? p->count_bytes : 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&in_force_n, n, __ATOMIC_RELEASE);
+    __atomic_store_n(&ss_fault_in_force_n, n, __ATOMIC_RELEASE);
 }
 
 void ss_stage_faults_init(void)
@@ -131,70 +124,25 @@ void ss_stage_faults_init(void)
     ss_faults_plan(&initial_plan, ss_cfg.rules.rule, initial_st, ss_cfg.rules.n, set_seed(0), 1);
     initial_plan.id = 1; /* the sets given at run time are 2, 3, ... */
     __atomic_store_n(&initial_ready, 1, __ATOMIC_RELEASE);
+    if (ss_fault_slots[0].initial)
+        __atomic_store_n(&ss_fault_slots[0].plan, ss_cfg.rules.n ? &initial_plan : NULL, __ATOMIC_RELEASE);
     if (!__atomic_load_n(&replaced, __ATOMIC_ACQUIRE))
         set_in_force(ss_cfg.rules.rule, ss_cfg.rules.n, &initial_plan);
 }
 
 /* ---- readers ----------------------------------------------------------- */
 
-static unsigned acquire(void)
-{
-    for (;;) {
-        unsigned i = __atomic_load_n(&cur, __ATOMIC_SEQ_CST);
-        __atomic_add_fetch(&slots[i].readers, 1, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&cur, __ATOMIC_SEQ_CST) == i)
-            return i;
-        __atomic_sub_fetch(&slots[i].readers, 1, __ATOMIC_SEQ_CST);
-    }
-}
-
-static void release(unsigned i)
-{
-    __atomic_sub_fetch(&slots[i].readers, 1, __ATOMIC_RELEASE);
-}
-
-/* The plan of slot i, or NULL when it holds no rules. */
-static const struct ss_fault_plan *plan_of(unsigned i)
-{
-    const struct ss_slot *s = &slots[i];
-    if (s->initial)
-        return __atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE) ? &initial_plan : NULL;
-    struct ss_rtset *set = __atomic_load_n(&s->set, __ATOMIC_ACQUIRE);
-    return set ? &set->plan : NULL;
-}
-
-/* One way to read the rules in force, whoever gave them (the environment,
- * sendshim_set_faults, the control file): announce the reader in the
- * slot in force, read, leave. The environment's set costs what a set given
- * at run time costs. */
-const struct ss_fault_plan *ss_faults_hold(unsigned *slot)
-{
-    if (!__atomic_load_n(&in_force_n, __ATOMIC_ACQUIRE))
-        return NULL;
-    unsigned i = acquire();
-    const struct ss_fault_plan *p = plan_of(i);
-    if (!p || !p->n) {
-        release(i);
-        return NULL;
-    }
-    *slot = i;
-    return p;
-}
-
-void ss_faults_leave(unsigned slot)
-{
-    release(slot);
-}
+/* ss_faults_hold and ss_faults_leave are inline (faults.h). */
 
 unsigned ss_faults_calls(void)
 {
-    return __atomic_load_n(&in_force_n, __ATOMIC_ACQUIRE) ? __atomic_load_n(&in_force_calls, __ATOMIC_RELAXED)
+    return __atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE) ? __atomic_load_n(&in_force_calls, __ATOMIC_RELAXED)
                                                            : 0;
 }
 
 int ss_faults_count_bytes(void)
 {
-    return __atomic_load_n(&in_force_n, __ATOMIC_ACQUIRE) && __atomic_load_n(&in_force_count_bytes, __ATOMIC_RELAXED);
+    return __atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE) && __atomic_load_n(&in_force_count_bytes, __ATOMIC_RELAXED);
 }
 
 /* ---- replacing the rules -------------------------------------------------------- */
@@ -269,7 +217,7 @@ static void atfork_child(void)
 {
     __atomic_store_n(&writer_lock, 0, __ATOMIC_RELAXED);
     for (int i = 0; i < SS_FAULT_SLOTS; i++)
-        __atomic_store_n(&slots[i].readers, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&ss_fault_slots[i].readers, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&proc_stream, ss_prng_fork_stream(proc_stream, fork_index), __ATOMIC_RELAXED);
     __atomic_store_n(&forks, 0, __ATOMIC_RELAXED);
     if (__atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE))
@@ -278,9 +226,9 @@ static void atfork_child(void)
      * the child's own slot takes over (or its own memory, when it has none),
      * before restarting zeroes the counters. */
     ss_control_atfork_child();
-    unsigned current = __atomic_load_n(&cur, __ATOMIC_RELAXED);
+    unsigned current = __atomic_load_n(&ss_fault_cur, __ATOMIC_RELAXED);
     for (unsigned i = 0; i < SS_FAULT_SLOTS; i++) {
-        struct ss_rtset *set = __atomic_load_n(&slots[i].set, __ATOMIC_ACQUIRE);
+        struct ss_rtset *set = __atomic_load_n(&ss_fault_slots[i].set, __ATOMIC_ACQUIRE);
         if (!set)
             continue;
         struct ss_rule_state *bank = set->plan.st != set->st ? ss_control_bank(i) : NULL;
@@ -299,9 +247,10 @@ void ss_faults_fork_init(void)
 
 static void free_slot(unsigned i)
 {
-    struct ss_rtset *set = slots[i].set;
-    slots[i].initial = 0;
-    __atomic_store_n(&slots[i].set, NULL, __ATOMIC_RELEASE);
+    struct ss_rtset *set = ss_fault_slots[i].set;
+    ss_fault_slots[i].initial = 0;
+    __atomic_store_n(&ss_fault_slots[i].plan, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&ss_fault_slots[i].set, NULL, __ATOMIC_RELEASE);
     if (set)
         munmap(set, set->map_len);
 }
@@ -309,10 +258,10 @@ static void free_slot(unsigned i)
 /* A slot that is not current and has no reader, or -1 after waiting. */
 static int free_slot_index(long max_tries)
 {
-    unsigned current = __atomic_load_n(&cur, __ATOMIC_SEQ_CST);
+    unsigned current = __atomic_load_n(&ss_fault_cur, __ATOMIC_SEQ_CST);
     for (long tries = 0; tries < max_tries; tries++) {
         for (unsigned i = 0; i < SS_FAULT_SLOTS; i++)
-            if (i != current && !__atomic_load_n(&slots[i].readers, __ATOMIC_SEQ_CST))
+            if (i != current && !__atomic_load_n(&ss_fault_slots[i].readers, __ATOMIC_SEQ_CST))
                 return (int)i;
         sched_yield();
     }
@@ -338,16 +287,18 @@ static void report_rule(const struct ss_fault_plan *p, unsigned i, const char *s
 
 static void report_set(unsigned slot, const char *suffix)
 {
-    const struct ss_fault_plan *p = plan_of(slot);
+    const struct ss_fault_plan *p = __atomic_load_n(&ss_fault_slots[slot].plan, __ATOMIC_ACQUIRE);
     for (unsigned i = 0; p && i < p->n; i++)
         report_rule(p, i, suffix);
 }
 
 void ss_faults_stats_report(void)
 {
-    unsigned slot = acquire();
-    report_set(slot, "");
-    release(slot);
+    unsigned slot;
+    if (ss_faults_hold(&slot)) {
+        report_set(slot, "");
+        ss_faults_leave(slot);
+    }
 }
 
 void ss_faults_log_seed(void)
@@ -424,10 +375,11 @@ static int replace(const char *text, uint64_t gen, char *err, size_t errlen)
         ss_control_rules_counted(0, 0, NULL); /* the file's rules are no longer in force */
     unsigned n = set->rs.n;
 
-    __atomic_store_n(&slots[j].set, set, __ATOMIC_RELEASE);
-    unsigned old = __atomic_load_n(&cur, __ATOMIC_RELAXED);
+    __atomic_store_n(&ss_fault_slots[j].set, set, __ATOMIC_RELEASE);
+    __atomic_store_n(&ss_fault_slots[j].plan, n ? &set->plan : NULL, __ATOMIC_RELEASE);
+    unsigned old = __atomic_load_n(&ss_fault_cur, __ATOMIC_RELAXED);
     __atomic_store_n(&replaced, 1, __ATOMIC_RELEASE);
-    __atomic_store_n(&cur, (unsigned)j, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&ss_fault_cur, (unsigned)j, __ATOMIC_SEQ_CST);
     set_in_force(set->rs.rule, n, &set->plan);
     /* The front words follow the rules in force: their calls take the
      * descriptor step from now on, and a set of no rules lets them leave
@@ -446,8 +398,8 @@ static int replace(const char *text, uint64_t gen, char *err, size_t errlen)
     /* Free every old set nobody reads any more; one still read is freed by a
      * later call. */
     for (unsigned i = 0; i < SS_FAULT_SLOTS; i++)
-        if (i != (unsigned)j && (slots[i].set || slots[i].initial) &&
-            !__atomic_load_n(&slots[i].readers, __ATOMIC_SEQ_CST))
+        if (i != (unsigned)j && (ss_fault_slots[i].set || ss_fault_slots[i].initial) &&
+            !__atomic_load_n(&ss_fault_slots[i].readers, __ATOMIC_SEQ_CST))
             free_slot(i);
     unlock_writers();
     return 0;

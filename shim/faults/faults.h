@@ -347,11 +347,48 @@ const struct sockaddr *ss_faults_named_dest(const struct ss_request *rq, socklen
 /* Whether some rule in force has after=: then every call counts its bytes. */
 int ss_faults_count_bytes(void);
 
-/* The rules in force, whoever gave them, held for reading in *slot until
- * ss_faults_leave; NULL (nothing held) when none is. Lock-free,
- * async-signal-safe (fault_store.c). */
-const struct ss_fault_plan *ss_faults_hold(unsigned *slot);
-void ss_faults_leave(unsigned slot);
+/* The rule-set slots (fault_store.c has the design): the plan each holds
+ * (NULL: none, or no rule) and its readers. */
+#define SS_FAULT_SLOTS 4 /* current, draining, spare */
+struct ss_rtset;
+struct ss_fault_slot {
+    unsigned readers;
+    int initial;                       /* holds the constructor's rules (ss_cfg.rules) */
+    struct ss_rtset *set;              /* else this set, or NULL when empty */
+    const struct ss_fault_plan *plan;  /* the plan to read, or NULL */
+};
+extern struct ss_fault_slot ss_fault_slots[SS_FAULT_SLOTS];
+extern unsigned ss_fault_cur;         /* the slot in force */
+extern unsigned ss_fault_in_force_n;  /* rules in force: 0 and no slot is taken */
+
+/* The rules in force, whoever gave them (the environment,
+ * sendshim_set_faults, the control file), held for reading in *slot until
+ * ss_faults_leave; NULL (nothing held) when none is. One way for all: the
+ * reader announces itself in the slot in force and checks it still is (a
+ * writer frees a set only once no reader is in its slot). The announce and
+ * the check are sequentially consistent. Lock-free, async-signal-safe. */
+static inline const struct ss_fault_plan *ss_faults_hold(unsigned *slot)
+{
+    if (!__atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE))
+        return 0;
+    unsigned i;
+    for (;;) {
+        i = __atomic_load_n(&ss_fault_cur, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&ss_fault_slots[i].readers, 1, __ATOMIC_SEQ_CST);
+        if (__builtin_expect(__atomic_load_n(&ss_fault_cur, __ATOMIC_SEQ_CST) == i, 1))
+            break;
+        __atomic_sub_fetch(&ss_fault_slots[i].readers, 1, __ATOMIC_SEQ_CST);
+    }
+    const struct ss_fault_plan *p = __atomic_load_n(&ss_fault_slots[i].plan, __ATOMIC_ACQUIRE);
+    if (!p)
+        __atomic_sub_fetch(&ss_fault_slots[i].readers, 1, __ATOMIC_RELEASE);
+    *slot = i;
+    return p;
+}
+static inline void ss_faults_leave(unsigned slot)
+{
+    __atomic_sub_fetch(&ss_fault_slots[slot].readers, 1, __ATOMIC_RELEASE);
+}
 
 /* SENDSHIM_STATS: one line per rule in force, "stats: rule 1 (TEXT)
  * matched=N fired=M". */
