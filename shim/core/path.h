@@ -33,9 +33,9 @@ extern unsigned ss_step_opts;
 
 /* What one call found on its way (on the wrapper's stack). */
 struct ss_path {
-    unsigned opts;  /* ss_step_opts as the call found it */
-    int add;        /* flag bits the call gets: the front word's, and SO_NOSIGPIPE's MSG_NOSIGNAL */
-    int flags;      /* the flags for the kernel (SS_STEP_FORWARD) */
+    unsigned opts; /* ss_step_opts as the call found it */
+    int add;       /* flag bits the call gets: the front word's, and SO_NOSIGPIPE's MSG_NOSIGNAL */
+    int flags;     /* the flags for the kernel (SS_STEP_FORWARD) */
     struct ss_fd_ref fd;
     /* The rules in force while the call may still need them (SS_STEP_FIRE:
      * held in `slot` until the fault stage has copied what it needs). */
@@ -133,9 +133,10 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
 /* After a call the wrapper forwarded (SS_STEP_FORWARD): the descriptor's
  * byte count (after=) and the statistics. `sent` is what it sent (ret, or
  * a sendmmsg's bytes). Returns ret; errno as libc left it. */
-void ss_path_count_stats(enum ss_call call, const struct ss_path *pa, int flags_in, ssize_t ret, uint64_t sent);
-static inline void ss_path_done(enum ss_call call, int fd, const struct ss_path *pa, int flags_in, ssize_t ret,
-                                uint64_t sent)
+void ss_path_count_stats(enum ss_call call, const struct ss_path *pa, int flags_in, ssize_t ret,
+                         uint64_t sent);
+static inline void ss_path_done(enum ss_call call, int fd, const struct ss_path *pa, int flags_in,
+                                ssize_t ret, uint64_t sent)
 {
     if (ret > 0) {
         if (pa->fd.e)

@@ -161,7 +161,8 @@ ssize_t ss_process(struct ss_request *rq)
     return ss_process_stages(rq, &pa);
 }
 
-void ss_path_count_stats(enum ss_call call, const struct ss_path *pa, int flags_in, ssize_t ret, uint64_t sent)
+void ss_path_count_stats(enum ss_call call, const struct ss_path *pa, int flags_in, ssize_t ret,
+                         uint64_t sent)
 {
     ss_stats_add(call, ret, sent, pa->flags != flags_in);
 }

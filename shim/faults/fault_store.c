@@ -83,7 +83,7 @@ struct ss_rtset {
 };
 
 struct ss_fault_slot ss_fault_slots[SS_FAULT_SLOTS] = {[0] = {.initial = 1}};
-unsigned ss_fault_cur; /* the slot in force */
+unsigned ss_fault_cur;                                /* the slot in force */
 static struct ss_rule_state initial_st[SS_MAX_RULES]; /* counters of ss_cfg.rules */
 static struct ss_fault_plan initial_plan;             /* of ss_cfg.rules, made by the constructor */
 static int initial_ready;                             /* initial_plan is made */
@@ -136,13 +136,15 @@ void ss_stage_faults_init(void)
 
 unsigned ss_faults_calls(void)
 {
-    return __atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE) ? __atomic_load_n(&in_force_calls, __ATOMIC_RELAXED)
-                                                           : 0;
+    return __atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE)
+               ? __atomic_load_n(&in_force_calls, __ATOMIC_RELAXED)
+               : 0;
 }
 
 int ss_faults_count_bytes(void)
 {
-    return __atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE) && __atomic_load_n(&in_force_count_bytes, __ATOMIC_RELAXED);
+    return __atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE) &&
+           __atomic_load_n(&in_force_count_bytes, __ATOMIC_RELAXED);
 }
 
 /* ---- replacing the rules -------------------------------------------------------- */
@@ -191,7 +193,7 @@ static void restart_plan(struct ss_fault_plan *p, uint64_t number)
 {
     /* The id stays: the child's descriptors are the parent's, with the same
      * peers, so their verdicts (path.h) stay true. */
-    p->seed = set_seed(number);
+    ss_faults_plan_seed(p, set_seed(number));
     memset(p->st, 0, p->n * sizeof p->st[0]);
 }
 

@@ -259,6 +259,19 @@ static int same_match(const struct ss_rule *a, const struct ss_rule *b)
     return 1;
 }
 
+static int uses_generator(const struct ss_rule *r)
+{
+    return r->p_threshold != UINT64_MAX || (r->conds & SS_COND_BURST) || r->delay_min_ns != r->delay_max_ns ||
+           (r->actions & SS_ACT_CORRUPT);
+}
+
+void ss_faults_plan_seed(struct ss_fault_plan *p, uint64_t seed)
+{
+    p->seed = seed;
+    for (unsigned i = 0; i < p->n; i++)
+        p->base[i] = uses_generator(&p->rule[i]) ? ss_prng_base(seed, (uint64_t)i + 1) : 0;
+}
+
 /* The count before a call from which the rule may fire on it. */
 static uint64_t fire_after(const struct ss_rule *r)
 {
@@ -341,7 +354,7 @@ void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct
     p->rule = rules;
     p->st = st;
     p->n = n > SS_MAX_RULES ? SS_MAX_RULES : n;
-    p->seed = seed;
+    ss_faults_plan_seed(p, seed);
     p->id = 1;
     for (unsigned i = 0; i < p->n; i++) {
         const struct ss_rule *r = &rules[i];
@@ -443,12 +456,6 @@ static void fire(const struct ss_fault_plan *p, unsigned i, const struct ss_faul
     }
 }
 
-static int uses_generator(const struct ss_rule *r)
-{
-    return r->p_threshold != UINT64_MAX || (r->conds & SS_COND_BURST) || r->delay_min_ns != r->delay_max_ns ||
-           (r->actions & SS_ACT_CORRUPT);
-}
-
 void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,
                     const struct ss_fault_counts *counts, struct ss_fault_decision *d)
 {
@@ -459,7 +466,7 @@ void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c
         uint64_t keep;
         if (!(counts->pending & (1ull << g)) || !ss_rule_acts(r, c, &keep))
             continue;
-        uint64_t base = uses_generator(r) ? ss_prng_base(p->seed, (uint64_t)i + 1) : 0;
+        uint64_t base = p->base[i];
         /* A stalled descriptor stays stalled for every call the stall rule
          * matches, whatever when= and p= say: the stall is the descriptor's. */
         if (!((r->actions & SS_ACT_STALL) && c->stalled) &&
@@ -491,7 +498,7 @@ void ss_faults_pick_teardown(const struct ss_fault_plan *p, unsigned bit, const 
             counted |= 1ull << g;
             count[g] = __atomic_add_fetch(p->count[g], 1, __ATOMIC_RELAXED);
         }
-        uint64_t base = uses_generator(r) ? ss_prng_base(p->seed, (uint64_t)i + 1) : 0;
+        uint64_t base = p->base[i];
         if (d->rule >= 0 || !ss_when_holds(r, count[g]) || !draw_fires(r, &p->st[i], base))
             continue;
         fire(p, i, c, 0, base, d);

@@ -155,14 +155,15 @@ struct ss_fault_plan {
     unsigned n;
     uint32_t id; /* nonzero, unique among the plans installed in this process (descriptor verdicts) */
     uint64_t seed;
-    unsigned char group_of[SS_MAX_RULES];      /* rule -> group */
-    uint64_t calls[SS_NCALLS];                 /* groups whose rules name the call */
-    uint64_t type_ok[SS_TYPE_INDEXES];         /* groups a socket of this type (ss_type_index) matches */
-    uint64_t family_ok[SS_FAMILY_INDEXES];     /* by ss_family_index */
-    uint64_t after;                            /* groups with after= */
-    uint64_t after_max;                        /* their largest after=: beyond it, all pass */
-    uint64_t other;                            /* groups with fd=, peer= or port= (the lowest numbers) */
-    uint64_t *count[SS_MAX_RULES];             /* group -> its counter */
+    uint64_t base[SS_MAX_RULES];           /* rule -> its generator's stream base (prng.h), or 0 */
+    unsigned char group_of[SS_MAX_RULES];  /* rule -> group */
+    uint64_t calls[SS_NCALLS];             /* groups whose rules name the call */
+    uint64_t type_ok[SS_TYPE_INDEXES];     /* groups a socket of this type (ss_type_index) matches */
+    uint64_t family_ok[SS_FAMILY_INDEXES]; /* by ss_family_index */
+    uint64_t after;                        /* groups with after= */
+    uint64_t after_max;                    /* their largest after=: beyond it, all pass */
+    uint64_t other;                        /* groups with fd=, peer= or port= (the lowest numbers) */
+    uint64_t *count[SS_MAX_RULES];         /* group -> its counter */
     /* Group g's `when` window, on the counter as a call finds it (its count
      * minus one): its rules may fire only when count - 1 - fire_after[g] <
      * fire_span[g] (one unsigned compare: below the window wraps to a large
@@ -183,6 +184,10 @@ struct ss_fault_plan {
  * its own st[].count (ss_faults_decide). Pure. */
 void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct ss_rule_state *st,
                     unsigned n, uint64_t seed, int share);
+
+/* Draw from `seed` from now on: every rule's generator base is made again
+ * (once per plan, not per call). */
+void ss_faults_plan_seed(struct ss_fault_plan *p, uint64_t seed);
 
 /* A rule's `when` counter (shared with its group in a shared plan). */
 static inline uint64_t ss_faults_matched(const struct ss_fault_plan *p, unsigned rule)
@@ -353,13 +358,13 @@ int ss_faults_count_bytes(void);
 struct ss_rtset;
 struct ss_fault_slot {
     unsigned readers;
-    int initial;                       /* holds the constructor's rules (ss_cfg.rules) */
-    struct ss_rtset *set;              /* else this set, or NULL when empty */
-    const struct ss_fault_plan *plan;  /* the plan to read, or NULL */
+    int initial;                      /* holds the constructor's rules (ss_cfg.rules) */
+    struct ss_rtset *set;             /* else this set, or NULL when empty */
+    const struct ss_fault_plan *plan; /* the plan to read, or NULL */
 };
 extern struct ss_fault_slot ss_fault_slots[SS_FAULT_SLOTS];
-extern unsigned ss_fault_cur;         /* the slot in force */
-extern unsigned ss_fault_in_force_n;  /* rules in force: 0 and no slot is taken */
+extern unsigned ss_fault_cur;        /* the slot in force */
+extern unsigned ss_fault_in_force_n; /* rules in force: 0 and no slot is taken */
 
 /* The rules in force, whoever gave them (the environment,
  * sendshim_set_faults, the control file), held for reading in *slot until

@@ -9,8 +9,9 @@ static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, 
 {
     struct ss_path path;
     int plain = vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_plain(vec, vlen) == vlen;
-    const struct sockaddr *dest =
-        plain && vlen && vec[0].msg_hdr.msg_name && vec[0].msg_hdr.msg_namelen ? vec[0].msg_hdr.msg_name : NULL;
+    const struct sockaddr *dest = plain && vlen && vec[0].msg_hdr.msg_name && vec[0].msg_hdr.msg_namelen
+                                      ? vec[0].msg_hdr.msg_name
+                                      : NULL;
     enum ss_step step =
         ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, dest, dest ? vec[0].msg_hdr.msg_namelen : 0, &path);
     if (step == SS_STEP_FORWARD) {
@@ -21,7 +22,8 @@ static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, 
         int ret = SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)path.flags);
         if (ret >= 0)
             errno = saved_errno;
-        ss_path_done(SS_CALL_SENDMMSG, fd, &path, flags, ret, ret > 0 ? ss_batch_sent(vec, (unsigned)ret) : 0);
+        ss_path_done(SS_CALL_SENDMMSG, fd, &path, flags, ret,
+                     ret > 0 ? ss_batch_sent(vec, (unsigned)ret) : 0);
         return ret;
     }
     struct ss_request rq;
