@@ -46,12 +46,6 @@ CTL            := $(BUILD)/sendshim-ctl
 
 all: $(LIB) $(CTL)
 
-# Until the lead's rewrite of the quick lane lands: quick.h:87 (ss_quick's
-# `vlen`, unused) warns under -Wunused-parameter in every object that includes
-# quick.h (export.h brings it to every wrapper). Remove this line with it.
-$(INTERPOSE_OBJS) $(BUILD)/obj/core/quick.o $(BUILD)/obj/core/pipeline.o $(BUILD)/obj/flags/stage_flags.o: \
-    WARN += -Wno-unused-parameter
-
 $(BUILD)/obj/%.o: shim/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBCFLAGS) $(DEPFLAGS) -c $< -o $@

@@ -6,12 +6,16 @@
  * received in SCM_RIGHTS (by recvmsg, recvmmsg or the raw system call) at
  * its number. The kernel alone is the oracle: the same program run without
  * the library, or with a descriptor the library saw made. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -352,4 +356,58 @@ Test(fdtruth, a_rule_that_fires_asks_once_only_when_it_looks_at_the_descriptor)
     cr_expect_eq(base, plain_getsockopts("200", untyped, 100));
     cr_expect_eq(plain_getsockopts("20", typed, 10), base + 10);
     cr_expect_eq(plain_getsockopts("200", typed, 100), base + 100);
+}
+
+/* --- the rules' verdict on a descriptor (issue 14) ------------------------ */
+
+/* Two UDP ports free on 127.0.0.1 now (bound, read back, closed). */
+static void two_free_ports(int *a, int *b)
+{
+    int s1 = socket(AF_INET, SOCK_DGRAM, 0), s2 = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in x = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof x;
+    cr_assert(s1 >= 0 && s2 >= 0);
+    cr_assert_eq(bind(s1, (struct sockaddr *)&x, sizeof x), 0);
+    cr_assert_eq(getsockname(s1, (struct sockaddr *)&x, &len), 0);
+    *a = ntohs(x.sin_port);
+    x.sin_port = 0;
+    cr_assert_eq(bind(s2, (struct sockaddr *)&x, sizeof x), 0);
+    cr_assert_eq(getsockname(s2, (struct sockaddr *)&x, &len), 0);
+    *b = ntohs(x.sin_port);
+    close(s1);
+    close(s2);
+}
+
+/* A UDP socket connected to A, then B, then A again, under a rule naming
+ * A's port (and one naming the address with A's port): the rule fires on
+ * every send of the phases to A and on none to B, so the library sees the
+ * re-connect; the receivers are the oracle. And it asks the kernel for the
+ * peer once per connect (strace), not once per call: 3 x 50 sends make at
+ * most 3 getpeername calls. */
+Test(fdtruth, a_reconnected_udp_socket_is_seen_and_the_peer_is_asked_once_per_connect)
+{
+    if (!have_program("strace"))
+        cr_skip("strace is not installed");
+    int pa, pb;
+    two_free_ports(&pa, &pb);
+    char ports[2][16], rule[160];
+    snprintf(ports[0], sizeof ports[0], "%d", pa);
+    snprintf(ports[1], sizeof ports[1], "%d", pb);
+    snprintf(rule, sizeof rule,
+             "SENDSHIM_FAULTS=send:port=%d:error=ENOBUFS;send:peer=127.0.0.1:%d:error=ENOBUFS", pa, pa);
+    const char *env[] = {rule, "SENDSHIM_LOG=none", NULL};
+    const char *argv[] = {target_path("reconnect"), "50", ports[0], ports[1], NULL};
+    struct run_result r;
+    char *trace = NULL;
+    cr_assert_eq(run_strace(&r, "getpeername", argv, env, 1, 60, &trace), 0);
+    cr_assert(r.exited && r.status == 0, "reconnect failed (status %d):\n%s", r.status, r.err);
+    cr_expect(strstr(r.out, "phase 1 to A: ok=0 err=50 last=ENOBUFS"), "the rule must fire on A:\n%s", r.out);
+    cr_expect(strstr(r.out, "phase 2 to B: ok=50 err=0"), "re-connected to B, no rule matches:\n%s", r.out);
+    cr_expect(strstr(r.out, "phase 3 to A: ok=0 err=50 last=ENOBUFS"), "back to A, the rule again:\n%s",
+              r.out);
+    cr_expect(strstr(r.out, "received A=0 B=50"), "the receivers disagree:\n%s", r.out);
+    int asked = count_lines(trace, "getpeername(");
+    cr_expect(asked >= 1 && asked <= 3, "%d getpeername for 150 sends over 3 connects:\n%s", asked, trace);
+    free(trace);
+    run_free(&r);
 }
