@@ -111,7 +111,7 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
     uint64_t front = ss_front_load(call);
     pa->opts = __atomic_load_n(&ss_step_opts, __ATOMIC_RELAXED);
     ss_fd_ref_init(&pa->fd, fd);
-    pa->add = (int)(front >> 32) | ((pa->fd.st & SS_FD_NOSIGPIPE) ? MSG_NOSIGNAL : 0);
+    pa->add = (int)((front & ~SS_FRONT_STEP) >> 32) | ((pa->fd.st & SS_FD_NOSIGPIPE) ? MSG_NOSIGNAL : 0);
     pa->plan = NULL;
     if (!plain || (flags & (int)(uint32_t)front) || (pa->opts & SS_OPT_STAGES))
         return SS_STEP_STAGES;

@@ -63,8 +63,7 @@ static void compile(uint64_t *front, unsigned *opts)
     unsigned slow = ~(unsigned)ss_policy_same_flags(&ss_cfg);
     uint64_t add = (active & SS_ACTIVE_ENV) && ss_cfg.nosigpipe ? MSG_NOSIGNAL : 0;
     for (unsigned c = 0; c < SS_FRONT_CALLS; c++) {
-        unsigned low = slow | ((step & SS_CALL_BIT(c)) ? SS_FRONT_STEP : 0);
-        front[c] = add << 32 | low;
+        front[c] = add << 32 | slow | ((step & SS_CALL_BIT(c)) ? SS_FRONT_STEP : 0);
     }
     *opts = (active && ss_cfg.count ? SS_OPT_STATS : 0) | (active && ss_cfg.trace ? SS_OPT_STAGES : 0);
 }

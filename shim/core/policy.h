@@ -28,17 +28,16 @@
 #define SS_HOT __attribute__((section(".data")))
 
 /* The front word of a call kind. Low 32 bits: the flag bits that need the
- * stages (bits the flag translation changes, MSG_EOF, MSG_CONFIRM), plus
- * SS_FRONT_STEP when every call of the kind needs the descriptor step
- * (rules name it, SO_NOSIGPIPE is in use, statistics, trace, live control,
- * or a sendmmsg batch to check). High 32 bits: the flag bits every call of
- * the kind gets (MSG_NOSIGNAL under SENDSHIM_NOSIGPIPE=1).
+ * stages (bits the flag translation changes, MSG_EOF, MSG_CONFIRM). Bit 63,
+ * SS_FRONT_STEP: every call of the kind needs the descriptor step (rules
+ * name it, SO_NOSIGPIPE is in use, statistics, trace, live control, or a
+ * sendmmsg batch to check). Bits 32-62: the flag bits every call of the
+ * kind gets (MSG_NOSIGNAL under SENDSHIM_NOSIGPIPE=1); with SS_FRONT_STEP
+ * clear, `front >> 32` is exactly those.
  *
- * SS_FRONT_STEP is bit 31 of the flags word: it is OR-ed into the program's
- * flags before the test, so a word with it set sends every call on. A
- * program's own bit 31 (MSG_CMSG_CLOEXEC, a receive flag) needs the stages
- * only when translation changes it, which then sets SS_FRONT_STEP too. */
-#define SS_FRONT_STEP  0x80000000u
+ * The early exit is one 64-bit test: the program's flags, zero-extended,
+ * with bit 63 set, AND the word. */
+#define SS_FRONT_STEP  (1ull << 63)
 #define SS_FRONT_CALLS 4 /* send, sendto, sendmsg, sendmmsg (SS_CALL_* 0..3) */
 _Static_assert(SS_CALL_SEND == 0 && SS_CALL_SENDMMSG == SS_FRONT_CALLS - 1, "the front words' calls");
 
@@ -52,11 +51,11 @@ static inline uint64_t ss_front_load(enum ss_call call)
  * straight to libc with ss_front_flags. */
 static inline int ss_front_exits(uint64_t front, int flags)
 {
-    return !(((unsigned)flags | SS_FRONT_STEP) & (uint32_t)front);
+    return !(((uint64_t)(unsigned)flags | SS_FRONT_STEP) & front);
 }
 static inline int ss_front_flags(uint64_t front, int flags)
 {
-    return flags | (int)(front >> 32);
+    return flags | (int)(front >> 32); /* SS_FRONT_STEP is clear here */
 }
 
 /* Nonzero when anything is configured: the other wrappers (write, writev,
