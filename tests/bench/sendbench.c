@@ -1,22 +1,27 @@
 /* sendbench - the loop `make bench` measures (SPEC section 13).
  *
- *   sendbench CALL SOCK N       N calls of CALL on SOCK, timed
- *   sendbench fds NFDS [NOFILE] memory with NFDS descriptors in use
+ *   sendbench [-f RULES] CALL SOCK N   N calls of CALL on SOCK, timed
+ *   sendbench fds NFDS [NOFILE]        memory with NFDS descriptors in use
  *
  * CALL: send, sendto, sendmsg (64-byte datagrams), sendmmsg (a batch of 32
  * messages of 64 bytes per call). SOCK: unix (an AF_UNIX SOCK_DGRAM
- * socketpair) or udp (UDP over 127.0.0.1). After every call the receiver is
+ * socketpair), udp (UDP over 127.0.0.1; sendto's socket is not connected and
+ * names the destination on every call) or conn (UDP over 127.0.0.1, connected
+ * for every call; sendto still names the destination, the connected peer).
+ * -f RULES: before the first call, give RULES to the library at run time with
+ * sendshim_set_faults, found with dlsym(RTLD_DEFAULT) as sendshim.h's wrapper
+ * does (exit 2 when the library is not loaded or refuses them). After every call the receiver is
  * drained with one recv/recvmmsg(MSG_DONTWAIT), so queues never fill and
  * every iteration does the same work. The timed calls live in bench_loop(),
  * which nothing else calls, so `valgrind --tool=callgrind
  * --toggle-collect=bench_loop` counts exactly the N measured calls (the
  * warm-up goes through warm_loop, a different symbol). Prints one line:
- *   call=send sock=unix n=N calls=TOTAL ns_per_call=X ns_best=Y ok=K failed=F errno=NAME
+ *   call=send sock=unix n=N calls=TOTAL ns_per_call=X ns_best=Y ok=K failed=F errno=NAME warm_failed=W
  * where calls counts warm-up too (for syscall counts), X is the mean over
  * the N calls and Y the mean of the fastest of CHUNKS equal slices of them
  * (timed separately; bench_loop runs once per slice), ok the calls that
  * returned the full length/count, failed the calls that returned -1 (the
- * last errno named).
+ * last errno named), W the warm-up calls that returned -1.
  *
  * fds mode raises RLIMIT_NOFILE to max(NFDS + slack, NOFILE), fills the
  * table with dups of one socket up to NFDS descriptors, sends one byte on
@@ -29,6 +34,7 @@
  * not writable (code and read-only data, which is not state).
  *
  * Exit status: 0, or 2 with a message when it cannot run. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -78,7 +84,7 @@ static void die(const char *what)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: sendbench send|sendto|sendmsg|sendmmsg unix|udp N\n"
+    fprintf(stderr, "usage: sendbench [-f RULES] send|sendto|sendmsg|sendmmsg unix|udp|conn N\n"
                     "       sendbench fds NFDS [NOFILE]\n");
     exit(2);
 }
@@ -153,7 +159,8 @@ static void open_sockets(struct bench *b, const char *sock, struct sockaddr_in *
         b->rx = sv[1];
         b->to = NULL; /* the pair is connected; its peer has no name */
         b->tolen = 0;
-    } else if (strcmp(sock, "udp") == 0) {
+    } else if (strcmp(sock, "udp") == 0 || strcmp(sock, "conn") == 0) {
+        int connected = strcmp(sock, "conn") == 0;
         socklen_t len = sizeof *dst;
         memset(dst, 0, sizeof *dst);
         dst->sin_family = AF_INET;
@@ -165,13 +172,13 @@ static void open_sockets(struct bench *b, const char *sock, struct sockaddr_in *
         b->tx = socket(AF_INET, SOCK_DGRAM, 0);
         if (b->tx < 0)
             die("udp sender");
+        if ((connected || b->call != C_SENDTO) && connect(b->tx, (struct sockaddr *)dst, sizeof *dst) < 0)
+            die("connect");
         if (b->call == C_SENDTO) {
             /* sendto names the destination on every call: that is its cost. */
             b->to = (const struct sockaddr *)dst;
             b->tolen = sizeof *dst;
         } else {
-            if (connect(b->tx, (struct sockaddr *)dst, sizeof *dst) < 0)
-                die("connect");
             b->to = NULL;
             b->tolen = 0;
         }
@@ -205,7 +212,19 @@ static double now_ns(void)
     return (double)ts.tv_sec * NS_PER_S + (double)ts.tv_nsec;
 }
 
-static int run_calls(const char *callname, const char *sock, long n)
+/* sendshim_set_faults(RULES), looked up as sendshim.h's wrapper does. */
+static void set_faults(const char *rules)
+{
+    int (*fn)(const char *) = (int (*)(const char *))dlsym(RTLD_DEFAULT, "sendshim_set_faults");
+    if (!fn) {
+        fprintf(stderr, "sendbench: -f: sendshim_set_faults not found (is the library preloaded?)\n");
+        exit(2);
+    }
+    if (fn(rules) != 0)
+        die("sendshim_set_faults");
+}
+
+static int run_calls(const char *callname, const char *sock, long n, const char *rules)
 {
     static struct bench b; /* large (64 KiB of receive buffers): not on the stack */
     struct sockaddr_in dst;
@@ -220,6 +239,8 @@ static int run_calls(const char *callname, const char *sock, long n)
         usage();
     setup_messages(&b);
     open_sockets(&b, sock, &dst);
+    if (rules)
+        set_faults(rules);
 
     long warm = n / WARM_DIV;
     if (warm > WARM_MAX)
@@ -227,6 +248,7 @@ static int run_calls(const char *callname, const char *sock, long n)
     if (warm < 1)
         warm = 1;
     warm_loop(&b, warm);
+    long warm_failed = b.failed;
     b.ok = b.failed = 0;
     b.last_errno = 0;
 
@@ -249,8 +271,9 @@ static int run_calls(const char *callname, const char *sock, long n)
     }
 
     const char *en = b.last_errno ? strerrorname_np(b.last_errno) : "0";
-    printf("call=%s sock=%s n=%ld calls=%ld ns_per_call=%.1f ns_best=%.1f ok=%ld failed=%ld errno=%s\n",
-           callname, sock, n, n + warm, total / (double)n, best, b.ok, b.failed, en ? en : "?");
+    printf("call=%s sock=%s n=%ld calls=%ld ns_per_call=%.1f ns_best=%.1f ok=%ld failed=%ld errno=%s "
+           "warm_failed=%ld\n",
+           callname, sock, n, n + warm, total / (double)n, best, b.ok, b.failed, en ? en : "?", warm_failed);
     return 0;
 }
 
@@ -362,7 +385,13 @@ int main(int argc, char **argv)
 {
     if (argc >= 3 && strcmp(argv[1], "fds") == 0)
         return run_fds(atol(argv[2]), argc > 3 ? atol(argv[3]) : 0);
+    const char *rules = NULL;
+    if (argc >= 3 && strcmp(argv[1], "-f") == 0) {
+        rules = argv[2];
+        argc -= 2;
+        argv += 2;
+    }
     if (argc != 4)
         usage();
-    return run_calls(argv[1], argv[2], atol(argv[3]));
+    return run_calls(argv[1], argv[2], atol(argv[3]), rules);
 }
