@@ -67,7 +67,7 @@ if [[ $quick == 1 ]]; then
     sc1_mmsg=10 sc2_mmsg=100  # figure 3's syscall counts: two run lengths
     rounds=${BENCH_ROUNDS:-3}
 else
-    n_one=100000 n_mmsg=6000
+    n_one=50000 n_mmsg=3000
     cg_one=20000 cg_mmsg=2000
     st_one=5000 st_mmsg=300
     rs1_one=200 rs2_one=2000
@@ -327,7 +327,7 @@ echo "- machine: $(nproc) CPUs, $cpu, Linux $(uname -r) $(uname -m), $(ldd --ver
 echo "- library: $lib (commit $commit)"
 echo "- calls: 64-byte datagrams; sendmmsg sends a batch of 32 per call; each call is followed by one"
 echo "  recv/recvmmsg(MSG_DONTWAIT) draining the receiver; unix = AF_UNIX SOCK_DGRAM socketpair,"
-echo "  udp = UDP over 127.0.0.1"
+echo "  udp = UDP over 127.0.0.1 (sendto on an unconnected socket), conn = connected UDP over 127.0.0.1"
 echo "- busy rules: \`$busy_rules\`"
 echo
 
