@@ -2,6 +2,10 @@
 #ifndef SENDSHIM_CALLS_H
 #define SENDSHIM_CALLS_H
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 enum ss_call {
     SS_CALL_SEND,
     SS_CALL_SENDTO,
@@ -22,5 +26,7 @@ enum ss_call {
 
 /* "send", "sendto", ..., "splice"; NULL for an out-of-range value. */
 const char *ss_call_name(enum ss_call call);
+
+#pragma GCC visibility pop
 
 #endif

@@ -8,6 +8,10 @@
 #include "normalize.h" /* enum ss_style */
 #include "rules.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 enum ss_unknown_mode { SS_UNKNOWN_PASS, SS_UNKNOWN_STRIP, SS_UNKNOWN_REJECT };
 enum ss_log_kind { SS_LOG_STDERR, SS_LOG_NONE, SS_LOG_FILE };
 
@@ -50,5 +54,7 @@ int ss_config_any(const struct ss_config *c);
 /* A whole decimal number that fits 64 bits (no sign, no spaces, not empty):
  * 0 and *out set, or -1. Pure. */
 int ss_parse_u64(const char *v, uint64_t *out);
+
+#pragma GCC visibility pop
 
 #endif

@@ -9,6 +9,10 @@
 #include "faults.h"
 #include "pipeline.h" /* SS_HOT */
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 /* The control file's generation word while attached, else NULL; and the
  * generation this process applied (or refused) last. */
 extern const uint64_t *ss_control_gen;
@@ -51,5 +55,7 @@ struct ss_rule_state *ss_control_bank(unsigned bank);
  * generation gen, is now in force (gen 0, p NULL: rules not from the file
  * are). Does nothing when not attached. */
 void ss_control_rules_counted(unsigned bank, uint64_t gen, const struct ss_fault_plan *p);
+
+#pragma GCC visibility pop
 
 #endif

@@ -29,6 +29,10 @@
 #include "rules.h"  /* SS_MAX_RULES */
 #include "stats.h"  /* struct ss_stats */
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 #define SS_CTL_MAGIC     "sendshim-control"
 #define SS_CTL_MAGIC_LEN 16
 /* Bumped whenever anything below changes shape; a library and a helper of
@@ -94,5 +98,7 @@ static inline int ss_ctl_header_ok(const struct ss_ctl_file *f)
     return f->layout == SS_CTL_LAYOUT && f->procs == SS_CTL_PROCS && f->max_rules == SS_MAX_RULES &&
            f->ncalls == SS_NCALLS_SEEN && f->size == sizeof(struct ss_ctl_file);
 }
+
+#pragma GCC visibility pop
 
 #endif

@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 /* A bounded output buffer. Appends never overflow: text that does not fit is
  * cut and `truncated` is set. The buffer is always NUL-terminated. */
 struct ss_buf {
@@ -31,5 +35,7 @@ void ss_buf_token(struct ss_buf *b, const char *s, size_t n, size_t max);
 const char *ss_errno_name(int err);
 /* Errno number for a name ("EAGAIN"), or 0 when unknown. */
 int ss_errno_from_name(const char *name, size_t len);
+
+#pragma GCC visibility pop
 
 #endif

@@ -6,6 +6,10 @@
 #include "config.h"
 #include "fmt.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 #define SS_LINE_MAX       512 /* one diagnostic line; longer text is cut */
 #define SS_PATH_SHOWN_MAX 256 /* bytes of a path quoted in a message */
 
@@ -37,5 +41,7 @@ const char *ss_file_type_name(unsigned mode);
 
 /* Raw write(2) of our own, immune to interposition, errno preserved. */
 void ss_write_all(int fd, const char *p, size_t n);
+
+#pragma GCC visibility pop
 
 #endif

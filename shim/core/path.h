@@ -26,9 +26,14 @@
 #include "request.h"
 #include "stats.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 /* The options of the descriptor step, compiled with the front words. */
 #define SS_OPT_STATS  1u /* count every call (SENDSHIM_STATS, live control) */
 #define SS_OPT_STAGES 2u /* every call takes the stages (SENDSHIM_TRACE writes a line per call) */
+#define SS_OPT_BYTES  4u /* count the bytes each descriptor sends (a rule in force has after=) */
 extern unsigned ss_step_opts;
 
 /* What one call found on its way (on the wrapper's stack). */
@@ -45,7 +50,8 @@ struct ss_path {
 };
 
 enum ss_step {
-    SS_STEP_FORWARD, /* nothing can change the call but path->flags: libc, then ss_path_done */
+    SS_STEP_LEAVE,   /* nothing can change the call but path->flags, nothing to do after: libc */
+    SS_STEP_FORWARD, /* the same, then ss_path_done (bytes for after=, statistics) */
     SS_STEP_FIRE,    /* counted, and a rule may fire on it: ss_process_fire */
     SS_STEP_STAGES,  /* its message or flags need the stages: ss_process_stages */
 };
@@ -116,14 +122,15 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
     if (!plain || (flags & (int)(uint32_t)front) || (pa->opts & SS_OPT_STAGES))
         return SS_STEP_STAGES;
     pa->flags = flags | pa->add;
+    enum ss_step after = (pa->opts & (SS_OPT_STATS | SS_OPT_BYTES)) ? SS_STEP_FORWARD : SS_STEP_LEAVE;
     unsigned slot;
     const struct ss_fault_plan *p = ss_faults_hold(&slot);
     if (!p)
-        return SS_STEP_FORWARD;
+        return after;
     uint64_t m = p->calls[call] ? ss_path_groups(p, call, fd, &pa->fd, dest, destlen) : 0;
     if (__builtin_expect(!ss_faults_count_groups(p, m, &pa->counts), 1)) {
         ss_faults_leave(slot);
-        return SS_STEP_FORWARD;
+        return after;
     }
     pa->plan = p;
     pa->slot = slot;
@@ -131,14 +138,14 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
 }
 
 /* After a call the wrapper forwarded (SS_STEP_FORWARD): the descriptor's
- * byte count (after=) and the statistics. `sent` is what it sent (ret, or
+ * byte count (while a rule with after= is in force) and the statistics. `sent` is what it sent (ret, or
  * a sendmmsg's bytes). Returns ret; errno as libc left it. */
 void ss_path_count_stats(enum ss_call call, const struct ss_path *pa, int flags_in, ssize_t ret,
                          uint64_t sent);
 static inline void ss_path_done(enum ss_call call, int fd, const struct ss_path *pa, int flags_in,
                                 ssize_t ret, uint64_t sent)
 {
-    if (ret > 0) {
+    if (ret > 0 && (pa->opts & SS_OPT_BYTES)) {
         if (pa->fd.e)
             __atomic_fetch_add(&pa->fd.e->bytes, sent, __ATOMIC_RELAXED);
         else
@@ -154,5 +161,7 @@ static inline void ss_path_done(enum ss_call call, int fd, const struct ss_path 
  * would (pipeline.c). */
 ssize_t ss_process_stages(struct ss_request *rq, struct ss_path *pa);
 ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa);
+
+#pragma GCC visibility pop
 
 #endif

@@ -53,7 +53,7 @@ ssize_t ss_forward(const struct ss_request *rq)
 static ssize_t finish(struct ss_request *rq, struct ss_path *pa, ssize_t ret, int err, int saved_errno)
 {
     if (ret >= 0)
-        ss_stage_after_success(rq, &pa->fd, ret);
+        ss_stage_after_success(rq, &pa->fd, ret, (pa->opts & SS_OPT_BYTES) != 0);
     if (pa->opts & SS_OPT_STATS) {
         ss_stats_count(rq, ret);
         ss_stage_normalize_count(rq, ret);

@@ -65,7 +65,8 @@ static void compile(uint64_t *front, unsigned *opts)
     for (unsigned c = 0; c < SS_FRONT_CALLS; c++) {
         front[c] = add << 32 | slow | ((step & SS_CALL_BIT(c)) ? SS_FRONT_STEP : 0);
     }
-    *opts = (active && ss_cfg.count ? SS_OPT_STATS : 0) | (active && ss_cfg.trace ? SS_OPT_STAGES : 0);
+    *opts = (active && ss_cfg.count ? SS_OPT_STATS : 0) | (active && ss_cfg.trace ? SS_OPT_STAGES : 0) |
+            (active && ss_faults_count_bytes() ? SS_OPT_BYTES : 0);
 }
 
 void ss_policy_refresh(void)

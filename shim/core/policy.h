@@ -20,6 +20,10 @@
 
 #include "calls.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 /* For the few variables every intercepted call reads: in .data, beside the
  * real-function table (real.c), instead of .bss, which lies pages away. A
  * call then touches one data page of the library's, not two or three: each
@@ -90,5 +94,7 @@ void ss_policy_refresh(void);
  * MSG_CONFIRM): a flags word of only these needs no flags stage. Pure. */
 struct ss_config;
 int ss_policy_same_flags(const struct ss_config *cfg);
+
+#pragma GCC visibility pop
 
 #endif

@@ -13,6 +13,10 @@
 
 #include <stdint.h>
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 /* The generator's state: a base fixed by seed and stream, and how many
  * numbers were drawn. Zero-initialized state is valid (nothing drawn). */
 struct ss_prng {
@@ -44,5 +48,7 @@ uint64_t ss_prng_next(struct ss_prng *g, uint64_t base);
 /* A uniform value in [lo, hi] (inclusive) from one 64-bit output, by the
  * multiply-high method; its bias is below (hi - lo + 1) / 2^64. */
 uint64_t ss_prng_range(uint64_t r, uint64_t lo, uint64_t hi);
+
+#pragma GCC visibility pop
 
 #endif

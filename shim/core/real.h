@@ -9,6 +9,10 @@
 #include <sys/uio.h>
 #include <time.h>
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 #ifdef __GLIBC__
 typedef int ss_mmsg_flags_t; /* glibc: sendmmsg(int, struct mmsghdr *, unsigned int, int) */
 #else
@@ -87,5 +91,7 @@ int ss_is_our_own(void *fn);
     (__builtin_expect(ss_real.name != NULL, 1)                                                               \
          ? ss_real.name                                                                                      \
          : (__typeof__(ss_real.name))ss_real_resolve((void **)&ss_real.name, #name))
+
+#pragma GCC visibility pop
 
 #endif

@@ -12,6 +12,10 @@
 #include "calls.h"
 #include "normalize.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 struct ss_request {
     enum ss_call call;
     int fd;
@@ -93,5 +97,7 @@ size_t ss_request_bytes(const struct ss_request *rq);
  * fire). sendmmsg's vector itself is read by the library before this (as a
  * bad msghdr pointer is: README Limits). */
 int ss_request_readable(const struct ss_request *rq);
+
+#pragma GCC visibility pop
 
 #endif

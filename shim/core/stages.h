@@ -11,6 +11,10 @@
 #include "request.h"
 #include "state.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 /* Prepare the stages' tables once the configuration is known (constructor).
  * Every stage takes the call's descriptor reference (ss_fd_ref), looked up
  * once per call by the descriptor step (path.h). */
@@ -141,16 +145,15 @@ static inline uint64_t ss_sent_bytes(const struct ss_request *rq, ssize_t ret)
 }
 
 /* What must happen after a successful call: MSG_EOF's shutdown, and the
- * descriptor's byte count (fault rules' after=). The common case - a send,
- * sendto, sendmsg or write without MSG_EOF on a descriptor with an entry -
- * is one atomic add, inline. */
-void ss_stage_after_success_full(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret);
-static inline void ss_stage_after_success(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret)
+ * descriptor's byte count while a rule with after= is in force
+ * (count_bytes). The common case - no MSG_EOF, nothing to count - is a
+ * test, inline. */
+void ss_stage_after_success_full(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret, int count_bytes);
+static inline void ss_stage_after_success(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret,
+                                          int count_bytes)
 {
-    if (rq->eof || !fd->e || rq->call == SS_CALL_SENDMMSG)
-        ss_stage_after_success_full(rq, fd, ret);
-    else if (ret > 0)
-        __atomic_fetch_add(&fd->e->bytes, (uint64_t)ret, __ATOMIC_RELAXED);
+    if (rq->eof || count_bytes)
+        ss_stage_after_success_full(rq, fd, ret, count_bytes);
 }
 
 #endif

@@ -4,6 +4,12 @@
 
 #include "config.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 extern struct ss_config ss_cfg;
+
+#pragma GCC visibility pop
 
 #endif

@@ -9,6 +9,10 @@
 #include "fmt.h"
 #include "request.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 struct ss_call_stats {
     uint64_t calls;
     uint64_t failed;
@@ -48,5 +52,7 @@ void ss_buf_flags(struct ss_buf *b, int flags);
 
 /* The SENDSHIM_TRACE line of one call. `err` is errno when ret < 0. */
 void ss_trace_call(const struct ss_request *rq, ssize_t ret, int err);
+
+#pragma GCC visibility pop
 
 #endif

@@ -15,6 +15,10 @@
 #include "fdtable.h"
 #include "request.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 #define SS_NS_PER_S 1000000000ull
 
 /* fault_facts.c: the socket's type and family from the descriptor table
@@ -30,5 +34,7 @@ unsigned ss_faults_capped_vlen(const struct ss_request *rq);
 /* fault_log.c: the "fault rule N (TEXT): ..." line of a fault that fired,
  * with the call's result (ret, and err when ret < 0). */
 void ss_faults_log_fault(const struct ss_request *rq, const struct ss_fault *f, ssize_t ret, int err);
+
+#pragma GCC visibility pop
 
 #endif

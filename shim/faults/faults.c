@@ -294,15 +294,31 @@ static int tests_place(const struct ss_rule *r)
     return (r->conds & (SS_COND_FD | SS_COND_PEER | SS_COND_PORT)) != 0;
 }
 
+/* The span of the window lo..hi (inclusive) as ss_faults_count_group tests
+ * it: count - 1 - lo < span. A window that holds every count is
+ * UINT64_MAX; one that ends at UINT64_MAX otherwise is exact, so that a
+ * count below lo (which wraps to a large number) stays outside. */
+static uint64_t window_span(uint64_t lo, uint64_t hi)
+{
+    if (hi < lo)
+        return 0;
+    return hi - lo == UINT64_MAX ? UINT64_MAX : hi - lo + 1;
+}
+
+/* The last count - 1 of group g's window (only when its span is not 0). */
+static uint64_t window_last(const struct ss_fault_plan *p, unsigned g)
+{
+    return p->fire_span[g] == UINT64_MAX ? UINT64_MAX : p->fire_after[g] + p->fire_span[g] - 1;
+}
+
 /* Open group g with rule i as its first. */
 static void new_group(struct ss_fault_plan *p, unsigned g, unsigned i, struct ss_rule_state *st)
 {
     const struct ss_rule *r = &p->rule[i];
     uint64_t bit = 1ull << g;
     p->count[g] = &st[i].count;
-    uint64_t lo = fire_after(r), hi = fire_until(r);
-    p->fire_after[g] = lo;
-    p->fire_span[g] = hi < lo ? 0 : hi == UINT64_MAX ? UINT64_MAX : hi - lo + 1;
+    p->fire_after[g] = fire_after(r);
+    p->fire_span[g] = window_span(fire_after(r), fire_until(r));
     p->fire_step[g] = r->when_step > 1 ? r->when_step : 1;
     p->after_bytes[g] = r->after_bytes;
     p->match[g] = r;
@@ -328,21 +344,17 @@ static void new_group(struct ss_fault_plan *p, unsigned g, unsigned i, struct ss
 /* Widen group g's window for another of its rules, r. */
 static void join_group(struct ss_fault_plan *p, unsigned g, const struct ss_rule *r)
 {
-    uint64_t lo = p->fire_after[g];
-    uint64_t hi = p->fire_span[g] == UINT64_MAX ? UINT64_MAX : lo + p->fire_span[g] - 1;
-    int empty = p->fire_span[g] == 0;
     uint64_t rlo = fire_after(r), rhi = fire_until(r);
     if (rhi < rlo) /* a window that holds no call adds nothing */
         return;
-    if (empty) {
-        lo = rlo;
-        hi = rhi;
-    } else {
-        lo = rlo < lo ? rlo : lo;
-        hi = rhi > hi ? rhi : hi;
+    uint64_t lo = rlo, hi = rhi;
+    if (p->fire_span[g]) {
+        uint64_t glo = p->fire_after[g], ghi = window_last(p, g);
+        lo = glo < lo ? glo : lo;
+        hi = ghi > hi ? ghi : hi;
     }
     p->fire_after[g] = lo;
-    p->fire_span[g] = hi == UINT64_MAX ? UINT64_MAX : hi - lo + 1;
+    p->fire_span[g] = window_span(lo, hi);
     p->fire_step[g] = 1; /* two rules' steps: ss_faults_pick tests each */
 }
 

@@ -18,6 +18,10 @@
 #include "request.h"
 #include "rules.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 /* What a rule accumulates while it is in force. Updated atomically. */
 struct ss_rule_state {
     uint64_t count; /* calls that matched the rule: its `when` counter */
@@ -412,5 +416,7 @@ void ss_faults_teardown_done(unsigned bit, int fd, const struct ss_teardown *t, 
 
 /* The "seed N (...)" line. */
 void ss_faults_log_seed(void);
+
+#pragma GCC visibility pop
 
 #endif

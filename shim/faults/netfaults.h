@@ -11,6 +11,10 @@
 #include "faults.h"
 #include "request.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 #define SS_RATE_BURST_NS 100000000ull /* rate=: the bucket holds 100 ms of R */
 
 /* Apply the network action of f->d (one of reset, rate=, stall=, dup,
@@ -40,5 +44,7 @@ int ss_net_nonblocking(const struct ss_request *rq);
 /* Reset the TCP connection of fd: a RST to the peer, the descriptor stays
  * open (the socket is left closed, as after a received RST). errno kept. */
 void ss_net_tcp_reset(int fd);
+
+#pragma GCC visibility pop
 
 #endif

@@ -9,6 +9,10 @@
 
 #include "calls.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 #define SS_MAX_RULES     64  /* rules in force at once */
 #define SS_RULE_TEXT_MAX 128 /* rule text kept for log lines (cut beyond) */
 
@@ -132,5 +136,7 @@ struct ss_ruleset {
  * Returns 0 on success (err then holds ""). The decisions where SPEC section
  * 8 is silent are listed at the top of rules.c. */
 int ss_rules_parse(struct ss_ruleset *set, const char *text, int comments, char *err, size_t errlen);
+
+#pragma GCC visibility pop
 
 #endif

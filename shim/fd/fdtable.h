@@ -38,6 +38,10 @@
 
 #include <stdint.h>
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 #define SS_FD_CHUNK_SHIFT 10 /* 1024 entries (32 KiB) per chunk */
 #define SS_FD_CHUNK       (1 << SS_FD_CHUNK_SHIFT)
 #define SS_FD_LIMIT       (1 << 24) /* descriptors tracked; above: probed every time, no SO_NOSIGPIPE */
@@ -205,5 +209,7 @@ struct ss_fd_entry *ss_fd_entry_make(int fd);
 /* Bytes fd has sent successfully (for fault rules' after=BYTES). e is fd's
  * entry as looked up before the call, or NULL (then it is made). */
 void ss_fd_add_bytes(int fd, struct ss_fd_entry *e, uint64_t n);
+
+#pragma GCC visibility pop
 
 #endif

@@ -17,6 +17,10 @@
 #include <signal.h>
 #include <stdint.h>
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 /* The state word: IGNORED, the changes in progress, and a generation that
  * every change starts by advancing. */
 #define SS_DISP_IGNORED      1ull
@@ -55,5 +59,7 @@ ss_handler_t ss_signal_tracked(int sig, ss_handler_t handler, ss_signal_fn real)
 /* sigaction(), as libc's real one (act NULL: a read), following SIGPIPE's
  * disposition. */
 int ss_sigaction_tracked(int sig, const struct sigaction *act, struct sigaction *old);
+
+#pragma GCC visibility pop
 
 #endif

@@ -11,6 +11,10 @@
 #include "calls.h"
 #include "request.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 /* Whether no SIGPIPE may come from writing to fd: SENDSHIM_NOSIGPIPE=1 and fd
  * is a socket, or fd has SO_NOSIGPIPE. May probe fd (once per descriptor). */
 int ss_sigpipe_suppressed(int fd);
@@ -46,5 +50,7 @@ struct ss_sigpipe_guard {
 };
 void ss_sigpipe_block(struct ss_sigpipe_guard *g);
 void ss_sigpipe_restore(struct ss_sigpipe_guard *g, int fd, ssize_t ret, size_t asked);
+
+#pragma GCC visibility pop
 
 #endif

@@ -11,6 +11,10 @@
 #include "request.h"
 #include "sigpipe.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 #define SS_TRANSFER_GUARD 1u /* no SIGPIPE may reach the program: ss_sigpipe_block/restore */
 #define SS_TRANSFER_SEEN  2u /* SENDSHIM_TRACE or SENDSHIM_STATS: a trace line, a count */
 
@@ -32,5 +36,7 @@ void ss_transfer_begin(struct ss_transfer *t, unsigned needs, enum ss_call call,
 /* After it, with its result: the guard's end, the trace line, the count.
  * Returns ret, errno as the real call left it. */
 ssize_t ss_transfer_end(struct ss_transfer *t, ssize_t ret);
+
+#pragma GCC visibility pop
 
 #endif

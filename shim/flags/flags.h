@@ -9,6 +9,10 @@
 
 #include "config.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 /* MSG_EOF is Linux's MSG_FIN bit, which every Linux send path ignores (probe
  * t2: no FIN is sent). After translation this bit means "the program asked for
  * MSG_EOF", whatever the program's numbering. */
@@ -57,5 +61,7 @@ unsigned ss_flags_style_known(enum ss_style style);
  * SOCK_DGRAM/SOCK_RAW. *eof becomes 1 when the write side must be shut down
  * after a complete send (AF_INET/AF_INET6 SOCK_STREAM), else 0. */
 int ss_flags_for_socket(int flags, int family, int type, int *eof);
+
+#pragma GCC visibility pop
 
 #endif

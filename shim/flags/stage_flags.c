@@ -61,7 +61,7 @@ static int complete(const struct ss_request *rq, ssize_t ret)
     return sent == want;
 }
 
-void ss_stage_after_success_full(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret)
+void ss_stage_after_success_full(struct ss_request *rq, struct ss_fd_ref *fd, ssize_t ret, int count_bytes)
 {
     if (rq->eof && complete(rq, ret)) {
         /* Every byte was accepted (a 0-byte send included): FIN now. A short
@@ -73,5 +73,6 @@ void ss_stage_after_success_full(struct ss_request *rq, struct ss_fd_ref *fd, ss
         errno = saved;
     }
     /* For fault rules' after=BYTES. */
-    ss_fd_add_bytes(rq->fd, fd->e, ss_sent_bytes(rq, ret));
+    if (count_bytes)
+        ss_fd_add_bytes(rq->fd, fd->e, ss_sent_bytes(rq, ret));
 }

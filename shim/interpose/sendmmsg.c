@@ -14,7 +14,7 @@ static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, 
                                       : NULL;
     enum ss_step step =
         ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, dest, dest ? vec[0].msg_hdr.msg_namelen : 0, &path);
-    if (step == SS_STEP_FORWARD) {
+    if (step == SS_STEP_LEAVE || step == SS_STEP_FORWARD) {
         /* musl's sendmmsg is a loop of sendmsg: a batch sent in part returns
          * its count with the failed message's errno set. A success leaves
          * errno as the program had it (SPEC 4), as the stages do. */

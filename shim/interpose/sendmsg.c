@@ -18,6 +18,8 @@ static __attribute__((noinline)) ssize_t sendmsg_step(int fd, const struct msghd
     const struct sockaddr *dest = plain && msg->msg_name && msg->msg_namelen ? msg->msg_name : NULL;
     enum ss_step step =
         ss_path_step(SS_CALL_SENDMSG, fd, flags, plain, dest, dest ? msg->msg_namelen : 0, &path);
+    if (step == SS_STEP_LEAVE)
+        return SS_REAL(sendmsg)(fd, msg, path.flags);
     if (step == SS_STEP_FORWARD) {
         ssize_t ret = SS_REAL(sendmsg)(fd, msg, path.flags);
         ss_path_done(SS_CALL_SENDMSG, fd, &path, flags, ret, (uint64_t)ret);

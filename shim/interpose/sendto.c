@@ -9,6 +9,8 @@ static __attribute__((noinline)) ssize_t sendto_step(int fd, const void *buf, si
     struct ss_path path;
     enum ss_step step =
         ss_path_step(SS_CALL_SENDTO, fd, flags, 1, addr && addrlen ? addr : NULL, addrlen, &path);
+    if (step == SS_STEP_LEAVE)
+        return SS_REAL(sendto)(fd, buf, len, path.flags, addr, addrlen);
     if (step == SS_STEP_FORWARD) {
         ssize_t ret = SS_REAL(sendto)(fd, buf, len, path.flags, addr, addrlen);
         ss_path_done(SS_CALL_SENDTO, fd, &path, flags, ret, (uint64_t)ret);

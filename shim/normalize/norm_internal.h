@@ -7,6 +7,10 @@
 #include "fmt.h"
 #include "normalize.h"
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 /* BSD SOL_SOCKET (FreeBSD, NetBSD, OpenBSD and XNU sys/socket.h). */
 #define SS_BSD_SOL_SOCKET 0xffff
 
@@ -69,5 +73,7 @@ size_t ss_ctl_emit(const struct ss_norm_ctx *ctx, const struct ss_ctl_plan *p, c
 
 /* Start the diagnostic line ("message K: "); 0 when there is no buffer. */
 int ss_norm_diag_begin(const struct ss_norm_ctx *ctx, struct ss_buf *b);
+
+#pragma GCC visibility pop
 
 #endif

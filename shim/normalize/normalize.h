@@ -32,6 +32,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+/* The library's own symbols bind locally: a global is one RIP-relative load,
+ * not a load of its address from the GOT first. */
+#pragma GCC visibility push(hidden)
+
 #define SS_IOV_MAX         1024   /* kernel UIO_MAXIOV: more iovecs is EMSGSIZE */
 #define SS_SCM_MAX_FD      253    /* kernel SCM_MAX_FD (include/net/scm.h) */
 #define SS_MMSG_VLEN_MAX   1024   /* sendmmsg caps vlen at UIO_MAXIOV */
@@ -147,5 +151,7 @@ unsigned ss_norm_kernel_repairs(const struct msghdr *msg);
 
 /* "linux", "freebsd", ...; NULL for an out-of-range value. */
 const char *ss_style_name(enum ss_style style);
+
+#pragma GCC visibility pop
 
 #endif

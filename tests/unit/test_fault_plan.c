@@ -159,3 +159,51 @@ Test(fault_plan, after_counts_only_past_each_rules_bytes)
     cr_assert_eq(ss_faults_matched(&plan, 0), 2, "after=100: 101 and 5000 bytes");
     cr_assert_eq(ss_faults_matched(&plan, 1), 4, "after=10: 11, 100, 101 and 5000 bytes");
 }
+
+/* The counts at which a plan's group says "a rule may fire" (the pending
+ * bit of ss_faults_count): exactly its rules' `when` windows, so a rule not
+ * yet due or already past sends no call on to the pick. Counts 1..n of one
+ * send on a datagram socket; out[k] is 1 when call k+1 was pending. */
+static void pending_counts(const char *text, int *out, int n)
+{
+    load(text);
+    struct ss_fault_call c = {.call = SS_CALL_SEND, .fd = 3, .type = SOCK_DGRAM, .family = AF_INET};
+    for (int k = 0; k < n; k++) {
+        struct ss_fault_counts counts;
+        out[k] = ss_faults_count(&plan, &c, &counts);
+    }
+}
+
+Test(fault_plan, a_group_is_pending_only_inside_its_when_window)
+{
+    int got[40];
+    pending_counts("*:when=5:error=EAGAIN", got, 40);
+    for (int k = 0; k < 40; k++)
+        cr_expect_eq(got[k], k + 1 == 5, "when=5, call %d", k + 1);
+    pending_counts("*:when=10..12:error=EAGAIN", got, 40);
+    for (int k = 0; k < 40; k++)
+        cr_expect_eq(got[k], k + 1 >= 10 && k + 1 <= 12, "when=10..12, call %d", k + 1);
+    pending_counts("*:when=3+4:error=EAGAIN", got, 40);
+    for (int k = 0; k < 40; k++)
+        cr_expect_eq(got[k], k + 1 >= 3 && (k + 1 - 3) % 4 == 0, "when=3+4, call %d", k + 1);
+    /* Open-ended windows far away: nothing pending now (a window that ends
+     * at the largest count must not take counts below its start). */
+    pending_counts("*:when=1000000000000..:error=EINTR", got, 40);
+    for (int k = 0; k < 40; k++)
+        cr_expect_eq(got[k], 0, "when=10^12.., call %d", k + 1);
+    /* Rules of one group (same calls and conditions): the union of their
+     * windows, the steps left to the pick. */
+    pending_counts("*:when=1000000000000:error=EAGAIN;*:error=EINTR:when=1000000000000..;"
+                   "*:error=ENOBUFS:when=1000000000000+2",
+                   got, 40);
+    for (int k = 0; k < 40; k++)
+        cr_expect_eq(got[k], 0, "three far windows, call %d", k + 1);
+    pending_counts("*:when=7:error=EAGAIN;*:when=20..22:error=EINTR", got, 40);
+    for (int k = 0; k < 40; k++)
+        cr_expect_eq(got[k], k + 1 >= 7 && k + 1 <= 22, "when=7 and when=20..22 share a counter, call %d",
+                     k + 1);
+    /* No when=: every call. */
+    pending_counts("*:p=0.5:error=EAGAIN", got, 40);
+    for (int k = 0; k < 40; k++)
+        cr_expect_eq(got[k], 1, "p= alone, call %d", k + 1);
+}
