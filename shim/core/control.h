@@ -39,6 +39,15 @@ void ss_control_update(void);
 /* Every call that may be decided by the rules polls first: one load when not
  * attached, two loads and a compare when attached and nothing changed. No
  * system call. */
+/* Whether the control file holds a rule set this process has not applied
+ * (ss_control_poll applies it). Two loads when attached, one when not. */
+static inline int ss_control_changed(void)
+{
+    const uint64_t *gen = __atomic_load_n(&ss_control_gen, __ATOMIC_RELAXED);
+    return __builtin_expect(gen != NULL, 0) &&
+           __atomic_load_n(gen, __ATOMIC_RELAXED) != __atomic_load_n(&ss_control_applied, __ATOMIC_RELAXED);
+}
+
 static inline void ss_control_poll(void)
 {
     const uint64_t *gen = __atomic_load_n(&ss_control_gen, __ATOMIC_RELAXED);

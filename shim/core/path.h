@@ -30,7 +30,9 @@
  * not a load of its address from the GOT first. */
 #pragma GCC visibility push(hidden)
 
-/* The options of the descriptor step, compiled with the front words. */
+/* The options of the descriptor step, compiled with the front words (and
+ * carried in them: policy.h); ss_step_opts holds them for write and writev,
+ * which have no front word. */
 #define SS_OPT_STATS  1u /* count every call (SENDSHIM_STATS, live control) */
 #define SS_OPT_STAGES 2u /* every call takes the stages (SENDSHIM_TRACE writes a line per call) */
 #define SS_OPT_BYTES  4u /* count the bytes each descriptor sends (a rule in force has after=) */
@@ -104,55 +106,122 @@ static inline uint64_t ss_path_groups(const struct ss_fault_plan *p, enum ss_cal
     return m;
 }
 
+/* What the descriptor step leaves for a call it lets go (SS_STEP_LEAVE,
+ * SS_STEP_FORWARD): 16 bytes, passed and kept in registers. */
+struct ss_step_out {
+    int flags;     /* for the kernel */
+    unsigned opts; /* SS_OPT_* */
+    struct ss_fd_entry *e;
+};
+
 /* The descriptor step of a send, sendto, sendmsg or sendmmsg whose front
  * word did not let it leave: `plain` says its message (or batch) needs no
  * normalizing (send and sendto: 1); dest is the address it names (NULL:
- * none). Touches no errno. Inline in the wrappers, where the call kind is
- * a constant. */
+ * none). It is the stages' early exit for a call whose every fact is
+ * cached: it asks nothing (no system call, no function call but the rare
+ * ss_path_place_slow) and writes nothing but *o and, when a rule may fire,
+ * *pa. Anything it cannot decide from what is cached - the descriptor's
+ * first probe, its first verdict under a rule set, a rule set from the
+ * control file to apply - goes to the stages (SS_STEP_STAGES), which
+ * gather it (and cache it for the next call). Touches no errno. Inline in
+ * the wrappers, where the call kind is a constant. */
 static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, int plain,
-                                        const struct sockaddr *dest, socklen_t destlen, struct ss_path *pa)
+                                        const struct sockaddr *dest, socklen_t destlen, struct ss_step_out *o,
+                                        struct ss_path *pa)
 {
-    /* Attached to a control file: a changed rule set is picked up first. */
-    ss_control_poll();
     uint64_t front = ss_front_load(call);
-    pa->opts = __atomic_load_n(&ss_step_opts, __ATOMIC_RELAXED);
-    ss_fd_ref_init(&pa->fd, fd);
-    pa->add = (int)((front & ~SS_FRONT_STEP) >> 32) | ((pa->fd.st & SS_FD_NOSIGPIPE) ? MSG_NOSIGNAL : 0);
-    pa->plan = NULL;
-    if (!plain || (flags & (int)(uint32_t)front) || (pa->opts & SS_OPT_STAGES))
+    unsigned opts = (unsigned)(front >> SS_FRONT_OPT_SHIFT) & 0xfu;
+    if (!plain || (flags & (int)(uint32_t)front) || (opts & SS_OPT_STAGES) || ss_control_changed())
         return SS_STEP_STAGES;
-    pa->flags = flags | pa->add;
-    enum ss_step after = (pa->opts & (SS_OPT_STATS | SS_OPT_BYTES)) ? SS_STEP_FORWARD : SS_STEP_LEAVE;
+    struct ss_fd_entry *e = ss_fd_lookup(fd);
+    uint64_t st = ss_fd_load(e);
+    o->flags = flags | (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((st & SS_FD_NOSIGPIPE) << 12);
+    o->opts = opts;
+    o->e = e;
+    _Static_assert(SS_FD_NOSIGPIPE << 12 == MSG_NOSIGNAL, "the state word's SO_NOSIGPIPE bit, moved");
+    enum ss_step after = (opts & (SS_OPT_STATS | SS_OPT_BYTES)) ? SS_STEP_FORWARD : SS_STEP_LEAVE;
     unsigned slot;
     const struct ss_fault_plan *p = ss_faults_hold(&slot);
     if (!p)
         return after;
-    uint64_t m = p->calls[call] ? ss_path_groups(p, call, fd, &pa->fd, dest, destlen) : 0;
+    uint64_t m = p->calls[call];
+    if (m) {
+        if (__builtin_expect(!(st & SS_FD_KNOWN) && (p->needs[call] & SS_NEED_SOCK), 0))
+            goto stages; /* the descriptor's first probe */
+        /* The state word's type and family are the plan's indexes as they
+         * are: both 0 unless the descriptor is a known socket (fdtable.h). */
+        _Static_assert(SS_FD_TYPE_MASK + 1 == SS_TYPE_INDEXES && SS_FD_FAMILY_MASK + 1 == SS_FAMILY_INDEXES,
+                       "the plan's tables are indexed by the state word's fields");
+        m &= p->type_ok[(st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK] &
+             p->family_ok[(st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK];
+        if (__builtin_expect((m & p->after) != 0, 0)) {
+            uint64_t sent = e ? __atomic_load_n(&e->bytes, __ATOMIC_RELAXED) : 0;
+            for (uint64_t rest = sent > p->after_max ? 0 : m & p->after; rest; rest &= rest - 1) {
+                unsigned g = (unsigned)__builtin_ctzll(rest);
+                if (!(sent > p->after_bytes[g]))
+                    m &= ~(1ull << g);
+            }
+        }
+        if (__builtin_expect((m & p->other) != 0, 0)) {
+            uint64_t low = p->other & 0xffffffffu; /* the groups a verdict holds */
+            if (dest) {
+                /* The address the call names, tested per call (no system
+                 * call). Wrappers instantiate the step with dest == NULL
+                 * apart, so that the common step calls nothing. */
+                m = ss_path_place_slow(p, m, fd, dest, destlen);
+            } else {
+                uint64_t v = e ? __atomic_load_n(&e->verdict, __ATOMIC_ACQUIRE) : 0;
+                if ((uint32_t)(v >> 32) != p->id || (m & p->other & ~low))
+                    goto stages; /* its first verdict under this plan, or groups past the verdict's */
+                m &= ~(low & ~(uint64_t)(uint32_t)v);
+            }
+        }
+    }
     if (__builtin_expect(!ss_faults_count_groups(p, m, &pa->counts), 1)) {
         ss_faults_leave(slot);
         return after;
     }
     pa->plan = p;
     pa->slot = slot;
+    pa->opts = opts;
+    pa->flags = o->flags;
+    pa->add = o->flags & ~flags;
+    pa->fd.e = e;
+    pa->fd.st = st;
     return SS_STEP_FIRE;
+stages:
+    ss_faults_leave(slot);
+    return SS_STEP_STAGES;
+}
+
+/* For the stages (SS_STEP_STAGES): what the step would have found, found
+ * again, with the rare steps it leaves to the stages (a rule set from the
+ * control file applied). The stages then gather, and cache, what was not
+ * cached. */
+static inline void ss_path_begin(enum ss_call call, int fd, struct ss_path *pa)
+{
+    ss_control_poll();
+    uint64_t front = call < SS_FRONT_CALLS ? ss_front_load(call) : 0;
+    pa->opts = __atomic_load_n(&ss_step_opts, __ATOMIC_RELAXED);
+    ss_fd_ref_init(&pa->fd, fd);
+    pa->add = (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((pa->fd.st & SS_FD_NOSIGPIPE) << 12);
 }
 
 /* After a call the wrapper forwarded (SS_STEP_FORWARD): the descriptor's
- * byte count (while a rule with after= is in force) and the statistics. `sent` is what it sent (ret, or
- * a sendmmsg's bytes). Returns ret; errno as libc left it. */
-void ss_path_count_stats(enum ss_call call, const struct ss_path *pa, int flags_in, ssize_t ret,
-                         uint64_t sent);
-static inline void ss_path_done(enum ss_call call, int fd, const struct ss_path *pa, int flags_in,
-                                ssize_t ret, uint64_t sent)
+ * byte count (while a rule with after= is in force) and the statistics.
+ * `sent` is what it sent (ret, or a sendmmsg's bytes). errno as libc left
+ * it. */
+static inline void ss_path_done(enum ss_call call, int fd, struct ss_step_out o, int flags_in, ssize_t ret,
+                                uint64_t sent)
 {
-    if (ret > 0 && (pa->opts & SS_OPT_BYTES)) {
-        if (pa->fd.e)
-            __atomic_fetch_add(&pa->fd.e->bytes, sent, __ATOMIC_RELAXED);
+    if (ret > 0 && (o.opts & SS_OPT_BYTES)) {
+        if (o.e)
+            __atomic_fetch_add(&o.e->bytes, sent, __ATOMIC_RELAXED);
         else
             ss_fd_add_bytes(fd, NULL, sent); /* the descriptor's first: its entry is made */
     }
-    if (__builtin_expect(pa->opts & SS_OPT_STATS, 0))
-        ss_path_count_stats(call, pa, flags_in, ret, sent);
+    if (__builtin_expect(o.opts & SS_OPT_STATS, 0))
+        ss_stats_add(call, ret, sent, o.flags != flags_in);
 }
 
 /* The stages, for a call the step sent there (SS_STEP_STAGES) or counted

@@ -153,16 +153,6 @@ ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa)
 ssize_t ss_process(struct ss_request *rq)
 {
     struct ss_path pa;
-    ss_control_poll();
-    pa.opts = __atomic_load_n(&ss_step_opts, __ATOMIC_RELAXED);
-    ss_fd_ref_init(&pa.fd, rq->fd);
-    pa.add = 0; /* write and writev: the SIGPIPE policy's flags (flags stage) */
-    pa.plan = NULL;
+    ss_path_begin(rq->call, rq->fd, &pa); /* write, writev: no front word, the SIGPIPE policy's flags */
     return ss_process_stages(rq, &pa);
-}
-
-void ss_path_count_stats(enum ss_call call, const struct ss_path *pa, int flags_in, ssize_t ret,
-                         uint64_t sent)
-{
-    ss_stats_add(call, ret, sent, pa->flags != flags_in);
 }

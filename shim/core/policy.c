@@ -62,11 +62,14 @@ static void compile(uint64_t *front, unsigned *opts)
      * Linux numbering, nothing added). */
     unsigned slow = ~(unsigned)ss_policy_same_flags(&ss_cfg);
     uint64_t add = (active & SS_ACTIVE_ENV) && ss_cfg.nosigpipe ? MSG_NOSIGNAL : 0;
-    for (unsigned c = 0; c < SS_FRONT_CALLS; c++) {
-        front[c] = add << 32 | slow | ((step & SS_CALL_BIT(c)) ? SS_FRONT_STEP : 0);
-    }
     *opts = (active && ss_cfg.count ? SS_OPT_STATS : 0) | (active && ss_cfg.trace ? SS_OPT_STAGES : 0) |
             (active && ss_faults_count_bytes() ? SS_OPT_BYTES : 0);
+    _Static_assert(SS_FRONT_ADD_MASK >= MSG_NOSIGNAL, "MSG_NOSIGNAL fits the added flags");
+    for (unsigned c = 0; c < SS_FRONT_CALLS; c++) {
+        /* Every option sends every call to the step (step_calls). */
+        uint64_t opt = (step & SS_CALL_BIT(c)) ? (uint64_t)*opts << SS_FRONT_OPT_SHIFT : 0;
+        front[c] = add << 32 | slow | opt | ((step & SS_CALL_BIT(c)) ? SS_FRONT_STEP : 0);
+    }
 }
 
 void ss_policy_refresh(void)

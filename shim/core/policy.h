@@ -35,14 +35,19 @@
  * stages (bits the flag translation changes, MSG_EOF, MSG_CONFIRM). Bit 63,
  * SS_FRONT_STEP: every call of the kind needs the descriptor step (rules
  * name it, SO_NOSIGPIPE is in use, statistics, trace, live control, or a
- * sendmmsg batch to check). Bits 32-62: the flag bits every call of the
- * kind gets (MSG_NOSIGNAL under SENDSHIM_NOSIGPIPE=1); with SS_FRONT_STEP
- * clear, `front >> 32` is exactly those.
+ * sendmmsg batch to check). Bits 32-55: the flag bits every call of the
+ * kind gets (MSG_NOSIGNAL under SENDSHIM_NOSIGPIPE=1). Bits 56-59: the
+ * descriptor step's options (path.h: SS_OPT_*), set only with SS_FRONT_STEP
+ * (each of them sends every call on), so the step reads them from the word
+ * it already has. With SS_FRONT_STEP clear, `front >> 32` is exactly the
+ * added flags.
  *
  * The early exit is one 64-bit test: the program's flags, zero-extended,
  * with bit 63 set, AND the word. */
-#define SS_FRONT_STEP  (1ull << 63)
-#define SS_FRONT_CALLS 4 /* send, sendto, sendmsg, sendmmsg (SS_CALL_* 0..3) */
+#define SS_FRONT_STEP      (1ull << 63)
+#define SS_FRONT_OPT_SHIFT 56
+#define SS_FRONT_ADD_MASK  0xffffffu
+#define SS_FRONT_CALLS     4 /* send, sendto, sendmsg, sendmmsg (SS_CALL_* 0..3) */
 _Static_assert(SS_CALL_SEND == 0 && SS_CALL_SENDMMSG == SS_FRONT_CALLS - 1, "the front words' calls");
 
 extern uint64_t ss_front[SS_FRONT_CALLS];

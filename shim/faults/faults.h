@@ -365,7 +365,7 @@ struct ss_fault_slot {
     int initial;                      /* holds the constructor's rules (ss_cfg.rules) */
     struct ss_rtset *set;             /* else this set, or NULL when empty */
     const struct ss_fault_plan *plan; /* the plan to read, or NULL */
-};
+} __attribute__((aligned(32)));       /* 32 bytes: an index is a shift */
 extern struct ss_fault_slot ss_fault_slots[SS_FAULT_SLOTS];
 extern unsigned ss_fault_cur;        /* the slot in force */
 extern unsigned ss_fault_in_force_n; /* rules in force: 0 and no slot is taken */

@@ -3,24 +3,61 @@
 
 #include "export.h"
 
+/* The request the stages work on (the normalize stage's frame, for
+ * sendmsg and sendmmsg, is the caller's). */
+static inline void send_request(struct ss_request *rq, int fd, const void *buf, size_t len, int flags)
+{
+    ss_request_start(rq, SS_CALL_SEND, fd, flags);
+    rq->buf = buf;
+    rq->len = len;
+}
+
+/* The stages: the step's last call, a jump, so the step's frame is gone by
+ * then (the stack a call takes stays bounded). */
+static __attribute__((noinline)) ssize_t send_stages(int fd, const void *buf, size_t len, int flags)
+{
+    struct ss_request rq;
+    send_request(&rq, fd, buf, len, flags);
+    struct ss_path path;
+    ss_path_begin(SS_CALL_SEND, fd, &path);
+    return ss_process_stages(&rq, &path);
+}
+
+/* The fault stage of a call the step counted and a rule may fire on. */
+static __attribute__((noinline)) ssize_t send_fire(int fd, const void *buf, size_t len, int flags,
+                                                   struct ss_path *path)
+{
+    struct ss_request rq;
+    send_request(&rq, fd, buf, len, flags);
+    return ss_process_fire(&rq, path);
+}
+
+/* A call the step let go that has bookkeeping after it (after=, stats). */
+static __attribute__((noinline)) ssize_t send_counted(int fd, const void *buf, size_t len, int flags,
+                                                      struct ss_step_out o)
+{
+    ssize_t ret = SS_REAL(send)(fd, buf, len, o.flags);
+    ss_path_done(SS_CALL_SEND, fd, o, flags, ret, (uint64_t)ret);
+    return ret;
+}
+
 /* The path past the front word (path.h), apart so the early exit needs no
  * stack frame. */
 static __attribute__((noinline)) ssize_t send_step(int fd, const void *buf, size_t len, int flags)
 {
+    struct ss_step_out o;
     struct ss_path path;
-    enum ss_step step = ss_path_step(SS_CALL_SEND, fd, flags, 1, NULL, 0, &path);
-    if (step == SS_STEP_LEAVE)
-        return SS_REAL(send)(fd, buf, len, path.flags);
-    if (step == SS_STEP_FORWARD) {
-        ssize_t ret = SS_REAL(send)(fd, buf, len, path.flags);
-        ss_path_done(SS_CALL_SEND, fd, &path, flags, ret, (uint64_t)ret);
-        return ret;
+    switch (ss_path_step(SS_CALL_SEND, fd, flags, 1, NULL, 0, &o, &path)) {
+    case SS_STEP_LEAVE:
+        return SS_REAL(send)(fd, buf, len, o.flags);
+    case SS_STEP_FORWARD:
+        return send_counted(fd, buf, len, flags, o);
+    case SS_STEP_FIRE:
+        return send_fire(fd, buf, len, flags, &path);
+    case SS_STEP_STAGES:
+        break;
     }
-    struct ss_request rq;
-    ss_request_start(&rq, SS_CALL_SEND, fd, flags);
-    rq.buf = buf;
-    rq.len = len;
-    return step == SS_STEP_FIRE ? ss_process_fire(&rq, &path) : ss_process_stages(&rq, &path);
+    return send_stages(fd, buf, len, flags);
 }
 
 SS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)

@@ -5,35 +5,69 @@
 #include "export.h"
 #include "stages.h"
 
+/* The request the stages work on (the normalize stage's frame, for
+ * sendmsg and sendmmsg, is the caller's). */
+static inline void sendmmsg_request(struct ss_request *rq, int fd, struct mmsghdr *vec, unsigned int vlen,
+                                    int flags)
+{
+    ss_request_start(rq, SS_CALL_SENDMMSG, fd, flags);
+    rq->vec = vec;
+    rq->vlen = vlen;
+}
+
+/* The stages: the step's last call, a jump, so the step's frame is gone by
+ * then (the stack a call takes stays bounded). */
+static __attribute__((noinline)) int sendmmsg_stages(int fd, struct mmsghdr *vec, unsigned int vlen,
+                                                     int flags)
+{
+    struct ss_request rq;
+    sendmmsg_request(&rq, fd, vec, vlen, flags);
+    struct ss_norm_frame frame;
+    ss_norm_frame_init(&frame);
+    rq.norm = &frame;
+    struct ss_path path;
+    ss_path_begin(SS_CALL_SENDMMSG, fd, &path);
+    return (int)ss_process_stages(&rq, &path);
+}
+
+/* The fault stage of a call the step counted and a rule may fire on. */
+static __attribute__((noinline)) int sendmmsg_fire(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+                                                   struct ss_path *path)
+{
+    struct ss_request rq;
+    sendmmsg_request(&rq, fd, vec, vlen, flags);
+    struct ss_norm_frame frame;
+    ss_norm_frame_init(&frame);
+    rq.norm = &frame;
+    return (int)ss_process_fire(&rq, path);
+}
+
 static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
+    struct ss_step_out o;
     struct ss_path path;
     int plain = vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_plain(vec, vlen) == vlen;
     const struct sockaddr *dest = plain && vlen && vec[0].msg_hdr.msg_name && vec[0].msg_hdr.msg_namelen
                                       ? vec[0].msg_hdr.msg_name
                                       : NULL;
-    enum ss_step step =
-        ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, dest, dest ? vec[0].msg_hdr.msg_namelen : 0, &path);
+    enum ss_step step = ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, dest,
+                                     dest ? vec[0].msg_hdr.msg_namelen : 0, &o, &path);
     if (step == SS_STEP_LEAVE || step == SS_STEP_FORWARD) {
         /* musl's sendmmsg is a loop of sendmsg: a batch sent in part returns
          * its count with the failed message's errno set. A success leaves
          * errno as the program had it (SPEC 4), as the stages do. */
         int saved_errno = errno;
-        int ret = SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)path.flags);
+        int ret = SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)o.flags);
         if (ret >= 0)
             errno = saved_errno;
-        ss_path_done(SS_CALL_SENDMMSG, fd, &path, flags, ret,
-                     ret > 0 ? ss_batch_sent(vec, (unsigned)ret) : 0);
+        if (step == SS_STEP_FORWARD)
+            ss_path_done(SS_CALL_SENDMMSG, fd, o, flags, ret,
+                         ret > 0 ? ss_batch_sent(vec, (unsigned)ret) : 0);
         return ret;
     }
-    struct ss_request rq;
-    ss_request_start(&rq, SS_CALL_SENDMMSG, fd, flags);
-    rq.vec = vec;
-    rq.vlen = vlen;
-    struct ss_norm_frame frame;
-    ss_norm_frame_init(&frame);
-    rq.norm = &frame;
-    return (int)(step == SS_STEP_FIRE ? ss_process_fire(&rq, &path) : ss_process_stages(&rq, &path));
+    if (step == SS_STEP_FIRE)
+        return sendmmsg_fire(fd, vec, vlen, flags, &path);
+    return sendmmsg_stages(fd, vec, vlen, flags);
 }
 
 SS_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, ss_mmsg_flags_t flags)

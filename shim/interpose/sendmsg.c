@@ -11,27 +11,65 @@
 #include "export.h"
 #include "stages.h"
 
-static __attribute__((noinline)) ssize_t sendmsg_step(int fd, const struct msghdr *msg, int flags)
+/* The request the stages work on (the normalize stage's frame, for
+ * sendmsg and sendmmsg, is the caller's). */
+static inline void sendmsg_request(struct ss_request *rq, int fd, const struct msghdr *msg, int flags)
 {
-    struct ss_path path;
-    int plain = msg && !ss_needs_normalizer(msg);
-    const struct sockaddr *dest = plain && msg->msg_name && msg->msg_namelen ? msg->msg_name : NULL;
-    enum ss_step step =
-        ss_path_step(SS_CALL_SENDMSG, fd, flags, plain, dest, dest ? msg->msg_namelen : 0, &path);
-    if (step == SS_STEP_LEAVE)
-        return SS_REAL(sendmsg)(fd, msg, path.flags);
-    if (step == SS_STEP_FORWARD) {
-        ssize_t ret = SS_REAL(sendmsg)(fd, msg, path.flags);
-        ss_path_done(SS_CALL_SENDMSG, fd, &path, flags, ret, (uint64_t)ret);
-        return ret;
-    }
+    ss_request_start(rq, SS_CALL_SENDMSG, fd, flags);
+    rq->msg = msg;
+}
+
+/* The stages: the step's last call, a jump, so the step's frame is gone by
+ * then (the stack a call takes stays bounded). */
+static __attribute__((noinline)) ssize_t sendmsg_stages(int fd, const struct msghdr *msg, int flags)
+{
     struct ss_request rq;
-    ss_request_start(&rq, SS_CALL_SENDMSG, fd, flags);
-    rq.msg = msg;
+    sendmsg_request(&rq, fd, msg, flags);
     struct ss_norm_frame frame;
     ss_norm_frame_init(&frame);
     rq.norm = &frame;
-    return step == SS_STEP_FIRE ? ss_process_fire(&rq, &path) : ss_process_stages(&rq, &path);
+    struct ss_path path;
+    ss_path_begin(SS_CALL_SENDMSG, fd, &path);
+    return ss_process_stages(&rq, &path);
+}
+
+/* The fault stage of a call the step counted and a rule may fire on. */
+static __attribute__((noinline)) ssize_t sendmsg_fire(int fd, const struct msghdr *msg, int flags,
+                                                      struct ss_path *path)
+{
+    struct ss_request rq;
+    sendmsg_request(&rq, fd, msg, flags);
+    struct ss_norm_frame frame;
+    ss_norm_frame_init(&frame);
+    rq.norm = &frame;
+    return ss_process_fire(&rq, path);
+}
+
+static __attribute__((noinline)) ssize_t sendmsg_counted(int fd, const struct msghdr *msg, int flags,
+                                                         struct ss_step_out o)
+{
+    ssize_t ret = SS_REAL(sendmsg)(fd, msg, o.flags);
+    ss_path_done(SS_CALL_SENDMSG, fd, o, flags, ret, (uint64_t)ret);
+    return ret;
+}
+
+static __attribute__((noinline)) ssize_t sendmsg_step(int fd, const struct msghdr *msg, int flags)
+{
+    struct ss_step_out o;
+    struct ss_path path;
+    int plain = msg && !ss_needs_normalizer(msg);
+    const struct sockaddr *dest = plain && msg->msg_name && msg->msg_namelen ? msg->msg_name : NULL;
+    switch (ss_path_step(SS_CALL_SENDMSG, fd, flags, plain, dest, dest ? msg->msg_namelen : 0, &o, &path)) {
+    case SS_STEP_LEAVE:
+        return SS_REAL(sendmsg)(fd, msg, o.flags);
+    case SS_STEP_FORWARD:
+        return sendmsg_counted(fd, msg, flags, o);
+    case SS_STEP_FIRE:
+        return sendmsg_fire(fd, msg, flags, &path);
+    case SS_STEP_STAGES:
+        break;
+    }
+    return sendmsg_stages(fd, msg, flags);
 }
 
 SS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
