@@ -792,3 +792,37 @@ Test(faults, socat_survives_short_eintr_and_eagain, .timeout = 60)
     unlink(rx.path);
     unlink(file);
 }
+
+/* after= counts a descriptor's bytes while a rule with after= is in force:
+ * from the start for SENDSHIM_FAULTS (the 100 bytes sent first count, so
+ * the first chunk is already past 50), from the moment a set is given at
+ * run time (the chunks count from 0: the 7th is the first after 50). The
+ * model is written out; the peer's byte count is the kernel's witness. */
+Test(faults, after_counts_from_when_its_rule_set_is_in_force)
+{
+    const char *argv_env[] = {target_path("after_runtime"), "env", NULL};
+    const char *env_env[] = {"SENDSHIM_FAULTS=send:after=50:error=ENOBUFS", "SENDSHIM_LOG=none", NULL};
+    struct run_result r;
+    run_ok(&r, argv_env, env_env, 1);
+    cr_expect(strstr(r.out, "first OK\n"), "%s", r.out);
+    for (int i = 1; i <= 10; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "chunk %d ENOBUFS\n", i);
+        cr_expect(strstr(r.out, want), "environment: %s expected:\n%s", want, r.out);
+    }
+    cr_expect(strstr(r.out, "peer got 100\n"), "%s", r.out);
+    run_free(&r);
+
+    /* SENDSHIM_NOSIGPIPE makes the library active before the set. */
+    const char *argv_set[] = {target_path("after_runtime"), "set", NULL};
+    const char *env_set[] = {"SENDSHIM_NOSIGPIPE=1", "SENDSHIM_LOG=none", NULL};
+    run_ok(&r, argv_set, env_set, 1);
+    cr_expect(strstr(r.out, "set 0\n"), "%s", r.out);
+    for (int i = 1; i <= 10; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "chunk %d %s\n", i, i <= 6 ? "ok" : "ENOBUFS");
+        cr_expect(strstr(r.out, want), "run time: %s expected:\n%s", want, r.out);
+    }
+    cr_expect(strstr(r.out, "peer got 160\n"), "%s", r.out);
+    run_free(&r);
+}
