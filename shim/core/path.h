@@ -69,15 +69,29 @@ uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref
 uint64_t ss_path_place_slow(const struct ss_fault_plan *p, uint64_t m, int fd, const struct sockaddr *dest,
                             socklen_t destlen);
 
+/* What ss_path_groups returns when it would have to ask (ask == 0). */
+#define SS_GROUPS_ASK UINT64_MAX
+
 /* The groups of plan p that match a call of this kind on fd, with the
- * address the call names (dest, or NULL: its connected peer). No system
- * call but the descriptor's first probe and first verdict. */
+ * address the call names (dest, or NULL: its connected peer). The one place
+ * that decides it, for the descriptor step (ask == 0: what is cached only)
+ * and the stages (ask == 1). A fact not cached yet - the descriptor's kind
+ * (its first probe), its verdict under this plan (one getpeername), the
+ * peer for groups past the verdict's 32 - is asked of the kernel and cached
+ * with ask, else SS_GROUPS_ASK is returned. A real mask of all 64 groups
+ * reads as SS_GROUPS_ASK too: the step then takes the stages, which give
+ * the same answer (ask == 1 never returns SS_GROUPS_ASK for it to
+ * misread). */
 static inline uint64_t ss_path_groups(const struct ss_fault_plan *p, enum ss_call call, int fd,
-                                      struct ss_fd_ref *r, const struct sockaddr *dest, socklen_t destlen)
+                                      struct ss_fd_ref *r, const struct sockaddr *dest, socklen_t destlen,
+                                      int ask)
 {
     uint64_t st = r->st;
-    if (__builtin_expect((p->needs[call] & SS_NEED_SOCK) && !(st & SS_FD_KNOWN), 0))
+    if (__builtin_expect((p->needs[call] & SS_NEED_SOCK) && !(st & SS_FD_KNOWN), 0)) {
+        if (!ask)
+            return SS_GROUPS_ASK;
         st = ss_fd_ref_probe(r, fd); /* the descriptor's first call */
+    }
     /* The state word's type and family are the plan's indexes as they are:
      * both 0 unless the descriptor is a known socket (fdtable.h). */
     _Static_assert(SS_FD_TYPE_MASK + 1 == SS_TYPE_INDEXES && SS_FD_FAMILY_MASK + 1 == SS_FAMILY_INDEXES,
@@ -93,15 +107,22 @@ static inline uint64_t ss_path_groups(const struct ss_fault_plan *p, enum ss_cal
         }
     }
     if (__builtin_expect((m & p->other) != 0, 0)) {
+        /* An address the call names is tested per call, with no system
+         * call (the step's callers instantiate it with dest == NULL apart,
+         * so that the common step calls nothing). */
         if (dest)
             return ss_path_place_slow(p, m, fd, dest, destlen);
+        uint64_t low = p->other & 0xffffffffu; /* the groups a verdict holds */
         uint64_t v = r->e ? __atomic_load_n(&r->e->verdict, __ATOMIC_ACQUIRE) : 0;
-        if (__builtin_expect((uint32_t)(v >> 32) != p->id, 0))
-            v = ss_path_verdict(p, fd, r);
-        uint64_t low = p->other & 0xffffffffu; /* groups the verdict holds */
+        if (__builtin_expect((uint32_t)(v >> 32) != p->id || (m & p->other & ~low), 0)) {
+            if (!ask)
+                return SS_GROUPS_ASK;
+            if ((uint32_t)(v >> 32) != p->id)
+                v = ss_path_verdict(p, fd, r);
+            m &= ~(low & ~(uint64_t)(uint32_t)v);
+            return (m & p->other & ~low) ? ss_path_place_slow(p, m, fd, NULL, 0) : m;
+        }
         m &= ~(low & ~(uint64_t)(uint32_t)v);
-        if (__builtin_expect((m & p->other & ~low) != 0, 0))
-            m = ss_path_place_slow(p, m, fd, NULL, 0);
     }
     return m;
 }
@@ -144,37 +165,13 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
     const struct ss_fault_plan *p = ss_faults_hold(&slot);
     if (!p)
         return after;
-    uint64_t m = p->calls[call];
-    if (m) {
-        if (__builtin_expect(!(st & SS_FD_KNOWN) && (p->needs[call] & SS_NEED_SOCK), 0))
-            goto stages; /* the descriptor's first probe */
-        /* The state word's type and family are the plan's indexes as they
-         * are: both 0 unless the descriptor is a known socket (fdtable.h). */
-        _Static_assert(SS_FD_TYPE_MASK + 1 == SS_TYPE_INDEXES && SS_FD_FAMILY_MASK + 1 == SS_FAMILY_INDEXES,
-                       "the plan's tables are indexed by the state word's fields");
-        m &= p->type_ok[(st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK] &
-             p->family_ok[(st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK];
-        if (__builtin_expect((m & p->after) != 0, 0)) {
-            uint64_t sent = e ? __atomic_load_n(&e->bytes, __ATOMIC_RELAXED) : 0;
-            for (uint64_t rest = sent > p->after_max ? 0 : m & p->after; rest; rest &= rest - 1) {
-                unsigned g = (unsigned)__builtin_ctzll(rest);
-                if (!(sent > p->after_bytes[g]))
-                    m &= ~(1ull << g);
-            }
-        }
-        if (__builtin_expect((m & p->other) != 0, 0)) {
-            uint64_t low = p->other & 0xffffffffu; /* the groups a verdict holds */
-            if (dest) {
-                /* The address the call names, tested per call (no system
-                 * call). Wrappers instantiate the step with dest == NULL
-                 * apart, so that the common step calls nothing. */
-                m = ss_path_place_slow(p, m, fd, dest, destlen);
-            } else {
-                uint64_t v = e ? __atomic_load_n(&e->verdict, __ATOMIC_ACQUIRE) : 0;
-                if ((uint32_t)(v >> 32) != p->id || (m & p->other & ~low))
-                    goto stages; /* its first verdict under this plan, or groups past the verdict's */
-                m &= ~(low & ~(uint64_t)(uint32_t)v);
-            }
+    uint64_t m = 0;
+    if (p->calls[call]) {
+        struct ss_fd_ref ref = {.e = e, .st = st};
+        m = ss_path_groups(p, call, fd, &ref, dest, destlen, 0);
+        if (__builtin_expect(m == SS_GROUPS_ASK, 0)) {
+            ss_faults_leave(slot);
+            return SS_STEP_STAGES; /* a fact to ask for: the stages ask, and cache it */
         }
     }
     if (__builtin_expect(!ss_faults_count_groups(p, m, &pa->counts), 1)) {
@@ -189,9 +186,6 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
     pa->fd.e = e;
     pa->fd.st = st;
     return SS_STEP_FIRE;
-stages:
-    ss_faults_leave(slot);
-    return SS_STEP_STAGES;
 }
 
 /* For the stages (SS_STEP_STAGES): what the step would have found, found

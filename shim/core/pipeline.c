@@ -103,7 +103,7 @@ static const struct ss_fault_plan *count_call(struct ss_request *rq, struct ss_p
     if (p->calls[rq->call]) {
         socklen_t destlen;
         const struct sockaddr *dest = ss_faults_named_dest(rq, &destlen);
-        m = ss_path_groups(p, rq->call, rq->fd, &pa->fd, dest, destlen);
+        m = ss_path_groups(p, rq->call, rq->fd, &pa->fd, dest, destlen, 1);
         /* write and writev are ours only on sockets. */
         if ((rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV) && !ss_fd_is_socket(pa->fd.st))
             m = 0;
