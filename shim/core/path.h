@@ -221,7 +221,8 @@ static inline void ss_path_done(enum ss_call call, int fd, struct ss_step_out o,
 /* The stages, for a call the step sent there (SS_STEP_STAGES) or counted
  * (SS_STEP_FIRE), and for write and writev (ss_process, which does the
  * step's part itself). Return what the call returns, errno set as the call
- * would (pipeline.c). */
+ * would (pipeline.c); ss_process_fire returns SS_FAULT_FORWARD when no rule
+ * fired: the wrapper then forwards the call as for SS_STEP_FORWARD. */
 ssize_t ss_process_stages(struct ss_request *rq, struct ss_path *pa);
 ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa);
 

@@ -73,18 +73,22 @@ static ssize_t run(struct ss_request *rq, struct ss_path *pa, struct ss_fault *f
 {
     if (ret == SS_FAULT_FORWARD)
         ret = forward(rq);
+    int err = ret < 0 ? errno : 0;
     if (fault->fired)
-        ret = ss_stage_faults_done(rq, fault, ret);
-    return finish(rq, pa, ret, ret < 0 ? errno : 0, saved_errno);
+        ss_stage_faults_done(rq, &pa->fd, fault, ret, err);
+    return finish(rq, pa, ret, err, saved_errno);
 }
 
-/* The facts the fault stage gives the rules of a call counted in p. */
+/* The facts the fault stage gives the rules of a call counted in p: those
+ * the plan says its rules for the call read (the address it names only for
+ * peer= and port=). */
 static void call_facts(const struct ss_request *rq, struct ss_path *pa, const struct ss_fault_plan *p,
                        struct ss_fault_call *c)
 {
-    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, &pa->fd, p->needs[rq->call],
-                   c);
-    c->dest = ss_faults_named_dest(rq, &c->destlen);
+    unsigned needs = p->needs[rq->call];
+    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, &pa->fd, needs, c);
+    if (needs & SS_NEED_DEST)
+        c->dest = ss_faults_named_dest(rq, &c->destlen);
 }
 
 /* The fault stage's counting, for a call that came through the stages:
@@ -147,6 +151,14 @@ ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa)
     fault.fired = 0;
     call_facts(rq, pa, pa->plan, &fault.call);
     ssize_t ret = ss_stage_faults_fire(rq, &pa->fd, &fault, &pa->counts, pa->plan, pa->slot);
+    /* No rule fired (a p= draw that missed, an action that cannot act on
+     * this call): the call is the one the step would have forwarded had no
+     * rule been pending, and its wrapper forwards it so (SS_STEP_FORWARD),
+     * errno untouched. Under SENDSHIM_STATS it is finished here, where a
+     * plain message's kernel repairs are counted (ss_stage_normalize_count),
+     * which the step's forward does not do. */
+    if (!fault.fired && !(pa->opts & SS_OPT_STATS))
+        return SS_FAULT_FORWARD;
     return run(rq, pa, &fault, ret, saved_errno);
 }
 

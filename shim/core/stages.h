@@ -92,9 +92,10 @@ void ss_stage_faults_init(void);
  * released here) and on which some rule may fire (counts; f->call holds the
  * facts): pick the rule, apply it. Returns SS_FAULT_FORWARD to forward the
  * (possibly rewritten: short=, batch=) request, else the call's result (-1
- * with errno for error=, the full length for drop). When f->fired, pass
- * the result to ss_stage_faults_done, which logs the fault and returns the
- * result to give (errno kept). */
+ * with errno for error=, the full length for drop). f->fired says whether a
+ * rule fired (SS_FAULT_FORWARD and no rule fired: the call goes on as if
+ * none had been pending); when it did, pass the result to
+ * ss_stage_faults_done. Leaves errno alone unless it returns -1. */
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                              const struct ss_fault_counts *counts, const struct ss_fault_plan *p,
                              unsigned slot);
@@ -120,7 +121,13 @@ static inline void ss_fault_facts(enum ss_call call, int fdnum, unsigned vlen, s
         c->sent = __atomic_load_n(&fd->e->bytes, __ATOMIC_RELAXED);
 }
 
-ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t ret);
+/* After the call a rule fired on, with its result (ret, and err when ret <
+ * 0): the request as the program made it again, the fault's log line,
+ * SIGPIPE, the wakeup after an EAGAIN it made. fd is the call's
+ * descriptor reference. errno is left as it comes out (the caller sets it
+ * from ret and err). */
+void ss_stage_faults_done(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f, ssize_t ret,
+                          int err);
 
 /* The drop action on a datagram or raw socket of that type and family: the
  * full length as the kernel would report it, sending nothing, or -1 with the

@@ -224,16 +224,16 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
         ss_faults_leave(slot);
         return SS_FAULT_FORWARD;
     }
-    if (!(needs & SS_NEED_BYTES) && ((f->d.actions & SS_ACT_DROP) || ss_log_enabled()) &&
-        !ss_request_readable(rq)) {
+    int log = ss_log_enabled();
+    if (!(needs & SS_NEED_BYTES) && ((f->d.actions & SS_ACT_DROP) || log) && !ss_request_readable(rq)) {
         __atomic_sub_fetch(&p->st[f->d.rule].fired, 1, __ATOMIC_RELAXED); /* it did not act */
         ss_faults_leave(slot);
         return SS_FAULT_FORWARD;
     }
     /* Copy out what the log line needs: the set may be replaced meanwhile.
      * A log that is off now stays off (it is never turned on at run time). */
-    f->log = ss_log_enabled();
-    if (f->log)
+    f->log = log;
+    if (log)
         memcpy(f->text, p->rule[f->d.rule].text, sizeof f->text);
     ss_faults_leave(slot);
 
@@ -241,11 +241,11 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
     f->sigpipe = 0;
     f->wake = 0;
     f->user_vec = NULL;
-    if (!(needs & SS_NEED_BYTES) && f->log)
+    f->rewritten = 0;
+    if (!(needs & SS_NEED_BYTES) && log)
         c->bytes = ss_request_bytes(rq);
     f->bytes = c->bytes;
     f->vlen = c->vlen;
-    f->orig = *rq;
     __atomic_add_fetch(&ss_stats_home->faults, 1, __ATOMIC_RELAXED);
 
     if (f->d.actions & SS_ACT_DELAY)
@@ -264,30 +264,33 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
         return ss_net_apply(rq, f, c->type);
     if (f->d.actions & SS_ACT_DROP)
         return apply_drop(rq, f);
-    if (f->d.actions & SS_ACT_SHORT)
-        apply_short(rq, f);
-    else if (f->d.actions & SS_ACT_BATCH)
-        rq->vlen = f->d.batch;
+    if (f->d.actions & (SS_ACT_SHORT | SS_ACT_BATCH)) {
+        /* The only actions that rewrite the request (the network actions
+         * send copies of their own): keep it as it came. */
+        f->orig = *rq;
+        f->rewritten = 1;
+        if (f->d.actions & SS_ACT_SHORT)
+            apply_short(rq, f);
+        else
+            rq->vlen = f->d.batch;
+    }
     return SS_FAULT_FORWARD;
 }
 
-ssize_t ss_stage_faults_done(struct ss_request *rq, struct ss_fault *f, ssize_t ret)
+void ss_stage_faults_done(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f, ssize_t ret, int err)
 {
-    int err = ret < 0 ? errno : 0;
     if (f->user_vec && ret > 0) /* short= on sendmmsg sent a cut copy of message 0 */
         f->user_vec[0].msg_len = f->hdr.mmsg.msg_len;
     /* The later stages (MSG_EOF's "was everything sent?", stats, trace) see
      * the request the program made, not the cut one. */
-    *rq = f->orig;
+    if (f->rewritten)
+        *rq = f->orig;
     if (f->log)
         ss_faults_log_fault(rq, f, ret, err);
     if (f->sigpipe)
         raise_sigpipe();
     if (f->wake && ret < 0 && err == EAGAIN)
-        ss_net_wake(rq->fd);
-    if (err)
-        errno = err;
-    return ret;
+        ss_net_wake(rq->fd, fd->st);
 }
 
 /* ---- close and shutdown (slow close) ---------------------------------------- */

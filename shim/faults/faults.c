@@ -97,11 +97,18 @@ unsigned ss_faults_needs(const struct ss_rule *rules, unsigned n)
     return needs;
 }
 
-int ss_when_holds(const struct ss_rule *r, uint64_t count)
+/* Inline for ss_faults_pick, which tests it on every call a rule may fire
+ * on; most rules have no when= step, and the division is skipped. */
+static inline int when_holds(const struct ss_rule *r, uint64_t count)
 {
     if (count < r->when_first || count > r->when_last)
         return 0;
-    return (count - r->when_first) % r->when_step == 0;
+    return r->when_step <= 1 || (count - r->when_first) % r->when_step == 0;
+}
+
+int ss_when_holds(const struct ss_rule *r, uint64_t count)
+{
+    return when_holds(r, count);
 }
 
 /* The IPv4 address inside an IPv4-mapped IPv6 address, if it is one. */
@@ -208,9 +215,15 @@ static uint64_t percent_of(uint64_t n, unsigned pct)
     return v ? v : 1;
 }
 
-int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep)
+/* The actions that act on some calls only (ss_rule_acts); error= and delay=
+ * act on every call. */
+#define SS_ACTS_SOMETIMES                                                                                    \
+    (SS_ACT_SHORT | SS_ACT_BATCH | SS_ACT_DROP | SS_ACT_DUP | SS_ACT_RESET | SS_ACT_RATE | SS_ACT_STALL |    \
+     SS_ACT_CORRUPT)
+
+/* ss_rule_acts for a rule with an action of SS_ACTS_SOMETIMES. */
+static int acts_on_call(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep)
 {
-    *keep = 0;
     if (r->actions & SS_ACT_SHORT) {
         if (!(type_bit(c->type) & SS_TYPES_SHORT))
             return 0;
@@ -233,6 +246,19 @@ int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_
     if ((r->actions & SS_ACT_CORRUPT) && c->unit_bytes < (r->corrupt_bits + 7u) / 8u)
         return 0;
     return 1;
+}
+
+/* Inline for ss_faults_pick: a rule whose actions act on every call (error=,
+ * delay=) is decided by one test. */
+static inline int rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep)
+{
+    *keep = 0;
+    return !(r->actions & SS_ACTS_SOMETIMES) || acts_on_call(r, c, keep);
+}
+
+int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep)
+{
+    return rule_acts(r, c, keep);
 }
 
 /* ---- the plan ------------------------------------------------------------------ */
@@ -407,7 +433,7 @@ uint64_t ss_faults_narrow(const struct ss_fault_plan *p, const struct ss_fault_c
 }
 
 /* p= (and burst=): whether the rule fires, drawing when it must. */
-static int draw_fires(const struct ss_rule *r, struct ss_rule_state *st, uint64_t base)
+static inline int draw_fires(const struct ss_rule *r, struct ss_rule_state *st, uint64_t base)
 {
     if (!(r->conds & SS_COND_BURST))
         return r->p_threshold == UINT64_MAX || ss_prng_next(&st->prng, base) < r->p_threshold;
@@ -476,13 +502,13 @@ void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c
         const struct ss_rule *r = &p->rule[i];
         unsigned g = p->group_of[i];
         uint64_t keep;
-        if (!(counts->pending & (1ull << g)) || !ss_rule_acts(r, c, &keep))
+        if (!(counts->pending & (1ull << g)) || !rule_acts(r, c, &keep))
             continue;
         uint64_t base = p->base[i];
         /* A stalled descriptor stays stalled for every call the stall rule
          * matches, whatever when= and p= say: the stall is the descriptor's. */
         if (!((r->actions & SS_ACT_STALL) && c->stalled) &&
-            (!ss_when_holds(r, counts->count[g]) || !draw_fires(r, &p->st[i], base)))
+            (!when_holds(r, counts->count[g]) || !draw_fires(r, &p->st[i], base)))
             continue;
         fire(p, i, c, keep, base, d);
         return;

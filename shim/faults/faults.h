@@ -316,6 +316,7 @@ struct ss_fault {
     uint64_t bytes; /* the request's bytes and messages, for the log line */
     unsigned vlen;
     struct mmsghdr *user_vec; /* short= on sendmmsg: where message 0's msg_len goes */
+    int rewritten;            /* short=, batch=: the request was rewritten, orig holds it */
     struct ss_request orig;   /* the request as it came to the stage, restored after */
     char text[SS_RULE_TEXT_MAX];
     union {

@@ -132,7 +132,7 @@ void ss_net_tcp_reset(int fd)
     errno = saved;
 }
 
-void ss_net_wake(int fd)
+void ss_net_wake(int fd, uint64_t st)
 {
     /* A real EAGAIN ends with the kernel's wakeup when the send buffer
      * drains; an injected one left the buffer as it was. Two cases:
@@ -151,7 +151,8 @@ void ss_net_wake(int fd)
      * Other sockets: see README Limits. */
     /* TCP only: the kind is known after a descriptor's first probe, so
      * other sockets cost no system call here. */
-    uint64_t st = ss_fd_probe(fd);
+    if (!(st & SS_FD_KNOWN))
+        st = ss_fd_probe(fd);
     if (ss_fd_type(st) != SOCK_STREAM || (ss_fd_family(st) != AF_INET && ss_fd_family(st) != AF_INET6))
         return;
     int saved = errno;

@@ -34,8 +34,9 @@ void ss_net_forget(int fd);
 /* The writability edge the kernel gives when a full send buffer drains,
  * for an EAGAIN the library made (TCP): now, by sk->sk_write_space, when
  * the socket is writable; else by the kernel when the buffer drains (a
- * poll sets SOCK_NOSPACE). errno preserved. */
-void ss_net_wake(int fd);
+ * poll sets SOCK_NOSPACE). st is fd's state word as the call knows it
+ * (fdtable.h; probed here when it is not known). errno preserved. */
+void ss_net_wake(int fd, uint64_t st);
 
 /* Whether the call may not block: MSG_DONTWAIT, or O_NONBLOCK on fd (one
  * fcntl, made on the fault path only). */

@@ -52,8 +52,13 @@ static __attribute__((noinline)) ssize_t send_step(int fd, const void *buf, size
         return SS_REAL(send)(fd, buf, len, o.flags);
     case SS_STEP_FORWARD:
         return send_counted(fd, buf, len, flags, o);
-    case SS_STEP_FIRE:
-        return send_fire(fd, buf, len, flags, &path);
+    case SS_STEP_FIRE: {
+        ssize_t ret = send_fire(fd, buf, len, flags, &path);
+        if (ret != SS_FAULT_FORWARD)
+            return ret;
+        /* No rule fired: forwarded as the step would have (path.h). */
+        return send_counted(fd, buf, len, flags, o);
+    }
     case SS_STEP_STAGES:
         break;
     }

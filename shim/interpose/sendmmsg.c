@@ -52,6 +52,12 @@ static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, 
                                       : NULL;
     enum ss_step step = ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, dest,
                                      dest ? vec[0].msg_hdr.msg_namelen : 0, &o, &path);
+    if (step == SS_STEP_FIRE) {
+        int ret = sendmmsg_fire(fd, vec, vlen, flags, &path);
+        if (ret != (int)SS_FAULT_FORWARD)
+            return ret;
+        step = SS_STEP_FORWARD; /* no rule fired: forwarded as the step would have (path.h) */
+    }
     if (step == SS_STEP_LEAVE || step == SS_STEP_FORWARD) {
         /* musl's sendmmsg is a loop of sendmsg: a batch sent in part returns
          * its count with the failed message's errno set. A success leaves
@@ -65,8 +71,6 @@ static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, 
                          ret > 0 ? ss_batch_sent(vec, (unsigned)ret) : 0);
         return ret;
     }
-    if (step == SS_STEP_FIRE)
-        return sendmmsg_fire(fd, vec, vlen, flags, &path);
     return sendmmsg_stages(fd, vec, vlen, flags);
 }
 

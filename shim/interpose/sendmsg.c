@@ -64,8 +64,13 @@ static __attribute__((noinline)) ssize_t sendmsg_step(int fd, const struct msghd
         return SS_REAL(sendmsg)(fd, msg, o.flags);
     case SS_STEP_FORWARD:
         return sendmsg_counted(fd, msg, flags, o);
-    case SS_STEP_FIRE:
-        return sendmsg_fire(fd, msg, flags, &path);
+    case SS_STEP_FIRE: {
+        ssize_t ret = sendmsg_fire(fd, msg, flags, &path);
+        if (ret != SS_FAULT_FORWARD)
+            return ret;
+        /* No rule fired: forwarded as the step would have (path.h). */
+        return sendmsg_counted(fd, msg, flags, o);
+    }
     case SS_STEP_STAGES:
         break;
     }

@@ -42,16 +42,20 @@ static __attribute__((noinline)) ssize_t sendto_step(int fd, const void *buf, si
 {
     struct ss_step_out o;
     struct ss_path path;
+    ssize_t ret;
     switch (ss_path_step(SS_CALL_SENDTO, fd, flags, 1, addr && addrlen ? addr : NULL, addrlen, &o, &path)) {
     case SS_STEP_LEAVE:
         return SS_REAL(sendto)(fd, buf, len, o.flags, addr, addrlen);
-    case SS_STEP_FORWARD: {
-        ssize_t ret = SS_REAL(sendto)(fd, buf, len, o.flags, addr, addrlen);
+    case SS_STEP_FIRE:
+        ret = sendto_fire(fd, buf, len, flags, addr, addrlen, &path);
+        if (ret != SS_FAULT_FORWARD)
+            return ret;
+        /* No rule fired: forwarded as the step would have (path.h). */
+        __attribute__((fallthrough));
+    case SS_STEP_FORWARD:
+        ret = SS_REAL(sendto)(fd, buf, len, o.flags, addr, addrlen);
         ss_path_done(SS_CALL_SENDTO, fd, o, flags, ret, (uint64_t)ret);
         return ret;
-    }
-    case SS_STEP_FIRE:
-        return sendto_fire(fd, buf, len, flags, addr, addrlen, &path);
     case SS_STEP_STAGES:
         break;
     }
