@@ -277,7 +277,8 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
     return SS_FAULT_FORWARD;
 }
 
-void ss_stage_faults_done(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f, ssize_t ret, int err)
+void ss_stage_faults_done(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f, ssize_t ret,
+                          int err)
 {
     if (f->user_vec && ret > 0) /* short= on sendmmsg sent a cut copy of message 0 */
         f->user_vec[0].msg_len = f->hdr.mmsg.msg_len;

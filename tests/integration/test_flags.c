@@ -151,6 +151,31 @@ Test(flags, eof_short_count_leaves_the_stream_open_until_the_retry_completes)
     free(out);
 }
 
+/* short= and batch= rewrite the request the kernel gets; MSG_EOF's "was
+ * everything sent?" asks about the request the program made, so a call cut
+ * by the fault leaves the stream open, and the next send goes through. */
+Test(flags, eof_after_a_fault_that_cut_the_call_leaves_the_stream_open)
+{
+    static const struct {
+        const char *rule, *call, *want;
+    } cases[] = {
+        {"*:when=1:short=2", "send", "send 2\npeer 2 bytes open\nagain 1\n"},
+        {"*:when=1:short=2", "sendto", "sendto 2\npeer 2 bytes open\nagain 1\n"},
+        {"*:when=1:short=2", "sendmsg", "sendmsg 2\npeer 2 bytes open\nagain 1\n"},
+        {"*:when=1:short=2", "sendmmsg", "sendmmsg 1\npeer 2 bytes open\nagain 1\n"},
+        {"sendmmsg:when=1:batch=1", "sendmmsg", "sendmmsg 1\npeer 3 bytes open\nagain 1\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rules[64];
+        snprintf(rules, sizeof rules, "SENDSHIM_FAULTS=%s", cases[i].rule);
+        const char *env[] = {rules, "SENDSHIM_LOG=none", NULL};
+        const char *args[] = {"tcp", cases[i].call, NULL};
+        char *out = target_out("flags_eof", args, env, 1);
+        cr_expect_str_eq(out, cases[i].want, "%s %s", cases[i].rule, cases[i].call);
+        free(out);
+    }
+}
+
 /* The library sends the first 1024 of 1100 iovecs on a stream (SPEC 7): a
  * short count, so MSG_EOF must leave the stream open although every byte of
  * the normalized message was sent. */

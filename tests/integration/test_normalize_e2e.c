@@ -138,6 +138,24 @@ Test(normalize_e2e, later_steps_see_the_normalized_header)
     run_free(&without);
 }
 
+/* README "What costs nothing": SENDSHIM_STATS=1 counts a message the
+ * kernel repairs (here zero-length iovecs) as normalized once the kernel
+ * accepted it, also when a p= rule was drawn for the call and did not fire
+ * (the fault stage's early exit must not skip the count). */
+Test(normalize_e2e, stats_count_kernel_repairs_when_a_drawn_rule_does_not_fire)
+{
+    const char *argv[] = {target_path("cmsgprog"), "empty-iov", NULL};
+    const char *env[] = {"SENDSHIM_STATS=1", "SENDSHIM_FAULTS=*:p=0.000001:error=ENOBUFS", "SENDSHIM_SEED=1",
+                         NULL};
+    struct run_result r;
+    cr_assert_eq(run(&r, argv, env, 1, NULL, 20), 0);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "sendmsg 4\nreceived 4 bytes: abcd\n");
+    cr_expect(strstr(r.err, "stats: flags_rewritten=0 normalized=1 faults=0\n"), "%s", r.err);
+    cr_expect(strstr(r.err, "matched=1 fired=0\n"), "%s", r.err);
+    run_free(&r);
+}
+
 /* Issue 13: fewer bytes than a header after the aligned end of the last
  * control message are ignored by the kernel (__cmsg_nxthdr stops); read at
  * the unaligned offset they used to become a control message of their own.
