@@ -96,16 +96,9 @@ static inline uint64_t ss_path_groups(const struct ss_fault_plan *p, enum ss_cal
      * both 0 unless the descriptor is a known socket (fdtable.h). */
     _Static_assert(SS_FD_TYPE_MASK + 1 == SS_TYPE_INDEXES && SS_FD_FAMILY_MASK + 1 == SS_FAMILY_INDEXES,
                    "the plan's tables are indexed by the state word's fields");
-    uint64_t m = p->calls[call] & p->type_ok[(st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK] &
-                 p->family_ok[(st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK];
-    if (__builtin_expect((m & p->after) != 0, 0)) {
-        uint64_t sent = r->e ? __atomic_load_n(&r->e->bytes, __ATOMIC_RELAXED) : 0;
-        for (uint64_t rest = sent > p->after_max ? 0 : m & p->after; rest; rest &= rest - 1) {
-            unsigned g = (unsigned)__builtin_ctzll(rest);
-            if (!(sent > p->after_bytes[g]))
-                m &= ~(1ull << g);
-        }
-    }
+    uint64_t m = ss_faults_match(p, call, (unsigned)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK),
+                                 (unsigned)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK),
+                                 r->e ? &r->e->bytes : NULL);
     if (__builtin_expect((m & p->other) != 0, 0)) {
         /* An address the call names is tested per call, with no system
          * call (the step's callers instantiate it with dest == NULL apart,

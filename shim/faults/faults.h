@@ -207,26 +207,31 @@ struct ss_fault_counts {
 };
 
 /* The groups in m that pass their fd=, peer= and port= conditions; for
- * ss_faults_count, and for the quick lane's hand-over (pipeline.c). */
+ * ss_faults_count. */
 uint64_t ss_faults_narrow(const struct ss_fault_plan *p, const struct ss_fault_call *c, uint64_t m);
 
 /* The groups whose calls, type=, family= and after= conditions match a call
  * of this kind on a socket of this type and family (indexes: ss_type_index,
- * ss_family_index) that has sent `sent` bytes; fd=, peer= and port= are left
- * to ss_faults_narrow (groups in p->other). */
+ * ss_family_index) whose count of bytes sent is *sent (NULL: 0; read only
+ * when a group has after=); fd=, peer= and port= are left to the caller
+ * (groups in p->other). The one place these conditions are decided: the
+ * send path (path.h) and the pure decision (ss_faults_count) both ask it. */
 static inline uint64_t ss_faults_match(const struct ss_fault_plan *p, enum ss_call call, unsigned type_index,
-                                       unsigned family_index, uint64_t sent)
+                                       unsigned family_index, const uint64_t *sent)
 {
     uint64_t m = p->calls[call] & p->type_ok[type_index] & p->family_ok[family_index];
-    /* A descriptor past every after= (the common case once it sent) skips
-     * the loop. */
     uint64_t rest = m & p->after;
-    if (rest && sent > p->after_max)
-        rest = 0;
-    for (; rest; rest &= rest - 1) {
-        unsigned g = (unsigned)__builtin_ctzll(rest);
-        if (!(sent > p->after_bytes[g]))
-            m &= ~(1ull << g);
+    if (__builtin_expect(rest != 0, 0)) {
+        uint64_t n = sent ? __atomic_load_n(sent, __ATOMIC_RELAXED) : 0;
+        /* A descriptor past every after= (the common case once it sent)
+         * skips the loop. */
+        if (n > p->after_max)
+            rest = 0;
+        for (; rest; rest &= rest - 1) {
+            unsigned g = (unsigned)__builtin_ctzll(rest);
+            if (!(n > p->after_bytes[g]))
+                m &= ~(1ull << g);
+        }
     }
     return m;
 }
@@ -285,7 +290,7 @@ static inline int ss_faults_count(const struct ss_fault_plan *p, const struct ss
     /* write and writev are ours only on sockets. */
     if (!c->type && (c->call == SS_CALL_WRITE || c->call == SS_CALL_WRITEV))
         return 0;
-    uint64_t m = ss_faults_match(p, c->call, ss_type_index(c->type), ss_family_index(c->family), c->sent);
+    uint64_t m = ss_faults_match(p, c->call, ss_type_index(c->type), ss_family_index(c->family), &c->sent);
     if (m & p->other)
         m = ss_faults_narrow(p, c, m);
     return ss_faults_count_groups(p, m, counts);
