@@ -50,7 +50,8 @@ ssize_t ss_forward(const struct ss_request *rq)
 /* After the call: the stages' bookkeeping, on the request as normalized
  * (never the program's header, which may hold what normalization masked
  * off), then errno as the call leaves it. */
-static ssize_t finish(struct ss_request *rq, struct ss_path *pa, ssize_t ret, int err, int saved_errno)
+static inline __attribute__((always_inline)) ssize_t finish(struct ss_request *rq, struct ss_path *pa,
+                                                            ssize_t ret, int err, int saved_errno)
 {
     if (ret >= 0)
         ss_stage_after_success(rq, &pa->fd, ret, (pa->opts & SS_OPT_BYTES) != 0);
@@ -68,8 +69,8 @@ static ssize_t finish(struct ss_request *rq, struct ss_path *pa, ssize_t ret, in
 
 /* The end every call of the stages shares: forward unless the fault stage
  * answered, the fault's log line, the bookkeeping. */
-static ssize_t run(struct ss_request *rq, struct ss_path *pa, struct ss_fault *fault, ssize_t ret,
-                   int saved_errno)
+static inline __attribute__((always_inline)) ssize_t run(struct ss_request *rq, struct ss_path *pa,
+                                                         struct ss_fault *fault, ssize_t ret, int saved_errno)
 {
     if (ret == SS_FAULT_FORWARD)
         ret = forward(rq);
@@ -77,18 +78,6 @@ static ssize_t run(struct ss_request *rq, struct ss_path *pa, struct ss_fault *f
     if (fault->fired)
         ss_stage_faults_done(rq, &pa->fd, fault, ret, err);
     return finish(rq, pa, ret, err, saved_errno);
-}
-
-/* The facts the fault stage gives the rules of a call counted in p: those
- * the plan says its rules for the call read (the address it names only for
- * peer= and port=). */
-static void call_facts(const struct ss_request *rq, struct ss_path *pa, const struct ss_fault_plan *p,
-                       struct ss_fault_call *c)
-{
-    unsigned needs = p->needs[rq->call];
-    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, &pa->fd, needs, c);
-    if (needs & SS_NEED_DEST)
-        c->dest = ss_faults_named_dest(rq, &c->destlen);
 }
 
 /* The fault stage's counting, for a call that came through the stages:
@@ -137,7 +126,6 @@ ssize_t ss_process_stages(struct ss_request *rq, struct ss_path *pa)
     ssize_t ret = SS_FAULT_FORWARD;
     const struct ss_fault_plan *p = count_call(rq, pa);
     if (p) {
-        call_facts(rq, pa, p, &fault.call);
         ret = ss_stage_faults_fire(rq, &pa->fd, &fault, &pa->counts, p, pa->slot);
     }
     return run(rq, pa, &fault, ret, saved_errno);
@@ -149,7 +137,6 @@ ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa)
     rq->flags = pa->flags;
     struct ss_fault fault;
     fault.fired = 0;
-    call_facts(rq, pa, pa->plan, &fault.call);
     ssize_t ret = ss_stage_faults_fire(rq, &pa->fd, &fault, &pa->counts, pa->plan, pa->slot);
     /* No rule fired (a p= draw that missed, an action that cannot act on
      * this call): the call is the one the step would have forwarded had no

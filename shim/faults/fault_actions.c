@@ -138,22 +138,6 @@ static void raise_sigpipe(void)
     syscall(SYS_tgkill, (pid_t)syscall(SYS_getpid), (pid_t)syscall(SYS_gettid), SIGPIPE);
 }
 
-/* Whether the rules naming this call decided by the descriptor's kind or
- * bytes (type=, family=, after=, or short= and drop, which act by type);
- * write and writev match on sockets only. Only once a rule fired. */
-static int rules_look_at_descriptor(const struct ss_fault_plan *p, enum ss_call call)
-{
-    if (call == SS_CALL_WRITE || call == SS_CALL_WRITEV)
-        return 1;
-    for (unsigned i = 0; i < p->n; i++) {
-        const struct ss_rule *r = &p->rule[i];
-        if ((r->calls & SS_CALL_BIT(call)) && ((r->conds & (SS_COND_TYPE | SS_COND_FAMILY | SS_COND_AFTER)) ||
-                                               (r->actions & (SS_ACT_SHORT | SS_ACT_DROP))))
-            return 1;
-    }
-    return 0;
-}
-
 /* A rule fired on what the descriptor table believes about the descriptor
  * (its kind, its bytes, or, for error=EPIPE, the SIGPIPE its kind brings):
  * before it acts, the descriptor is re-identified (fdtable.h: one getsockopt,
@@ -166,7 +150,7 @@ static int still_applies(const struct ss_request *rq, struct ss_fd_ref *fd, stru
                          const struct ss_fault_plan *p)
 {
     int believed =
-        rules_look_at_descriptor(p, rq->call) || ((f->d.actions & SS_ACT_ERROR) && f->d.error == EPIPE);
+        (p->by_descriptor & SS_CALL_BIT(rq->call)) || ((f->d.actions & SS_ACT_ERROR) && f->d.error == EPIPE);
     if (!believed || ss_fd_confirm(rq->fd, fd))
         return 1;
     struct ss_fault_call *c = &f->call;
@@ -199,6 +183,9 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
 {
     struct ss_fault_call *c = &f->call;
     unsigned needs = p->needs[rq->call];
+    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, fd, needs, c);
+    if (needs & SS_NEED_DEST) /* the address a call names: for peer= and port= only */
+        c->dest = ss_faults_named_dest(rq, &c->destlen);
     /* The bytes (short= to decide, the log line), short= and drop read the
      * program's iovec arrays: a call whose arrays the kernel would refuse
      * (EFAULT) goes to the kernel untouched. Asking is a system call for

@@ -400,7 +400,11 @@ void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct
             if (r->calls & SS_CALL_BIT(c))
                 p->needs[c] |= rule_needs(r);
         p->teardown |= r->calls & SS_CALLS_TEARDOWN;
+        if ((r->conds & (SS_COND_TYPE | SS_COND_FAMILY | SS_COND_AFTER)) ||
+            (r->actions & (SS_ACT_SHORT | SS_ACT_DROP)))
+            p->by_descriptor |= r->calls;
     }
+    p->by_descriptor |= SS_CALL_BIT(SS_CALL_WRITE) | SS_CALL_BIT(SS_CALL_WRITEV);
     /* Two passes: the groups that test where a call goes first (their
      * numbers are the low bits of a descriptor's verdict), then the rest. */
     for (int pass = 0; pass < 2; pass++) {
@@ -466,9 +470,10 @@ void ss_faults_corrupt_positions(const struct ss_fault_decision *d, uint64_t *ou
     }
 }
 
-/* Rule i fires: fill d. */
-static void fire(const struct ss_fault_plan *p, unsigned i, const struct ss_fault_call *c, uint64_t keep,
-                 uint64_t base, struct ss_fault_decision *d)
+/* Rule i fires: fill d. Inline: it is the end of every pick that fires. */
+static inline __attribute__((always_inline)) void fire(const struct ss_fault_plan *p, unsigned i,
+                                                       const struct ss_fault_call *c, uint64_t keep,
+                                                       uint64_t base, struct ss_fault_decision *d)
 {
     const struct ss_rule *r = &p->rule[i];
     struct ss_rule_state *st = &p->st[i];

@@ -180,7 +180,12 @@ struct ss_fault_plan {
     const struct ss_rule *match[SS_MAX_RULES]; /* its first rule (its conditions) */
     unsigned needs[SS_NCALLS];                 /* facts the call must gather (ss_fault_needs) */
     unsigned teardown;                         /* SS_CALLS_TEARDOWN bits some rule names */
-    int count_bytes;                           /* some rule has after=: every call counts its bytes */
+    /* The calls (SS_CALL_BIT) whose rules decide by what the descriptor
+     * table believes: its kind or bytes (type=, family=, after=; short= and
+     * drop act by type; write and writev match on sockets only). A rule that
+     * fires on such a call re-identifies the descriptor first. */
+    unsigned by_descriptor;
+    int count_bytes; /* some rule has after=: every call counts its bytes */
 };
 
 /* Prepare rules[0..n) with their states st for deciding. With `share`, rules

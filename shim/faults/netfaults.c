@@ -132,7 +132,7 @@ void ss_net_tcp_reset(int fd)
     errno = saved;
 }
 
-void ss_net_wake(int fd, uint64_t st)
+void ss_net_wake_full(int fd, uint64_t st)
 {
     /* A real EAGAIN ends with the kernel's wakeup when the send buffer
      * drains; an injected one left the buffer as it was. Two cases:

@@ -6,9 +6,11 @@
 #define SENDSHIM_NETFAULTS_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "faults.h"
+#include "fdtable.h"
 #include "request.h"
 
 /* The library's own symbols bind locally: a global is one RIP-relative load,
@@ -36,7 +38,15 @@ void ss_net_forget(int fd);
  * the socket is writable; else by the kernel when the buffer drains (a
  * poll sets SOCK_NOSPACE). st is fd's state word as the call knows it
  * (fdtable.h; probed here when it is not known). errno preserved. */
-void ss_net_wake(int fd, uint64_t st);
+void ss_net_wake_full(int fd, uint64_t st);
+static inline void ss_net_wake(int fd, uint64_t st)
+{
+    /* A known descriptor that is not a TCP socket has no edge to give. */
+    if ((st & SS_FD_KNOWN) &&
+        (ss_fd_type(st) != SOCK_STREAM || (ss_fd_family(st) != AF_INET && ss_fd_family(st) != AF_INET6)))
+        return;
+    ss_net_wake_full(fd, st);
+}
 
 /* Whether the call may not block: MSG_DONTWAIT, or O_NONBLOCK on fd (one
  * fcntl, made on the fault path only). */
