@@ -133,7 +133,6 @@ ssize_t ss_process_stages(struct ss_request *rq, struct ss_path *pa)
 
 ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa)
 {
-    int saved_errno = errno;
     rq->flags = pa->flags;
     struct ss_fault fault;
     fault.fired = 0;
@@ -146,7 +145,7 @@ ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa)
      * which the step's forward does not do. */
     if (!fault.fired && !(pa->opts & SS_OPT_STATS))
         return SS_FAULT_FORWARD;
-    return run(rq, pa, &fault, ret, saved_errno);
+    return run(rq, pa, &fault, ret, fault.fired ? fault.saved_errno : errno);
 }
 
 ssize_t ss_process(struct ss_request *rq)

@@ -90,11 +90,13 @@ void ss_stage_faults_init(void);
 
 /* Apply the fault of a call that was counted in plan p (held in `slot`,
  * released here) and on which some rule may fire (counts): gather the facts
- * the plan's rules for the call read (f->call), pick the rule, apply it. Returns SS_FAULT_FORWARD to forward
- * the (possibly rewritten: short=, batch=) request, else the call's result (-1 with errno for error=, the
- * full length for drop). f->fired says whether a rule fired (SS_FAULT_FORWARD and no rule fired: the call
- * goes on as if none had been pending); when it did, pass the result to ss_stage_faults_done. Leaves errno
- * alone unless it returns -1. */
+ * the plan's rules for the call read (f->call), pick the rule, apply it.
+ * Returns SS_FAULT_FORWARD to forward the (possibly rewritten: short=,
+ * batch=) request, else the call's result (-1 with errno for error=, the
+ * full length for drop). f->fired says whether a rule fired (SS_FAULT_FORWARD
+ * and no rule fired: the call goes on as if none had been pending); when it
+ * did, pass the result to ss_stage_faults_done. Leaves errno alone unless it
+ * returns -1; f->saved_errno holds it as it was when the rule fired. */
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                              const struct ss_fault_counts *counts, const struct ss_fault_plan *p,
                              unsigned slot);

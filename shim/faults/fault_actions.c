@@ -225,6 +225,7 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
     ss_faults_leave(slot);
 
     f->fired = 1;
+    f->saved_errno = errno;
     f->sigpipe = 0;
     f->wake = 0;
     f->user_vec = NULL;

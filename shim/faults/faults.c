@@ -97,20 +97,6 @@ unsigned ss_faults_needs(const struct ss_rule *rules, unsigned n)
     return needs;
 }
 
-/* Inline for ss_faults_pick, which tests it on every call a rule may fire
- * on; most rules have no when= step, and the division is skipped. */
-static inline int when_holds(const struct ss_rule *r, uint64_t count)
-{
-    if (count < r->when_first || count > r->when_last)
-        return 0;
-    return r->when_step <= 1 || (count - r->when_first) % r->when_step == 0;
-}
-
-int ss_when_holds(const struct ss_rule *r, uint64_t count)
-{
-    return when_holds(r, count);
-}
-
 /* The IPv4 address inside an IPv4-mapped IPv6 address, if it is one. */
 static int v4_mapped(const struct sockaddr_in6 *a, struct in_addr *out)
 {
@@ -215,14 +201,7 @@ static uint64_t percent_of(uint64_t n, unsigned pct)
     return v ? v : 1;
 }
 
-/* The actions that act on some calls only (ss_rule_acts); error= and delay=
- * act on every call. */
-#define SS_ACTS_SOMETIMES                                                                                    \
-    (SS_ACT_SHORT | SS_ACT_BATCH | SS_ACT_DROP | SS_ACT_DUP | SS_ACT_RESET | SS_ACT_RATE | SS_ACT_STALL |    \
-     SS_ACT_CORRUPT)
-
-/* ss_rule_acts for a rule with an action of SS_ACTS_SOMETIMES. */
-static int acts_on_call(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep)
+int ss_faults_acts_on_call(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep)
 {
     if (r->actions & SS_ACT_SHORT) {
         if (!(type_bit(c->type) & SS_TYPES_SHORT))
@@ -246,19 +225,6 @@ static int acts_on_call(const struct ss_rule *r, const struct ss_fault_call *c, 
     if ((r->actions & SS_ACT_CORRUPT) && c->unit_bytes < (r->corrupt_bits + 7u) / 8u)
         return 0;
     return 1;
-}
-
-/* Inline for ss_faults_pick: a rule whose actions act on every call (error=,
- * delay=) is decided by one test. */
-static inline int rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep)
-{
-    *keep = 0;
-    return !(r->actions & SS_ACTS_SOMETIMES) || acts_on_call(r, c, keep);
-}
-
-int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep)
-{
-    return rule_acts(r, c, keep);
 }
 
 /* ---- the plan ------------------------------------------------------------------ */
@@ -436,17 +402,6 @@ uint64_t ss_faults_narrow(const struct ss_fault_plan *p, const struct ss_fault_c
     return m;
 }
 
-/* p= (and burst=): whether the rule fires, drawing when it must. */
-static inline int draw_fires(const struct ss_rule *r, struct ss_rule_state *st, uint64_t base)
-{
-    if (!(r->conds & SS_COND_BURST))
-        return r->p_threshold == UINT64_MAX || ss_prng_next(&st->prng, base) < r->p_threshold;
-    uint64_t t = __atomic_load_n(&st->burst_on, __ATOMIC_RELAXED) ? r->burst_threshold : r->p_threshold;
-    int fires = t == UINT64_MAX || ss_prng_next(&st->prng, base) < t;
-    __atomic_store_n(&st->burst_on, (unsigned)fires, __ATOMIC_RELAXED);
-    return fires;
-}
-
 /* corrupt=N: N distinct bit offsets below `bits`, ascending, by Floyd's
  * sampling (N draws for N positions, whatever the collisions). */
 void ss_faults_corrupt_positions(const struct ss_fault_decision *d, uint64_t *out)
@@ -467,56 +422,6 @@ void ss_faults_corrupt_positions(const struct ss_fault_decision *d, uint64_t *ou
         }
         out[at] = v;
         k++;
-    }
-}
-
-/* Rule i fires: fill d. Inline: it is the end of every pick that fires. */
-static inline __attribute__((always_inline)) void fire(const struct ss_fault_plan *p, unsigned i,
-                                                       const struct ss_fault_call *c, uint64_t keep,
-                                                       uint64_t base, struct ss_fault_decision *d)
-{
-    const struct ss_rule *r = &p->rule[i];
-    struct ss_rule_state *st = &p->st[i];
-    __atomic_add_fetch(&st->fired, 1, __ATOMIC_RELAXED);
-    d->rule = (int)i;
-    d->actions = r->actions;
-    d->error = r->error;
-    d->keep = keep;
-    d->batch = r->batch;
-    d->rate_bps = r->rate_bps;
-    d->stall_ns = r->stall_ns;
-    d->ncorrupt = 0;
-    d->delay_ns = 0;
-    if (r->actions & SS_ACT_DELAY)
-        d->delay_ns = r->delay_min_ns == r->delay_max_ns
-                          ? r->delay_min_ns
-                          : ss_prng_range(ss_prng_next(&st->prng, base), r->delay_min_ns, r->delay_max_ns);
-    if (r->actions & SS_ACT_CORRUPT) {
-        d->ncorrupt = r->corrupt_bits;
-        d->unit_bits = c->unit_bytes * 8;
-        d->corrupt_base = base;
-        d->corrupt_k0 = __atomic_fetch_add(&st->prng.drawn, r->corrupt_bits, __ATOMIC_RELAXED);
-    }
-}
-
-void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,
-                    const struct ss_fault_counts *counts, struct ss_fault_decision *d)
-{
-    d->rule = -1;
-    for (unsigned i = 0; i < p->n; i++) {
-        const struct ss_rule *r = &p->rule[i];
-        unsigned g = p->group_of[i];
-        uint64_t keep;
-        if (!(counts->pending & (1ull << g)) || !rule_acts(r, c, &keep))
-            continue;
-        uint64_t base = p->base[i];
-        /* A stalled descriptor stays stalled for every call the stall rule
-         * matches, whatever when= and p= say: the stall is the descriptor's. */
-        if (!((r->actions & SS_ACT_STALL) && c->stalled) &&
-            (!when_holds(r, counts->count[g]) || !draw_fires(r, &p->st[i], base)))
-            continue;
-        fire(p, i, c, keep, base, d);
-        return;
     }
 }
 
@@ -542,9 +447,9 @@ void ss_faults_pick_teardown(const struct ss_fault_plan *p, unsigned bit, const 
             count[g] = __atomic_add_fetch(p->count[g], 1, __ATOMIC_RELAXED);
         }
         uint64_t base = p->base[i];
-        if (d->rule >= 0 || !ss_when_holds(r, count[g]) || !draw_fires(r, &p->st[i], base))
+        if (d->rule >= 0 || !ss_when_holds(r, count[g]) || !ss_faults_draw_fires(r, &p->st[i], base))
             continue;
-        fire(p, i, c, 0, base, d);
+        ss_faults_fire(p, i, c, 0, base, d);
     }
 }
 

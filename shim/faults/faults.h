@@ -102,15 +102,36 @@ void ss_faults_corrupt_positions(const struct ss_fault_decision *d, uint64_t *ou
 void ss_faults_decide(const struct ss_rule *rules, struct ss_rule_state *st, unsigned n, uint64_t seed,
                       const struct ss_fault_call *c, struct ss_fault_decision *d);
 
-/* The parts of the decision, for tests. */
-int ss_when_holds(const struct ss_rule *r, uint64_t count);
+/* The parts of the decision (also for tests). Whether count satisfies the
+ * rule's `when` (SPEC 8). Inline: ss_faults_pick
+ * tests it on every call a rule may fire on; most rules have no when= step,
+ * and the division is skipped. */
+static inline int ss_when_holds(const struct ss_rule *r, uint64_t count)
+{
+    if (count < r->when_first || count > r->when_last)
+        return 0;
+    return r->when_step <= 1 || (count - r->when_first) % r->when_step == 0;
+}
 /* Calls and fd/type/family/peer/port/after conditions (not when, not p). */
 int ss_rule_matches(const struct ss_rule *r, const struct ss_fault_call *c);
+/* The actions that act on some calls only (ss_rule_acts); error= and delay=
+ * act on every call. */
+#define SS_ACTS_SOMETIMES                                                                                    \
+    (SS_ACT_SHORT | SS_ACT_BATCH | SS_ACT_DROP | SS_ACT_DUP | SS_ACT_RESET | SS_ACT_RATE | SS_ACT_STALL |    \
+     SS_ACT_CORRUPT)
+
+/* ss_rule_acts for a rule with an action of SS_ACTS_SOMETIMES. */
+int ss_faults_acts_on_call(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep);
+
 /* Whether the rule's action would change this call: short= on a stream
  * socket asking for more than the kept bytes, batch= on a sendmmsg of more
  * than K messages, drop on a datagram or raw socket; error= and delay=
- * always. On success *keep holds short='s byte count. */
-int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep);
+ * always (one test, inline). On success *keep holds short='s byte count. */
+static inline int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_call *c, uint64_t *keep)
+{
+    *keep = 0;
+    return !(r->actions & SS_ACTS_SOMETIMES) || ss_faults_acts_on_call(r, c, keep);
+}
 /* The conditions of where a call goes alone: fd=, peer= and port= (dest
  * NULL: none known, which no peer= or port= matches). */
 int ss_rule_matches_place(const struct ss_rule *r, int fd, const struct sockaddr *dest, socklen_t destlen);
@@ -301,11 +322,70 @@ static inline int ss_faults_count(const struct ss_fault_plan *p, const struct ss
     return ss_faults_count_groups(p, m, counts);
 }
 
+/* p= (and burst=): whether the rule fires, drawing when it must. */
+static inline int ss_faults_draw_fires(const struct ss_rule *r, struct ss_rule_state *st, uint64_t base)
+{
+    if (!(r->conds & SS_COND_BURST))
+        return r->p_threshold == UINT64_MAX || ss_prng_next(&st->prng, base) < r->p_threshold;
+    uint64_t t = __atomic_load_n(&st->burst_on, __ATOMIC_RELAXED) ? r->burst_threshold : r->p_threshold;
+    int fires = t == UINT64_MAX || ss_prng_next(&st->prng, base) < t;
+    __atomic_store_n(&st->burst_on, (unsigned)fires, __ATOMIC_RELAXED);
+    return fires;
+}
+
+/* Rule i fires: fill d. Inline: it is the end of every pick that fires. */
+static inline __attribute__((always_inline)) void ss_faults_fire(const struct ss_fault_plan *p, unsigned i,
+                                                                 const struct ss_fault_call *c, uint64_t keep,
+                                                                 uint64_t base, struct ss_fault_decision *d)
+{
+    const struct ss_rule *r = &p->rule[i];
+    struct ss_rule_state *st = &p->st[i];
+    __atomic_add_fetch(&st->fired, 1, __ATOMIC_RELAXED);
+    d->rule = (int)i;
+    d->actions = r->actions;
+    d->error = r->error;
+    d->keep = keep;
+    d->batch = r->batch;
+    d->rate_bps = r->rate_bps;
+    d->stall_ns = r->stall_ns;
+    d->ncorrupt = 0;
+    d->delay_ns = 0;
+    if (r->actions & SS_ACT_DELAY)
+        d->delay_ns = r->delay_min_ns == r->delay_max_ns
+                          ? r->delay_min_ns
+                          : ss_prng_range(ss_prng_next(&st->prng, base), r->delay_min_ns, r->delay_max_ns);
+    if (r->actions & SS_ACT_CORRUPT) {
+        d->ncorrupt = r->corrupt_bits;
+        d->unit_bits = c->unit_bytes * 8;
+        d->corrupt_base = base;
+        d->corrupt_k0 = __atomic_fetch_add(&st->prng.drawn, r->corrupt_bits, __ATOMIC_RELAXED);
+    }
+}
+
 /* The second half, only when ss_faults_count (or ss_faults_count_groups)
  * returned nonzero: c->bytes must now be filled if p->needs[c->call] has
- * SS_NEED_BYTES. */
-void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,
-                    const struct ss_fault_counts *counts, struct ss_fault_decision *d);
+ * SS_NEED_BYTES. Inline in the fault stage, which calls it on every call a
+ * rule may fire on. */
+static inline void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,
+                                  const struct ss_fault_counts *counts, struct ss_fault_decision *d)
+{
+    d->rule = -1;
+    for (unsigned i = 0; i < p->n; i++) {
+        const struct ss_rule *r = &p->rule[i];
+        unsigned g = p->group_of[i];
+        uint64_t keep;
+        if (!(counts->pending & (1ull << g)) || !ss_rule_acts(r, c, &keep))
+            continue;
+        uint64_t base = p->base[i];
+        /* A stalled descriptor stays stalled for every call the stall rule
+         * matches, whatever when= and p= say: the stall is the descriptor's. */
+        if (!((r->actions & SS_ACT_STALL) && c->stalled) &&
+            (!ss_when_holds(r, counts->count[g]) || !ss_faults_draw_fires(r, &p->st[i], base)))
+            continue;
+        ss_faults_fire(p, i, c, keep, base, d);
+        return;
+    }
+}
 
 /* ---- the runtime side (fault_store.c, fault_actions.c, fault_log.c) ---- */
 
@@ -317,6 +397,7 @@ void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c
  * needs, and the bounded copies a short= request is rewritten into. */
 struct ss_fault {
     int fired;                 /* a rule fired; the rest is valid only then */
+    int saved_errno;           /* errno as the program had it (nothing before the fire touches it) */
     struct ss_fault_call call; /* the facts the rules got */
     struct ss_fault_counts counts;
     int sigpipe;

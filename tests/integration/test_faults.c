@@ -100,6 +100,37 @@ Test(faults, write_rules_match_sockets_only)
     run_free(&r);
 }
 
+/* SPEC 4: a call that succeeds leaves errno as the program had it, and one
+ * that fails sets it, whatever the fault stage did on the way: a rule drawn
+ * that does not fire, one that fires and forwards (delay=, short=), one
+ * that fails the call; with and without SENDSHIM_STATS (sendprog sets errno
+ * to 4242 before each call and says "errno-changed" when a success moved
+ * it). */
+Test(faults, errno_is_the_programs_on_success_and_the_calls_on_failure)
+{
+    static const struct {
+        const char *rules, *want;
+    } cases[] = {
+        {"*:p=0.000001:error=ENOBUFS",
+         "send 3\nsendto 3\nsendmsg 3\nsendmmsg 2\nmsg_len[0] 2\nmsg_len[1] 1\n"},
+        {"*:delay=1us", "send 3\nsendto 3\nsendmsg 3\nsendmmsg 2\nmsg_len[0] 2\nmsg_len[1] 1\n"},
+        {"*:short=1", "send 1\nsendto 1\nsendmsg 1\nsendmmsg 1\nmsg_len[0] 1\nmsg_len[1] 57005\n"},
+        {"*:error=ENOBUFS", "send -1 ENOBUFS\nsendto -1 ENOBUFS\nsendmsg -1 ENOBUFS\nsendmmsg -1 ENOBUFS\n"
+                            "msg_len[0] 57005\nmsg_len[1] 57005\n"},
+    };
+    const char *argv[] = {target_path("sendprog"), "tcp",           "send:abc", "sendto:abc",
+                          "sendmsg:a,bc",          "sendmmsg:ab,c", NULL};
+    const char *extras[] = {"SENDSHIM_LOG=none", "SENDSHIM_STATS=1"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (size_t k = 0; k < sizeof extras / sizeof extras[0]; k++) {
+            struct run_result r;
+            run_faults(&r, cases[i].rules, argv, extras[k]);
+            cr_expect_str_eq(r.out, cases[i].want, "%s with %s: %s", cases[i].rules, extras[k], r.err);
+            run_free(&r);
+        }
+    }
+}
+
 /* --- EPIPE and SIGPIPE ---------------------------------------------------------- */
 
 Test(faults, epipe_on_a_stream_raises_sigpipe)
