@@ -127,8 +127,16 @@ static inline void ss_fault_facts(enum ss_call call, int fdnum, unsigned vlen, s
  * SIGPIPE, the wakeup after an EAGAIN it made. fd is the call's
  * descriptor reference. errno is left as it comes out (the caller sets it
  * from ret and err). */
-void ss_stage_faults_done(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f, ssize_t ret,
-                          int err);
+void ss_stage_faults_done_full(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f, ssize_t ret,
+                               int err);
+static inline void ss_stage_faults_done(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
+                                        ssize_t ret, int err)
+{
+    /* A fault with nothing after the call (error= with the log off, on a
+     * descriptor that is not TCP) is done here. */
+    if (f->user_vec || f->rewritten || f->log || f->sigpipe || f->wake)
+        ss_stage_faults_done_full(rq, fd, f, ret, err);
+}
 
 /* The drop action on a datagram or raw socket of that type and family: the
  * full length as the kernel would report it, sending nothing, or -1 with the

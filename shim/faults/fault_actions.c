@@ -244,7 +244,7 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
                 ss_faults_sock_facts(fd, rq->fd, &c->type, &c->family);
             f->sigpipe = sigpipe_due(rq, c->type);
         }
-        f->wake = f->d.error == EAGAIN;
+        f->wake = f->d.error == EAGAIN && ss_net_may_wake(fd->st);
         errno = f->d.error;
         return -1;
     }
@@ -265,8 +265,8 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
     return SS_FAULT_FORWARD;
 }
 
-void ss_stage_faults_done(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f, ssize_t ret,
-                          int err)
+void ss_stage_faults_done_full(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f, ssize_t ret,
+                               int err)
 {
     if (f->user_vec && ret > 0) /* short= on sendmmsg sent a cut copy of message 0 */
         f->user_vec[0].msg_len = f->hdr.mmsg.msg_len;

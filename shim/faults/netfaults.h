@@ -39,13 +39,17 @@ void ss_net_forget(int fd);
  * poll sets SOCK_NOSPACE). st is fd's state word as the call knows it
  * (fdtable.h; probed here when it is not known). errno preserved. */
 void ss_net_wake_full(int fd, uint64_t st);
+/* Whether a descriptor of state st may need the edge: not when it is known
+ * not to be a TCP socket. */
+static inline int ss_net_may_wake(uint64_t st)
+{
+    return !(st & SS_FD_KNOWN) ||
+           (ss_fd_type(st) == SOCK_STREAM && (ss_fd_family(st) == AF_INET || ss_fd_family(st) == AF_INET6));
+}
 static inline void ss_net_wake(int fd, uint64_t st)
 {
-    /* A known descriptor that is not a TCP socket has no edge to give. */
-    if ((st & SS_FD_KNOWN) &&
-        (ss_fd_type(st) != SOCK_STREAM || (ss_fd_family(st) != AF_INET && ss_fd_family(st) != AF_INET6)))
-        return;
-    ss_net_wake_full(fd, st);
+    if (ss_net_may_wake(st))
+        ss_net_wake_full(fd, st);
 }
 
 /* Whether the call may not block: MSG_DONTWAIT, or O_NONBLOCK on fd (one
