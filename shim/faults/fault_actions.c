@@ -172,6 +172,16 @@ static int still_applies(const struct ss_request *rq, struct ss_fd_ref *fd, stru
 
 /* ---- the stage --------------------------------------------------------------- */
 
+/* The facts of SS_NEED_SOCK and SS_NEED_SENT, and the address the call
+ * names for peer= and port= (SS_NEED_DEST) only. */
+static inline void gather_facts(const struct ss_request *rq, struct ss_fd_ref *fd, unsigned needs,
+                                struct ss_fault_call *c)
+{
+    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, fd, needs, c);
+    if (needs & SS_NEED_DEST)
+        c->dest = ss_faults_named_dest(rq, &c->destlen);
+}
+
 /* Some rule may fire on this call (ss_faults_count said so in counts, from
  * the facts in f->call): pick it, leave the slot, and apply it. f->fired is
  * set when one fires, else left alone. Reached from the stage and from the
@@ -183,30 +193,38 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
 {
     struct ss_fault_call *c = &f->call;
     unsigned needs = p->needs[rq->call];
-    ss_fault_facts(rq->call, rq->fd, rq->call == SS_CALL_SENDMMSG ? rq->vlen : 0, fd, needs, c);
-    if (needs & SS_NEED_DEST) /* the address a call names: for peer= and port= only */
-        c->dest = ss_faults_named_dest(rq, &c->destlen);
-    /* The bytes (short= to decide, the log line), short= and drop read the
-     * program's iovec arrays: a call whose arrays the kernel would refuse
-     * (EFAULT) goes to the kernel untouched. Asking is a system call for
-     * sendmsg, sendmmsg and writev, made only before short= decides and
-     * once a rule fired. */
-    if ((needs & SS_NEED_BYTES) && !ss_request_readable(rq)) {
-        ss_faults_leave(slot);
-        return SS_FAULT_FORWARD;
+    /* When no rule of the call reads its facts to decide (their actions act
+     * on every call: error=, delay=; so none needs the bytes or the stall
+     * state either), the pick comes first and the facts are gathered only
+     * once a rule fired: a p= draw that misses costs the draw. */
+    int facts_first = (p->pick_reads & SS_CALL_BIT(rq->call)) != 0;
+    if (facts_first) {
+        gather_facts(rq, fd, needs, c);
+        /* The bytes (short= to decide, the log line), short= and drop read
+         * the program's iovec arrays: a call whose arrays the kernel would
+         * refuse (EFAULT) goes to the kernel untouched. Asking is a system
+         * call for sendmsg, sendmmsg and writev, made only before short=
+         * decides and once a rule fired. */
+        if ((needs & SS_NEED_BYTES) && !ss_request_readable(rq)) {
+            ss_faults_leave(slot);
+            return SS_FAULT_FORWARD;
+        }
+        /* Bytes (a walk over the iovecs) are counted only when needed:
+         * short= needs them to decide; the log line once a rule fired. */
+        if (needs & SS_NEED_BYTES) {
+            c->bytes = ss_request_bytes(rq);
+            c->unit_bytes = c->bytes;
+            if (rq->call == SS_CALL_SENDMMSG) /* corrupt= acts on the first message */
+                c->unit_bytes =
+                    rq->vlen ? ss_faults_iov_sum(rq->vec[0].msg_hdr.msg_iov, rq->vec[0].msg_hdr.msg_iovlen)
+                             : 0;
+        }
+        if (needs & SS_NEED_STALL)
+            c->stalled = ss_net_stall_state(rq->fd);
     }
-    /* Bytes (a walk over the iovecs) are counted only when needed: short=
-     * needs them to decide; the log line once a rule fired. */
-    if (needs & SS_NEED_BYTES) {
-        c->bytes = ss_request_bytes(rq);
-        c->unit_bytes = c->bytes;
-        if (rq->call == SS_CALL_SENDMMSG) /* corrupt= acts on the first message */
-            c->unit_bytes =
-                rq->vlen ? ss_faults_iov_sum(rq->vec[0].msg_hdr.msg_iov, rq->vec[0].msg_hdr.msg_iovlen) : 0;
-    }
-    if (needs & SS_NEED_STALL)
-        c->stalled = ss_net_stall_state(rq->fd);
     ss_faults_pick(p, c, counts, &f->d);
+    if (!facts_first && f->d.rule >= 0)
+        gather_facts(rq, fd, needs, c);
     if (f->d.rule < 0 || !still_applies(rq, fd, f, p)) {
         ss_faults_leave(slot);
         return SS_FAULT_FORWARD;

@@ -369,6 +369,8 @@ void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct
         if ((r->conds & (SS_COND_TYPE | SS_COND_FAMILY | SS_COND_AFTER)) ||
             (r->actions & (SS_ACT_SHORT | SS_ACT_DROP)))
             p->by_descriptor |= r->calls;
+        if (r->actions & SS_ACTS_SOMETIMES)
+            p->pick_reads |= r->calls;
     }
     p->by_descriptor |= SS_CALL_BIT(SS_CALL_WRITE) | SS_CALL_BIT(SS_CALL_WRITEV);
     /* Two passes: the groups that test where a call goes first (their

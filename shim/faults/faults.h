@@ -206,6 +206,9 @@ struct ss_fault_plan {
      * drop act by type; write and writev match on sockets only). A rule that
      * fires on such a call re-identifies the descriptor first. */
     unsigned by_descriptor;
+    /* The calls (SS_CALL_BIT) with a rule whose action acts on some calls
+     * only (SS_ACTS_SOMETIMES): ss_faults_pick reads their facts. */
+    unsigned pick_reads;
     int count_bytes; /* some rule has after=: every call counts its bytes */
 };
 
