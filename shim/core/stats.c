@@ -9,24 +9,6 @@
 struct ss_stats ss_stats_own;
 struct ss_stats *ss_stats_home = &ss_stats_own;
 
-static void add(uint64_t *counter, uint64_t n)
-{
-    __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
-}
-
-void ss_stats_add(enum ss_call call, ssize_t ret, uint64_t sent, int rewritten)
-{
-    struct ss_stats *home = ss_stats_home;
-    struct ss_call_stats *s = &home->call[call];
-    add(&s->calls, 1);
-    if (ret < 0)
-        add(&s->failed, 1);
-    else if (sent)
-        add(&s->bytes, sent);
-    if (rewritten)
-        add(&home->flags_rewritten, 1);
-}
-
 void ss_stats_count(const struct ss_request *rq, ssize_t ret)
 {
     uint64_t sent = 0;
