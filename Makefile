@@ -156,6 +156,10 @@ lint:
 	$(MAKE) -s -B $(LIB) CFLAGS="$(CFLAGS) -Werror"
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --inline-suppr -D__GNUC__ -D_GNU_SOURCE $(SHIM_INC) shim
+	@for h in $(HEADERS); do \
+	  [ "$$(grep -c 'visibility push' $$h)" = "$$(grep -c 'visibility pop' $$h)" ] || \
+	    { echo "$$h: #pragma GCC visibility push without its pop" >&2; exit 1; }; \
+	done
 	shellcheck $(SHELL_SCRIPTS)
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 

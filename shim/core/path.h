@@ -24,6 +24,7 @@
 #include "fdtable.h"
 #include "policy.h"
 #include "request.h"
+#include "stages.h"
 #include "stats.h"
 
 /* The library's own symbols bind locally: a global is one RIP-relative load,
@@ -196,10 +197,11 @@ static inline void ss_path_begin(enum ss_call call, int fd, struct ss_path *pa)
 
 /* After a call the wrapper forwarded (SS_STEP_FORWARD): the descriptor's
  * byte count (while a rule with after= is in force) and the statistics.
- * `sent` is what it sent (ret, or a sendmmsg's bytes). errno as libc left
+ * `sent` is what it sent (ret, or a sendmmsg's bytes); msg and vec are a
+ * sendmsg's message and a sendmmsg's batch (else NULL). errno as libc left
  * it. */
 static inline void ss_path_done(enum ss_call call, int fd, struct ss_step_out o, int flags_in, ssize_t ret,
-                                uint64_t sent)
+                                uint64_t sent, const struct msghdr *msg, const struct mmsghdr *vec)
 {
     if (ret > 0 && (o.opts & SS_OPT_BYTES)) {
         if (o.e)
@@ -207,8 +209,13 @@ static inline void ss_path_done(enum ss_call call, int fd, struct ss_step_out o,
         else
             ss_fd_add_bytes(fd, NULL, sent); /* the descriptor's first: its entry is made */
     }
-    if (__builtin_expect(o.opts & SS_OPT_STATS, 0))
+    if (__builtin_expect(o.opts & SS_OPT_STATS, 0)) {
         ss_stats_add(call, ret, sent, o.flags != flags_in);
+        /* The repairs the kernel made of a message that went out as the
+         * program made it (README: what the statistics count). */
+        if (msg || vec)
+            ss_stage_normalize_count_as_sent(msg, vec, ret);
+    }
 }
 
 /* The stages, for a call the step sent there (SS_STEP_STAGES) or counted

@@ -139,11 +139,10 @@ ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa)
     ssize_t ret = ss_stage_faults_fire(rq, &pa->fd, &fault, &pa->counts, pa->plan, pa->slot);
     /* No rule fired (a p= draw that missed, an action that cannot act on
      * this call): the call is the one the step would have forwarded had no
-     * rule been pending, and its wrapper forwards it so (SS_STEP_FORWARD),
-     * errno untouched. Under SENDSHIM_STATS it is finished here, where a
-     * plain message's kernel repairs are counted (ss_stage_normalize_count),
-     * which the step's forward does not do. */
-    if (!fault.fired && !(pa->opts & SS_OPT_STATS))
+     * rule been pending, and its wrapper forwards it so (SS_STEP_FORWARD,
+     * whose ss_path_done counts what the statistics count), errno
+     * untouched. */
+    if (!fault.fired)
         return SS_FAULT_FORWARD;
     return run(rq, pa, &fault, ret, fault.fired ? fault.saved_errno : errno);
 }

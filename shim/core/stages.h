@@ -59,6 +59,10 @@ static inline int ss_stage_normalize(struct ss_request *rq, struct ss_fd_ref *fd
 /* SENDSHIM_STATS, after a successful call: count the repairs the messages
  * that went out as they were would have had. */
 void ss_stage_normalize_count(struct ss_request *rq, ssize_t ret);
+/* The same for a sendmsg (msg) or the first ret messages of a sendmmsg
+ * (vec) that went out as the program made them, the descriptor step having
+ * forwarded the call (path.h). */
+void ss_stage_normalize_count_as_sent(const struct msghdr *msg, const struct mmsghdr *vec, ssize_t ret);
 
 /* After the call and every step after it (which all see the normalized
  * request): copy sendmmsg's msg_len values back into the program's array and
@@ -171,5 +175,7 @@ static inline void ss_stage_after_success(struct ss_request *rq, struct ss_fd_re
     if (rq->eof || count_bytes)
         ss_stage_after_success_full(rq, fd, ret, count_bytes);
 }
+
+#pragma GCC visibility pop
 
 #endif

@@ -37,7 +37,7 @@ static __attribute__((noinline)) ssize_t send_counted(int fd, const void *buf, s
                                                       struct ss_step_out o)
 {
     ssize_t ret = SS_REAL(send)(fd, buf, len, o.flags);
-    ss_path_done(SS_CALL_SEND, fd, o, flags, ret, (uint64_t)ret);
+    ss_path_done(SS_CALL_SEND, fd, o, flags, ret, (uint64_t)ret, NULL, NULL);
     return ret;
 }
 

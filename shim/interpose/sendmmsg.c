@@ -67,8 +67,8 @@ static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, 
         if (ret >= 0)
             errno = saved_errno;
         if (step == SS_STEP_FORWARD)
-            ss_path_done(SS_CALL_SENDMMSG, fd, o, flags, ret,
-                         ret > 0 ? ss_batch_sent(vec, (unsigned)ret) : 0);
+            ss_path_done(SS_CALL_SENDMMSG, fd, o, flags, ret, ret > 0 ? ss_batch_sent(vec, (unsigned)ret) : 0,
+                         NULL, vec);
         return ret;
     }
     return sendmmsg_stages(fd, vec, vlen, flags);

@@ -49,7 +49,7 @@ static __attribute__((noinline)) ssize_t sendmsg_counted(int fd, const struct ms
                                                          struct ss_step_out o)
 {
     ssize_t ret = SS_REAL(sendmsg)(fd, msg, o.flags);
-    ss_path_done(SS_CALL_SENDMSG, fd, o, flags, ret, (uint64_t)ret);
+    ss_path_done(SS_CALL_SENDMSG, fd, o, flags, ret, (uint64_t)ret, msg, NULL);
     return ret;
 }
 

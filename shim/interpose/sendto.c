@@ -54,7 +54,7 @@ static __attribute__((noinline)) ssize_t sendto_step(int fd, const void *buf, si
         __attribute__((fallthrough));
     case SS_STEP_FORWARD:
         ret = SS_REAL(sendto)(fd, buf, len, o.flags, addr, addrlen);
-        ss_path_done(SS_CALL_SENDTO, fd, o, flags, ret, (uint64_t)ret);
+        ss_path_done(SS_CALL_SENDTO, fd, o, flags, ret, (uint64_t)ret, NULL, NULL);
         return ret;
     case SS_STEP_STAGES:
         break;

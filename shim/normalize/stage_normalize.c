@@ -240,6 +240,16 @@ static int same_header(const struct msghdr *a, const struct msghdr *b)
            a->msg_controllen == b->msg_controllen;
 }
 
+void ss_stage_normalize_count_as_sent(const struct msghdr *msg, const struct mmsghdr *vec, ssize_t ret)
+{
+    if (ret < 0)
+        return;
+    if (msg)
+        count_normalized(ss_norm_kernel_repairs(msg));
+    for (ssize_t i = 0; vec && i < ret; i++)
+        count_normalized(ss_norm_kernel_repairs(&vec[i].msg_hdr));
+}
+
 void ss_stage_normalize_count(struct ss_request *rq, ssize_t ret)
 {
     if (ret < 0 || !rq->norm)

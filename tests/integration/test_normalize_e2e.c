@@ -156,6 +156,25 @@ Test(normalize_e2e, stats_count_kernel_repairs_when_a_drawn_rule_does_not_fire)
     run_free(&r);
 }
 
+/* The same on the descriptor step's forward (path.h), where a call no rule
+ * may fire on goes to libc from its wrapper: statistics alone, and with a
+ * rule not yet due. */
+Test(normalize_e2e, stats_count_kernel_repairs_of_a_message_the_step_forwards)
+{
+    const char *argv[] = {target_path("cmsgprog"), "empty-iov", NULL};
+    const char *rules[] = {NULL, "SENDSHIM_FAULTS=*:when=99:error=ENOBUFS"};
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        const char *env[] = {"SENDSHIM_STATS=1", rules[i], NULL};
+        struct run_result r;
+        cr_assert_eq(run(&r, argv, env, 1, NULL, 20), 0);
+        cr_expect_eq(r.status, 0, "%s", r.err);
+        cr_expect_str_eq(r.out, "sendmsg 4\nreceived 4 bytes: abcd\n");
+        cr_expect(strstr(r.err, "stats: flags_rewritten=0 normalized=1 faults=0\n"), "%s: %s",
+                  rules[i] ? rules[i] : "no rules", r.err);
+        run_free(&r);
+    }
+}
+
 /* Issue 13: fewer bytes than a header after the aligned end of the last
  * control message are ignored by the kernel (__cmsg_nxthdr stops); read at
  * the unaligned offset they used to become a control message of their own.
