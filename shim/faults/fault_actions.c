@@ -146,6 +146,27 @@ static void raise_sigpipe(void)
  * only if it still matches and can act with the true facts; else the call
  * goes on untouched (it was counted as it was seen, and the rule's fired
  * count is taken back). Returns whether the rule acts. */
+/* Whether rule r's fd=, peer= and port= hold for the call on the socket now
+ * at its number (another than the one its verdict was made for): the
+ * address the call names, else that socket's connected peer, asked of the
+ * kernel (this rare path only). */
+static __attribute__((noinline)) int place_still_matches(const struct ss_request *rq, const struct ss_rule *r)
+{
+    socklen_t len;
+    const struct sockaddr *dest = ss_faults_named_dest(rq, &len);
+    struct sockaddr_storage peer;
+    if (!dest && (r->conds & (SS_COND_PEER | SS_COND_PORT))) {
+        int saved = errno;
+        len = sizeof peer;
+        if (syscall(SYS_getpeername, rq->fd, &peer, &len) == 0)
+            dest = (const struct sockaddr *)&peer;
+        else
+            len = 0;
+        errno = saved;
+    }
+    return ss_rule_matches_place(r, rq->fd, dest, len);
+}
+
 static int still_applies(const struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                          const struct ss_fault_plan *p)
 {
@@ -160,7 +181,7 @@ static int still_applies(const struct ss_request *rq, struct ss_fd_ref *fd, stru
     const struct ss_rule *r = &p->rule[f->d.rule];
     uint64_t keep;
     int acts = !(!c->type && (rq->call == SS_CALL_WRITE || rq->call == SS_CALL_WRITEV)) &&
-               ss_rule_matches(r, c) && ss_rule_acts(r, c, &keep);
+               place_still_matches(rq, r) && ss_rule_matches_but_place(r, c) && ss_rule_acts(r, c, &keep);
     if (!acts) {
         __atomic_sub_fetch(&p->st[f->d.rule].fired, 1, __ATOMIC_RELAXED);
         return 0;

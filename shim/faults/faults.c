@@ -166,14 +166,17 @@ int ss_peer_matches(const struct ss_rule *r, const struct sockaddr *dest, sockle
 
 int ss_rule_matches(const struct ss_rule *r, const struct ss_fault_call *c)
 {
+    return ss_rule_matches_place(r, c->fd, c->dest, c->destlen) && ss_rule_matches_but_place(r, c);
+}
+
+int ss_rule_matches_but_place(const struct ss_rule *r, const struct ss_fault_call *c)
+{
     if (!(r->calls & SS_CALL_BIT(c->call)))
         return 0;
     if ((c->call == SS_CALL_WRITE || c->call == SS_CALL_WRITEV) && !c->type)
         return 0;
     if (!r->conds)
         return 1;
-    if (!ss_rule_matches_place(r, c->fd, c->dest, c->destlen))
-        return 0;
     if ((r->conds & SS_COND_TYPE) && !(r->types & type_bit(c->type)))
         return 0;
     if ((r->conds & SS_COND_FAMILY) && !(r->families & family_bit(c->family)))
@@ -366,7 +369,9 @@ void ss_faults_plan(struct ss_fault_plan *p, const struct ss_rule *rules, struct
             if (r->calls & SS_CALL_BIT(c))
                 p->needs[c] |= rule_needs(r);
         p->teardown |= r->calls & SS_CALLS_TEARDOWN;
-        if ((r->conds & (SS_COND_TYPE | SS_COND_FAMILY | SS_COND_AFTER)) ||
+        /* peer= and port= too: a call without an address is decided by
+         * the descriptor's cached verdict on its connected peer. */
+        if ((r->conds & (SS_COND_TYPE | SS_COND_FAMILY | SS_COND_AFTER | SS_COND_PEER | SS_COND_PORT)) ||
             (r->actions & (SS_ACT_SHORT | SS_ACT_DROP)))
             p->by_descriptor |= r->calls;
         if (r->actions & SS_ACTS_SOMETIMES)

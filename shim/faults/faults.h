@@ -135,6 +135,8 @@ static inline int ss_rule_acts(const struct ss_rule *r, const struct ss_fault_ca
 /* The conditions of where a call goes alone: fd=, peer= and port= (dest
  * NULL: none known, which no peer= or port= matches). */
 int ss_rule_matches_place(const struct ss_rule *r, int fd, const struct sockaddr *dest, socklen_t destlen);
+/* The other conditions: calls, type=, family=, after=. */
+int ss_rule_matches_but_place(const struct ss_rule *r, const struct ss_fault_call *c);
 /* The address condition alone: does dest match peer=ADDR[:PORT]? */
 int ss_peer_matches(const struct ss_rule *r, const struct sockaddr *dest, socklen_t destlen);
 

@@ -411,3 +411,30 @@ Test(fdtruth, a_reconnected_udp_socket_is_seen_and_the_peer_is_asked_once_per_co
     free(trace);
     run_free(&r);
 }
+
+/* A socket made and connected behind libc's back at the number of one
+ * closed behind its back: the descriptor's cached verdict (peer A) must not
+ * make a rule act on the new socket (peer B). A rule that fires
+ * re-identifies the descriptor first (ss_fd_confirm) and, the socket being
+ * another, decides again with its true peer: the sends to B go out. The
+ * receivers are the oracle. */
+Test(fdtruth, a_cached_peer_verdict_is_not_trusted_for_a_socket_made_behind_libcs_back)
+{
+    int pa, pb;
+    two_free_ports(&pa, &pb);
+    char ports[2][16], rule[160];
+    snprintf(ports[0], sizeof ports[0], "%d", pa);
+    snprintf(ports[1], sizeof ports[1], "%d", pb);
+    snprintf(rule, sizeof rule, "SENDSHIM_FAULTS=send:peer=127.0.0.1:%d:error=ECONNRESET", pa);
+    const char *env[] = {rule, "SENDSHIM_LOG=none", NULL};
+    const char *argv[] = {target_path("reconnect"), "20", ports[0], ports[1], "raw", NULL};
+    struct run_result r;
+    cr_assert_eq(run(&r, argv, env, 1, NULL, 60), 0);
+    cr_assert(r.exited && r.status == 0, "reconnect failed (status %d):\n%s", r.status, r.err);
+    cr_expect(strstr(r.out, "phase 1 to A: ok=0 err=20 last=ECONNRESET"), "the rule must fire on A:\n%s",
+              r.out);
+    cr_expect(strstr(r.out, "phase 2 to B: ok=20 err=0"), "the new socket to B must not be faulted:\n%s",
+              r.out);
+    cr_expect(strstr(r.out, "received A=0 B=20"), "the receivers disagree:\n%s", r.out);
+    run_free(&r);
+}

@@ -1,11 +1,18 @@
 /* reconnect.c - one UDP socket connected to two receivers in turn:
  *
- *   reconnect ROUNDS PORT_A PORT_B
+ *   reconnect ROUNDS PORT_A PORT_B [raw]
  *
  * binds receivers A and B on 127.0.0.1 at the two ports, then connects the sender to A, B, A (three phases)
  * and sends ROUNDS one-byte datagrams with send() in each, printing per phase "phase N to X: ok=K err=E
  * last=NAME", and at the end what each receiver got: "received A=N B=M". The peer= rules of the test name A's
- * port, so a library that does not see the re-connect decides by a stale peer. */
+ * port, so a library that does not see the re-connect decides by a stale peer.
+ *
+ * With "raw" there are two phases, A then B, and the second runs on a new
+ * socket made behind libc's back at the same number: the first closed, the
+ * second made and connected to B with raw system calls the library cannot
+ * see. */
+#include <sys/syscall.h>
+
 #include "target.h"
 
 static int bound_udp(int port)
@@ -30,11 +37,12 @@ static int drain(int s)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: reconnect ROUNDS PORT_A PORT_B\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: reconnect ROUNDS PORT_A PORT_B [raw]\n");
         return 2;
     }
     int rounds = atoi(argv[1]), pa = atoi(argv[2]), pb = atoi(argv[3]);
+    int raw = argc == 5 && !strcmp(argv[4], "raw");
     int ra = bound_udp(pa), rb = bound_udp(pb);
     int tx = socket(AF_INET, SOCK_DGRAM, 0);
     if (ra < 0 || rb < 0 || tx < 0) {
@@ -43,11 +51,22 @@ int main(int argc, char **argv)
     }
     const int order[3] = {pa, pb, pa};
     int got_a = 0, got_b = 0;
-    for (int phase = 0; phase < 3; phase++) {
+    for (int phase = 0; phase < (raw ? 2 : 3); phase++) {
         struct sockaddr_in to = {.sin_family = AF_INET,
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                                  .sin_port = htons((unsigned short)order[phase])};
-        if (connect(tx, (struct sockaddr *)&to, sizeof to)) {
+        int behind = raw && phase == 1;
+        if (behind) {
+            long old = tx;
+            syscall(SYS_close, old);
+            tx = (int)syscall(SYS_socket, AF_INET, SOCK_DGRAM, 0);
+            if (tx != old) {
+                fprintf(stderr, "reconnect: the new socket is %d, not %ld\n", tx, old);
+                return 2;
+            }
+        }
+        if (behind ? syscall(SYS_connect, tx, (struct sockaddr *)&to, sizeof to)
+                   : connect(tx, (struct sockaddr *)&to, sizeof to)) {
             perror("reconnect: connect");
             return 2;
         }
