@@ -205,8 +205,8 @@ static inline void gather_facts(const struct ss_request *rq, struct ss_fd_ref *f
 
 /* Some rule may fire on this call (ss_faults_count said so in counts, from
  * the facts in f->call): pick it, leave the slot, and apply it. f->fired is
- * set when one fires, else left alone. Reached from the stage and from the
- * quick lane's hand-over (ss_process_lane), which count the call
+ * set when one fires, else left alone. Reached from the stages and from the
+ * descriptor step's hand-over (ss_process_fire), which count the call
  * themselves. */
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                              const struct ss_fault_counts *counts, const struct ss_fault_plan *p,

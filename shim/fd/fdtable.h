@@ -48,7 +48,8 @@
 #define SS_FD_NCHUNKS     (SS_FD_LIMIT / SS_FD_CHUNK)
 
 /* The state word. FAMILY and TYPE are 0 unless KNOWN and SOCKET are set
- * (the quick lane indexes tables with them as they are: quick.h). */
+ * (the descriptor step indexes the plan's tables with them as they are:
+ * path.h). */
 #define SS_FD_KNOWN        (1ull << 0) /* probed: SOCKET, FAMILY and TYPE are true */
 #define SS_FD_SOCKET       (1ull << 1)
 #define SS_FD_NOSIGPIPE    (1ull << 2) /* emulated SO_NOSIGPIPE (only ever on sockets) */

@@ -427,14 +427,13 @@ Test(faults, type_family_fd_and_after_bytes)
     run_free(&r);
 }
 
-/* --- the quick lane ------------------------------------------------------------------------ */
+/* --- the descriptor step and the stages ---------------------------------------------------- */
 
-/* A configured call that no stage rewrites is decided inline in its wrapper
- * (shim/core/quick.h) unless SENDSHIM_STATS or SENDSHIM_TRACE is on, which send
- * every call down the full pipeline. Both ways must decide alike: counts
- * (when=), the bytes a descriptor sent (after=), rules the lane hands over
- * (fd=), socket conditions, and p= draws from one seed. out[0] is the lane's
- * run, out[1] the pipeline's. */
+/* A configured call that no stage rewrites leaves at the descriptor step
+ * (shim/core/path.h), unless SENDSHIM_TRACE is on, which sends every call
+ * through the stages. Both are one path, so they must decide alike: counts
+ * (when=), the bytes a descriptor sent (after=), fd=, socket conditions, and
+ * p= draws from one seed. out[0] is the step's run, out[1] the stages'. */
 static void run_both_ways(const char *rules, const char *const argv[], char *out[2])
 {
     char var[512];
@@ -444,7 +443,7 @@ static void run_both_ways(const char *rules, const char *const argv[], char *out
                              "SENDSHIM_NOSIGPIPE=1",
                              "SENDSHIM_FLAGS=freebsd",
                              "SENDSHIM_SEED=7",
-                             way ? "SENDSHIM_STATS=1" : NULL,
+                             way ? "SENDSHIM_TRACE=1" : NULL,
                              NULL};
         struct run_result r;
         run_ok(&r, argv, env, 1);
@@ -452,10 +451,10 @@ static void run_both_ways(const char *rules, const char *const argv[], char *out
         out[way] = strdup(r.out);
         run_free(&r);
     }
-    cr_expect_str_eq(out[0], out[1], "the quick lane and the pipeline decided differently");
+    cr_expect_str_eq(out[0], out[1], "the descriptor step and the stages decided differently");
 }
 
-Test(faults, quick_lane_decides_as_the_pipeline)
+Test(faults, the_descriptor_step_decides_as_the_stages)
 {
     const char *argv[] = {target_path("sendprog"), "udp",        "send:aaaa", "send:bbbb",      "send:cccc",
                           "sendmsg:dd,ee",         "sendmsg:ff", "sendto:gg", "sendmmsg:h,i,j", NULL};

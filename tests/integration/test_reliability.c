@@ -181,9 +181,9 @@ Test(reliability, threads_with_rule_replacement_stats_equal_calls, .timeout = 24
     run_free(&r);
 }
 
-/* The quick lane (shim/core/quick.h) counts calls with one atomic add per rule
- * group and no lock: 8 threads x 20,000 sends on one unix datagram socket,
- * no statistics (so the lane is open). Rules 1 and 2 match the same calls,
+/* The descriptor step (shim/core/path.h) counts calls with one atomic add
+ * per rule group and no lock: 8 threads x 20,000 sends on one unix datagram
+ * socket. Rules 1 and 2 match the same calls,
  * so they share one counter: it gives each call its own number, and they
  * fire on 1000, 2000, ... and on 500, 1500, ...: exactly 320 failures,
  * whatever the interleaving. A lost or doubled count would move a firing.
@@ -191,7 +191,7 @@ Test(reliability, threads_with_rule_replacement_stats_equal_calls, .timeout = 24
  * (Rules of two groups due near the same count may both fire, or not, as
  * the threads interleave: each group's counter numbers the calls in its own
  * order.) */
-Test(reliability, threads_count_exactly_through_the_quick_lane, .timeout = 120)
+Test(reliability, threads_count_exactly_through_the_descriptor_step, .timeout = 120)
 {
     const char *argv[] = {target_path("sendprog"), "unix-dgram", "threads:8:20000", NULL};
     const char *env[] = {"SENDSHIM_NOSIGPIPE=1", "SENDSHIM_FLAGS=freebsd", "SENDSHIM_LOG=none",

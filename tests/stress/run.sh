@@ -82,7 +82,7 @@ tsan)
     calls=${TSAN_CALLS:-20000}
     check threads SENDSHIM_STATS=1 SENDSHIM_NOSIGPIPE=1 SENDSHIM_LOG=none SENDSHIM_SEED=1 \
         'SENDSHIM_FAULTS=*:error=EINTR:p=0.01;send:short=25%:type=stream' "$T/stress_threads" 8 "$calls"
-    # The same with the rules left in force and no statistics: the quick lane.
+    # The same with the rules left in force and no statistics: the descriptor step alone.
     check threads-quick SENDSHIM_NOSIGPIPE=1 SENDSHIM_FLAGS=freebsd SENDSHIM_LOG=none SENDSHIM_SEED=1 \
         'SENDSHIM_FAULTS=*:error=EINTR:p=0.01;send:short=25%:type=stream;*:error=ENOBUFS:when=1000000000' \
         "$T/stress_threads" 8 "$calls" steady

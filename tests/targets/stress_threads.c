@@ -1,7 +1,7 @@
 /* stress_threads THREADS CALLS [steady] - many threads send through the
  * library while another thread keeps replacing the fault rules (with
- * `steady`, the rules of the environment stay in force: calls take the
- * library's quick lane, shim/core/quick.h, unless SENDSHIM_STATS is on).
+ * `steady`, the rules of the environment stay in force: calls are counted
+ * by the library's descriptor step, shim/core/path.h).
  *
  * Thread i sends on its own connected pair of kind i % 3 (unix dgram, UDP,
  * TCP), exactly CALLS calls, cycling through send, sendto, sendmsg, sendmmsg
