@@ -31,17 +31,17 @@
  * not a load of its address from the GOT first. */
 #pragma GCC visibility push(hidden)
 
-/* The options of the descriptor step, compiled with the front words (and
- * carried in them: policy.h); ss_step_opts holds them for write and writev,
- * which have no front word. */
+/* The options of the descriptor step, compiled with the front words and
+ * carried in them (policy.h). Every option sends every call kind on, so
+ * any front word with one holds them all: write and writev, which have no
+ * front word of their own, read send's. */
 #define SS_OPT_STATS  1u /* count every call (SENDSHIM_STATS, live control) */
 #define SS_OPT_STAGES 2u /* every call takes the stages (SENDSHIM_TRACE writes a line per call) */
 #define SS_OPT_BYTES  4u /* count the bytes each descriptor sends (a rule in force has after=) */
-extern unsigned ss_step_opts;
 
 /* What one call found on its way (on the wrapper's stack). */
 struct ss_path {
-    unsigned opts; /* ss_step_opts as the call found it */
+    unsigned opts; /* SS_OPT_*, as the call found them */
     int add;       /* flag bits the call gets: the front word's, and SO_NOSIGPIPE's MSG_NOSIGNAL */
     int flags;     /* the flags for the kernel (SS_STEP_FORWARD) */
     struct ss_fd_ref fd;
@@ -189,8 +189,10 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
 static inline void ss_path_begin(enum ss_call call, int fd, struct ss_path *pa)
 {
     ss_control_poll();
-    uint64_t front = call < SS_FRONT_CALLS ? ss_front_load(call) : 0;
-    pa->opts = __atomic_load_n(&ss_step_opts, __ATOMIC_RELAXED);
+    uint64_t front = ss_front_load(call < SS_FRONT_CALLS ? call : SS_CALL_SEND);
+    pa->opts = (unsigned)(front >> SS_FRONT_OPT_SHIFT) & 0xfu;
+    if (call >= SS_FRONT_CALLS)
+        front = 0; /* write, writev: the SIGPIPE policy gives their flags */
     ss_fd_ref_init(&pa->fd, fd);
     pa->add = (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((pa->fd.st & SS_FD_NOSIGPIPE) << 12);
 }

@@ -19,7 +19,6 @@
 
 uint64_t ss_front[SS_FRONT_CALLS] SS_HOT = {SS_FRONT_IDLE, SS_FRONT_IDLE, SS_FRONT_IDLE, SS_FRONT_IDLE};
 int ss_active SS_HOT;
-unsigned ss_step_opts SS_HOT;
 
 static unsigned policy_gen; /* compilations begun; a racing one redoes its work */
 
@@ -79,7 +78,6 @@ void ss_policy_refresh(void)
         uint64_t front[SS_FRONT_CALLS];
         unsigned opts;
         compile(front, &opts);
-        __atomic_store_n(&ss_step_opts, opts, __ATOMIC_RELEASE);
         for (unsigned c = 0; c < SS_FRONT_CALLS; c++)
             __atomic_store_n(&ss_front[c], front[c], __ATOMIC_RELEASE);
         /* Another compilation began meanwhile: its inputs may be newer than

@@ -155,15 +155,8 @@ static __attribute__((noinline)) int place_still_matches(const struct ss_request
     socklen_t len;
     const struct sockaddr *dest = ss_faults_named_dest(rq, &len);
     struct sockaddr_storage peer;
-    if (!dest && (r->conds & (SS_COND_PEER | SS_COND_PORT))) {
-        int saved = errno;
-        len = sizeof peer;
-        if (syscall(SYS_getpeername, rq->fd, &peer, &len) == 0)
-            dest = (const struct sockaddr *)&peer;
-        else
-            len = 0;
-        errno = saved;
-    }
+    if (!dest && (r->conds & (SS_COND_PEER | SS_COND_PORT)))
+        dest = ss_faults_connected_peer(rq->fd, &peer, &len);
     return ss_rule_matches_place(r, rq->fd, dest, len);
 }
 
@@ -342,13 +335,7 @@ void ss_faults_teardown(unsigned bit, int fd, struct ss_teardown *t)
     struct ss_fault_call c = {
         .call = SS_CALL_SEND, .fd = fd, .type = ss_fd_type(st), .family = ss_fd_family(st)};
     struct sockaddr_storage peer;
-    int saved = errno;
-    socklen_t len = sizeof peer;
-    if (syscall(SYS_getpeername, fd, &peer, &len) == 0) {
-        c.dest = (const struct sockaddr *)&peer;
-        c.destlen = len;
-    }
-    errno = saved;
+    c.dest = ss_faults_connected_peer(fd, &peer, &c.destlen);
     struct ss_fd_entry *e = ss_fd_lookup(fd);
     if (e)
         c.sent = __atomic_load_n(&e->bytes, __ATOMIC_RELAXED);

@@ -43,9 +43,7 @@ const struct sockaddr *ss_faults_named_dest(const struct ss_request *rq, socklen
     return a && alen ? a : NULL;
 }
 
-/* The connected peer of fd, asked of the kernel (getpeername), or NULL
- * (*len 0) when it has none. errno preserved. */
-static const struct sockaddr *connected_peer(int fd, struct sockaddr_storage *peer, socklen_t *len)
+const struct sockaddr *ss_faults_connected_peer(int fd, struct sockaddr_storage *peer, socklen_t *len)
 {
     int saved = errno;
     *len = sizeof *peer;
@@ -66,7 +64,7 @@ uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref
 {
     struct sockaddr_storage peer;
     socklen_t len;
-    const struct sockaddr *dest = connected_peer(fd, &peer, &len);
+    const struct sockaddr *dest = ss_faults_connected_peer(fd, &peer, &len);
     uint32_t ok = 0;
     for (uint64_t rest = p->other & 0xffffffffu; rest; rest &= rest - 1) {
         unsigned g = (unsigned)__builtin_ctzll(rest);
@@ -92,7 +90,7 @@ uint64_t ss_path_place_slow(const struct ss_fault_plan *p, uint64_t m, int fd, c
         /* Past the verdict's 32 groups: the peer is asked on every call of
          * theirs (README Limits). */
         test &= ~(uint64_t)0xffffffffu;
-        dest = connected_peer(fd, &peer, &destlen);
+        dest = ss_faults_connected_peer(fd, &peer, &destlen);
     }
     for (; test; test &= test - 1) {
         unsigned g = (unsigned)__builtin_ctzll(test);

@@ -25,6 +25,11 @@
  * (left as they are when fd is not a socket). */
 void ss_faults_sock_facts(struct ss_fd_ref *fd, int fdnum, int *type, int *family);
 
+/* fault_facts.c: the connected peer of fd, asked of the kernel
+ * (getpeername) into *peer, or NULL (*len 0) when it has none. errno
+ * preserved. For rare paths only: the send path caches it (path.h). */
+const struct sockaddr *ss_faults_connected_peer(int fd, struct sockaddr_storage *peer, socklen_t *len);
+
 /* fault_facts.c: the bytes of n iovecs (0 for a NULL array). */
 uint64_t ss_faults_iov_sum(const struct iovec *iov, size_t n);
 

@@ -13,7 +13,6 @@
  * pages covering used descriptors are ever touched). */
 struct ss_fd_entry *ss_fd_chunks[SS_FD_NCHUNKS];
 static uint32_t next_group; /* last group number handed out */
-int ss_fd_nosigpipe_used;
 
 static struct ss_fd_entry *lookup(int fd)
 {
@@ -323,8 +322,7 @@ int ss_fd_set_nosigpipe(int fd, int on)
     if (!e)
         return on ? ENOMEM : 0;
     if (on) {
-        /* Sends on this socket must take the pipeline from now on. */
-        __atomic_store_n(&ss_fd_nosigpipe_used, 1, __ATOMIC_RELAXED);
+        /* Sends must take the descriptor step from now on (policy.c). */
         ss_activate(SS_ACTIVE_NOSIGPIPE);
     }
     set_bit(e, on);

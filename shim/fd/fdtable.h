@@ -125,10 +125,6 @@ static inline void ss_fd_ref_init(struct ss_fd_ref *r, int fd)
     r->st = ss_fd_load(r->e);
 }
 
-/* Set once SO_NOSIGPIPE has been turned on anywhere in the process: from then
- * on ss_active stays set (sends must take the pipeline to get MSG_NOSIGNAL). */
-extern int ss_fd_nosigpipe_used;
-
 /* The state word as known now (0: nothing known). No system call. */
 uint64_t ss_fd_state(int fd);
 
