@@ -129,20 +129,37 @@ struct ss_step_out {
     struct ss_fd_entry *e;
 };
 
+/* What the step hands the fault stage with SS_STEP_FIRE, in one register so
+ * that every way out of the step is a jump (no frame, no register saved):
+ * the slot it holds, the first group g whose `when` window the call's count
+ * is in, and the count before the call (groups below g are counted, those
+ * above are left to ss_process_fire). A count beyond 2^56 calls does not
+ * fit; at a billion calls a second that is two years of one rule set. */
+#define SS_HELD_SLOT_SHIFT  6
+#define SS_HELD_COUNT_SHIFT 8
+_Static_assert(SS_MAX_RULES <= 1 << SS_HELD_SLOT_SHIFT, "a group number fits below the slot");
+_Static_assert(SS_FAULT_SLOTS <= 1 << (SS_HELD_COUNT_SHIFT - SS_HELD_SLOT_SHIFT), "a slot fits below the count");
+static inline uint64_t ss_held_make(uint64_t before, unsigned slot, unsigned g)
+{
+    return before << SS_HELD_COUNT_SHIFT | (uint64_t)slot << SS_HELD_SLOT_SHIFT | g;
+}
+
 /* The descriptor step of a send, sendto, sendmsg or sendmmsg whose front
  * word did not let it leave: `plain` says its message (or batch) needs no
  * normalizing (send and sendto: 1); dest is the address it names (NULL:
  * none). It is the stages' early exit for a call whose every fact is
  * cached: it asks nothing (no system call, no function call but the rare
  * ss_path_place_slow) and writes nothing but *o and, when a rule may fire,
- * *pa. Anything it cannot decide from what is cached - the descriptor's
- * first probe, its first verdict under a rule set, a rule set from the
- * control file to apply - goes to the stages (SS_STEP_STAGES), which
- * gather it (and cache it for the next call). Touches no errno. Inline in
- * the wrappers, where the call kind is a constant. */
+ * *held (the rules' slot then stays held for ss_process_fire). Anything it
+ * cannot decide from what is cached - the descriptor's first probe, its
+ * first verdict under a rule set, a rule set from the control file to
+ * apply - goes to the stages (SS_STEP_STAGES), which gather it (and cache
+ * it for the next call). Touches no errno. Inline in the wrappers, where
+ * the call kind is a constant; every way out of it is a jump to libc or to
+ * one function of the wrapper's, so the wrapper's step needs no frame. */
 static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, int plain,
                                         const struct sockaddr *dest, socklen_t destlen, struct ss_step_out *o,
-                                        struct ss_path *pa)
+                                        uint64_t *held)
 {
     uint64_t front = ss_front_load(call);
     unsigned opts = (unsigned)(front >> SS_FRONT_OPT_SHIFT) & 0xfu;
@@ -168,18 +185,16 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
             return SS_STEP_STAGES; /* a fact to ask for: the stages ask, and cache it */
         }
     }
-    if (__builtin_expect(!ss_faults_count_groups(p, m, &pa->counts), 1)) {
-        ss_faults_leave(slot);
-        return after;
+    for (; m; m &= m - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(m);
+        uint64_t before = ss_faults_count_in(p, g);
+        if (__builtin_expect(ss_faults_due(p, g, before), 0)) {
+            *held = ss_held_make(before, slot, g);
+            return SS_STEP_FIRE;
+        }
     }
-    pa->plan = p;
-    pa->slot = slot;
-    pa->opts = opts;
-    pa->flags = o->flags;
-    pa->add = o->flags & ~flags;
-    pa->fd.e = e;
-    pa->fd.st = st;
-    return SS_STEP_FIRE;
+    ss_faults_leave(slot);
+    return after;
 }
 
 /* For the stages (SS_STEP_STAGES): what the step would have found, found
@@ -226,7 +241,7 @@ static inline void ss_path_done(enum ss_call call, int fd, struct ss_step_out o,
  * would (pipeline.c); ss_process_fire returns SS_FAULT_FORWARD when no rule
  * fired: the wrapper then forwards the call as for SS_STEP_FORWARD. */
 ssize_t ss_process_stages(struct ss_request *rq, struct ss_path *pa);
-ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa);
+ssize_t ss_process_fire(struct ss_request *rq, uint64_t held, struct ss_step_out *o);
 
 #pragma GCC visibility pop
 

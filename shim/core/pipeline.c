@@ -131,12 +131,38 @@ ssize_t ss_process_stages(struct ss_request *rq, struct ss_path *pa)
     return run(rq, pa, &fault, ret, saved_errno);
 }
 
-ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa)
+ssize_t ss_process_fire(struct ss_request *rq, uint64_t held, struct ss_step_out *o)
 {
-    rq->flags = pa->flags;
+    /* What the step found, found again (the control file was checked by
+     * the step: no rule set to apply), and the slot it holds. */
+    struct ss_path pa;
+    uint64_t front = ss_front_load(rq->call);
+    pa.opts = (unsigned)(front >> SS_FRONT_OPT_SHIFT) & 0xfu;
+    ss_fd_ref_init(&pa.fd, rq->fd);
+    pa.add = (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((pa.fd.st & SS_FD_NOSIGPIPE) << 12);
+    pa.slot = (unsigned)(held >> SS_HELD_SLOT_SHIFT) & ((1u << (SS_HELD_COUNT_SHIFT - SS_HELD_SLOT_SHIFT)) - 1);
+    unsigned g = (unsigned)held & ((1u << SS_HELD_SLOT_SHIFT) - 1);
+    const struct ss_fault_plan *p = __atomic_load_n(&ss_fault_slots[pa.slot].plan, __ATOMIC_ACQUIRE);
+    pa.counts.pending = 1ull << g;
+    pa.counts.count[g] = (held >> SS_HELD_COUNT_SHIFT) + 1;
+    /* The groups above g were left uncounted by the step: counted now, as
+     * the stages count (what is cached answers, so nothing is asked). */
+    uint64_t above = ~((2ull << g) - 1);
+    if (p->calls[rq->call] & above) { /* else no group above g names the call (one rule, most often) */
+        socklen_t destlen;
+        const struct sockaddr *dest = ss_faults_named_dest(rq, &destlen);
+        uint64_t m = ss_path_groups(p, rq->call, rq->fd, &pa.fd, dest, destlen, 1) & above;
+        for (; m; m &= m - 1)
+            pa.counts.pending |= ss_faults_count_group(p, (unsigned)__builtin_ctzll(m), &pa.counts);
+    }
+
+    rq->flags = rq->flags_in | pa.add;
+    o->flags = rq->flags;
+    o->opts = pa.opts;
+    o->e = pa.fd.e;
     struct ss_fault fault;
     fault.fired = 0;
-    ssize_t ret = ss_stage_faults_fire(rq, &pa->fd, &fault, &pa->counts, pa->plan, pa->slot);
+    ssize_t ret = ss_stage_faults_fire(rq, &pa.fd, &fault, &pa.counts, p, pa.slot);
     /* No rule fired (a p= draw that missed, an action that cannot act on
      * this call): the call is the one the step would have forwarded had no
      * rule been pending, and its wrapper forwards it so (SS_STEP_FORWARD,
@@ -144,7 +170,7 @@ ssize_t ss_process_fire(struct ss_request *rq, struct ss_path *pa)
      * untouched. */
     if (!fault.fired)
         return SS_FAULT_FORWARD;
-    return run(rq, pa, &fault, ret, fault.fired ? fault.saved_errno : errno);
+    return run(rq, &pa, &fault, ret, fault.saved_errno);
 }
 
 ssize_t ss_process(struct ss_request *rq)

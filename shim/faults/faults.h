@@ -267,18 +267,29 @@ static inline uint64_t ss_faults_match(const struct ss_fault_plan *p, enum ss_ca
     return m;
 }
 
-/* Count a call in the groups m (those that match it, atomically) and return
- * whether some rule may fire; only then are counts set. The common case is,
- * per group, one atomic add and a compare: the call is outside the group's
- * `when` window (not yet due, or past it). */
-static inline uint64_t ss_faults_count_group(const struct ss_fault_plan *p, unsigned g,
-                                             struct ss_fault_counts *counts)
+/* Count a call in group g (atomically): the count before it. */
+static inline uint64_t ss_faults_count_in(const struct ss_fault_plan *p, unsigned g)
 {
-    uint64_t before = __atomic_fetch_add(p->count[g], 1, __ATOMIC_RELAXED);
+    return __atomic_fetch_add(p->count[g], 1, __ATOMIC_RELAXED);
+}
+/* Whether a call group g counted with `before` calls before it is inside
+ * the group's `when` window, so that a rule of it may fire. The common case
+ * is one compare: the call is outside the window (not yet due, or past
+ * it). */
+static inline int ss_faults_due(const struct ss_fault_plan *p, unsigned g, uint64_t before)
+{
     uint64_t into = before - p->fire_after[g];
     if (__builtin_expect(into >= p->fire_span[g], 1))
         return 0;
-    if (__builtin_expect(p->fire_step[g] > 1, 0) && into % p->fire_step[g])
+    return !(__builtin_expect(p->fire_step[g] > 1, 0) && into % p->fire_step[g]);
+}
+/* Count a call in the groups m (those that match it) and return whether
+ * some rule may fire; only then are counts set. */
+static inline uint64_t ss_faults_count_group(const struct ss_fault_plan *p, unsigned g,
+                                             struct ss_fault_counts *counts)
+{
+    uint64_t before = ss_faults_count_in(p, g);
+    if (__builtin_expect(!ss_faults_due(p, g, before), 1))
         return 0;
     counts->count[g] = before + 1;
     return 1ull << g;

@@ -23,15 +23,6 @@ static __attribute__((noinline)) ssize_t send_stages(int fd, const void *buf, si
     return ss_process_stages(&rq, &path);
 }
 
-/* The fault stage of a call the step counted and a rule may fire on. */
-static __attribute__((noinline)) ssize_t send_fire(int fd, const void *buf, size_t len, int flags,
-                                                   struct ss_path *path)
-{
-    struct ss_request rq;
-    send_request(&rq, fd, buf, len, flags);
-    return ss_process_fire(&rq, path);
-}
-
 /* A call the step let go that has bookkeeping after it (after=, stats). */
 static __attribute__((noinline)) ssize_t send_counted(int fd, const void *buf, size_t len, int flags,
                                                       struct ss_step_out o)
@@ -41,24 +32,33 @@ static __attribute__((noinline)) ssize_t send_counted(int fd, const void *buf, s
     return ret;
 }
 
+/* The fault stage of a call the step counted and a rule may fire on; a
+ * call no rule fired on is forwarded as the step would have (path.h). */
+static __attribute__((noinline)) ssize_t send_fire(int fd, const void *buf, size_t len, int flags,
+                                                   uint64_t held)
+{
+    struct ss_request rq;
+    send_request(&rq, fd, buf, len, flags);
+    struct ss_step_out o;
+    ssize_t ret = ss_process_fire(&rq, held, &o);
+    if (ret != SS_FAULT_FORWARD)
+        return ret;
+    return send_counted(fd, buf, len, flags, o);
+}
+
 /* The path past the front word (path.h), apart so the early exit needs no
- * stack frame. */
+ * stack frame. Every way out is a jump. */
 static __attribute__((noinline)) ssize_t send_step(int fd, const void *buf, size_t len, int flags)
 {
     struct ss_step_out o;
-    struct ss_path path;
-    switch (ss_path_step(SS_CALL_SEND, fd, flags, 1, NULL, 0, &o, &path)) {
+    uint64_t held;
+    switch (ss_path_step(SS_CALL_SEND, fd, flags, 1, NULL, 0, &o, &held)) {
     case SS_STEP_LEAVE:
         return SS_REAL(send)(fd, buf, len, o.flags);
     case SS_STEP_FORWARD:
         return send_counted(fd, buf, len, flags, o);
-    case SS_STEP_FIRE: {
-        ssize_t ret = send_fire(fd, buf, len, flags, &path);
-        if (ret != SS_FAULT_FORWARD)
-            return ret;
-        /* No rule fired: forwarded as the step would have (path.h). */
-        return send_counted(fd, buf, len, flags, o);
-    }
+    case SS_STEP_FIRE:
+        return send_fire(fd, buf, len, flags, held);
     case SS_STEP_STAGES:
         break;
     }

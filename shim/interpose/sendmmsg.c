@@ -31,45 +31,59 @@ static __attribute__((noinline)) int sendmmsg_stages(int fd, struct mmsghdr *vec
 }
 
 /* The fault stage of a call the step counted and a rule may fire on. */
+/* A batch the step let go (SS_STEP_LEAVE, SS_STEP_FORWARD with its
+ * bookkeeping after it). musl's sendmmsg is a loop of sendmsg: a batch sent
+ * in part returns its count with the failed message's errno set. A success
+ * leaves errno as the program had it (SPEC 4), as the stages do. */
+static __attribute__((noinline)) int sendmmsg_forward(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+                                                      struct ss_step_out o)
+{
+    int saved_errno = errno;
+    int ret = SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)o.flags);
+    if (ret >= 0)
+        errno = saved_errno;
+    if (o.opts & (SS_OPT_STATS | SS_OPT_BYTES))
+        ss_path_done(SS_CALL_SENDMMSG, fd, o, flags, ret, ret > 0 ? ss_batch_sent(vec, (unsigned)ret) : 0,
+                     NULL, vec);
+    return ret;
+}
+
+/* The fault stage of a batch the step counted and a rule may fire on; a
+ * batch no rule fired on is forwarded as the step would have (path.h). */
 static __attribute__((noinline)) int sendmmsg_fire(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
-                                                   struct ss_path *path)
+                                                   uint64_t held)
 {
     struct ss_request rq;
     sendmmsg_request(&rq, fd, vec, vlen, flags);
     struct ss_norm_frame frame;
     ss_norm_frame_init(&frame);
     rq.norm = &frame;
-    return (int)ss_process_fire(&rq, path);
+    struct ss_step_out o;
+    int ret = (int)ss_process_fire(&rq, held, &o);
+    if (ret != (int)SS_FAULT_FORWARD)
+        return ret;
+    return sendmmsg_forward(fd, vec, vlen, flags, o);
 }
 
+/* The path past the front word (path.h), apart so the early exit needs no
+ * stack frame. Every way out is a jump. */
 static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
     struct ss_step_out o;
-    struct ss_path path;
+    uint64_t held;
     int plain = vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_plain(vec, vlen) == vlen;
     const struct sockaddr *dest = plain && vlen && vec[0].msg_hdr.msg_name && vec[0].msg_hdr.msg_namelen
                                       ? vec[0].msg_hdr.msg_name
                                       : NULL;
-    enum ss_step step = ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, dest,
-                                     dest ? vec[0].msg_hdr.msg_namelen : 0, &o, &path);
-    if (step == SS_STEP_FIRE) {
-        int ret = sendmmsg_fire(fd, vec, vlen, flags, &path);
-        if (ret != (int)SS_FAULT_FORWARD)
-            return ret;
-        step = SS_STEP_FORWARD; /* no rule fired: forwarded as the step would have (path.h) */
-    }
-    if (step == SS_STEP_LEAVE || step == SS_STEP_FORWARD) {
-        /* musl's sendmmsg is a loop of sendmsg: a batch sent in part returns
-         * its count with the failed message's errno set. A success leaves
-         * errno as the program had it (SPEC 4), as the stages do. */
-        int saved_errno = errno;
-        int ret = SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)o.flags);
-        if (ret >= 0)
-            errno = saved_errno;
-        if (step == SS_STEP_FORWARD)
-            ss_path_done(SS_CALL_SENDMMSG, fd, o, flags, ret, ret > 0 ? ss_batch_sent(vec, (unsigned)ret) : 0,
-                         NULL, vec);
-        return ret;
+    switch (ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, dest, dest ? vec[0].msg_hdr.msg_namelen : 0, &o,
+                         &held)) {
+    case SS_STEP_LEAVE:
+    case SS_STEP_FORWARD:
+        return sendmmsg_forward(fd, vec, vlen, flags, o);
+    case SS_STEP_FIRE:
+        return sendmmsg_fire(fd, vec, vlen, flags, held);
+    case SS_STEP_STAGES:
+        break;
     }
     return sendmmsg_stages(fd, vec, vlen, flags);
 }

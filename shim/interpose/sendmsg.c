@@ -34,17 +34,7 @@ static __attribute__((noinline)) ssize_t sendmsg_stages(int fd, const struct msg
 }
 
 /* The fault stage of a call the step counted and a rule may fire on. */
-static __attribute__((noinline)) ssize_t sendmsg_fire(int fd, const struct msghdr *msg, int flags,
-                                                      struct ss_path *path)
-{
-    struct ss_request rq;
-    sendmsg_request(&rq, fd, msg, flags);
-    struct ss_norm_frame frame;
-    ss_norm_frame_init(&frame);
-    rq.norm = &frame;
-    return ss_process_fire(&rq, path);
-}
-
+/* A call the step let go that has bookkeeping after it (after=, stats). */
 static __attribute__((noinline)) ssize_t sendmsg_counted(int fd, const struct msghdr *msg, int flags,
                                                          struct ss_step_out o)
 {
@@ -53,24 +43,37 @@ static __attribute__((noinline)) ssize_t sendmsg_counted(int fd, const struct ms
     return ret;
 }
 
+/* The fault stage of a call the step counted and a rule may fire on; a
+ * call no rule fired on is forwarded as the step would have (path.h). */
+static __attribute__((noinline)) ssize_t sendmsg_fire(int fd, const struct msghdr *msg, int flags, uint64_t held)
+{
+    struct ss_request rq;
+    sendmsg_request(&rq, fd, msg, flags);
+    struct ss_norm_frame frame;
+    ss_norm_frame_init(&frame);
+    rq.norm = &frame;
+    struct ss_step_out o;
+    ssize_t ret = ss_process_fire(&rq, held, &o);
+    if (ret != SS_FAULT_FORWARD)
+        return ret;
+    return sendmsg_counted(fd, msg, flags, o);
+}
+
+/* The path past the front word (path.h), apart so the early exit needs no
+ * stack frame. Every way out is a jump. */
 static __attribute__((noinline)) ssize_t sendmsg_step(int fd, const struct msghdr *msg, int flags)
 {
     struct ss_step_out o;
-    struct ss_path path;
+    uint64_t held;
     int plain = msg && !ss_needs_normalizer(msg);
     const struct sockaddr *dest = plain && msg->msg_name && msg->msg_namelen ? msg->msg_name : NULL;
-    switch (ss_path_step(SS_CALL_SENDMSG, fd, flags, plain, dest, dest ? msg->msg_namelen : 0, &o, &path)) {
+    switch (ss_path_step(SS_CALL_SENDMSG, fd, flags, plain, dest, dest ? msg->msg_namelen : 0, &o, &held)) {
     case SS_STEP_LEAVE:
         return SS_REAL(sendmsg)(fd, msg, o.flags);
     case SS_STEP_FORWARD:
         return sendmsg_counted(fd, msg, flags, o);
-    case SS_STEP_FIRE: {
-        ssize_t ret = sendmsg_fire(fd, msg, flags, &path);
-        if (ret != SS_FAULT_FORWARD)
-            return ret;
-        /* No rule fired: forwarded as the step would have (path.h). */
-        return sendmsg_counted(fd, msg, flags, o);
-    }
+    case SS_STEP_FIRE:
+        return sendmsg_fire(fd, msg, flags, held);
     case SS_STEP_STAGES:
         break;
     }

@@ -28,34 +28,56 @@ static __attribute__((noinline)) ssize_t sendto_stages(int fd, const void *buf, 
 }
 
 /* The fault stage of a call the step counted and a rule may fire on. */
-static __attribute__((noinline)) ssize_t sendto_fire(int fd, const void *buf, size_t len, int flags,
-                                                     const struct sockaddr *addr, socklen_t addrlen,
-                                                     struct ss_path *path)
+/* A call the step let go that has bookkeeping after it (after=, stats).
+ * sendto has six arguments already: the program's and the kernel's flags
+ * come in one (so that the step's way here is a jump), and the step's
+ * options and entry are found again. */
+static __attribute__((noinline)) ssize_t sendto_counted(int fd, const void *buf, size_t len, uint64_t both_flags,
+                                                        const struct sockaddr *addr, socklen_t addrlen)
 {
-    struct ss_request rq;
-    sendto_request(&rq, fd, buf, len, flags, addr, addrlen);
-    return ss_process_fire(&rq, path);
+    struct ss_step_out o = {.flags = (int)(uint32_t)both_flags,
+                            .opts = (unsigned)(ss_front_load(SS_CALL_SENDTO) >> SS_FRONT_OPT_SHIFT) & 0xfu,
+                            .e = ss_fd_lookup(fd)};
+    ssize_t ret = SS_REAL(sendto)(fd, buf, len, o.flags, addr, addrlen);
+    ss_path_done(SS_CALL_SENDTO, fd, o, (int)(both_flags >> 32), ret, (uint64_t)ret, NULL, NULL);
+    return ret;
+}
+static inline uint64_t sendto_both_flags(int flags, int kernel_flags)
+{
+    return (uint64_t)(uint32_t)flags << 32 | (uint32_t)kernel_flags;
 }
 
+/* The fault stage of a call the step counted and a rule may fire on (the
+ * descriptor and the program's flags in one argument, as above); a call no
+ * rule fired on is forwarded as the step would have (path.h). */
+static __attribute__((noinline)) ssize_t sendto_fire(uint64_t fd_flags, const void *buf, size_t len,
+                                                     const struct sockaddr *addr, socklen_t addrlen,
+                                                     uint64_t held)
+{
+    int fd = (int)(fd_flags >> 32), flags = (int)(uint32_t)fd_flags;
+    struct ss_request rq;
+    sendto_request(&rq, fd, buf, len, flags, addr, addrlen);
+    struct ss_step_out o;
+    ssize_t ret = ss_process_fire(&rq, held, &o);
+    if (ret != SS_FAULT_FORWARD)
+        return ret;
+    return sendto_counted(fd, buf, len, sendto_both_flags(flags, o.flags), addr, addrlen);
+}
+
+/* The path past the front word (path.h), apart so the early exit needs no
+ * stack frame. Every way out is a jump. */
 static __attribute__((noinline)) ssize_t sendto_step(int fd, const void *buf, size_t len, int flags,
                                                      const struct sockaddr *addr, socklen_t addrlen)
 {
     struct ss_step_out o;
-    struct ss_path path;
-    ssize_t ret;
-    switch (ss_path_step(SS_CALL_SENDTO, fd, flags, 1, addr && addrlen ? addr : NULL, addrlen, &o, &path)) {
+    uint64_t held;
+    switch (ss_path_step(SS_CALL_SENDTO, fd, flags, 1, addr && addrlen ? addr : NULL, addrlen, &o, &held)) {
     case SS_STEP_LEAVE:
         return SS_REAL(sendto)(fd, buf, len, o.flags, addr, addrlen);
-    case SS_STEP_FIRE:
-        ret = sendto_fire(fd, buf, len, flags, addr, addrlen, &path);
-        if (ret != SS_FAULT_FORWARD)
-            return ret;
-        /* No rule fired: forwarded as the step would have (path.h). */
-        __attribute__((fallthrough));
     case SS_STEP_FORWARD:
-        ret = SS_REAL(sendto)(fd, buf, len, o.flags, addr, addrlen);
-        ss_path_done(SS_CALL_SENDTO, fd, o, flags, ret, (uint64_t)ret, NULL, NULL);
-        return ret;
+        return sendto_counted(fd, buf, len, sendto_both_flags(flags, o.flags), addr, addrlen);
+    case SS_STEP_FIRE:
+        return sendto_fire((uint64_t)(uint32_t)fd << 32 | (uint32_t)flags, buf, len, addr, addrlen, held);
     case SS_STEP_STAGES:
         break;
     }
