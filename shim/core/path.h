@@ -38,6 +38,9 @@
 #define SS_OPT_STATS  1u /* count every call (SENDSHIM_STATS, live control) */
 #define SS_OPT_STAGES 2u /* every call takes the stages (SENDSHIM_TRACE writes a line per call) */
 #define SS_OPT_BYTES  4u /* count the bytes each descriptor sends (a rule in force has after=) */
+#define SS_OPT_DESC                                                                                          \
+    8u /* the descriptor's entry decides something: rules are in force, or SO_NOSIGPIPE is set on some       \
+          socket */
 
 /* What one call found on its way (on the wrapper's stack). */
 struct ss_path {
@@ -59,9 +62,14 @@ enum ss_step {
     SS_STEP_STAGES,  /* its message or flags need the stages: ss_process_stages */
 };
 
-/* The verdict of plan p on descriptor fd for its connected peer: made (one
- * getpeername) and stored in its entry, once per descriptor, plan and
- * connect. Returns the word as stored (fdtable.h). errno preserved. */
+/* The verdict of plan p on descriptor fd: which of the plan's first 32
+ * groups (SS_VERDICT_GROUPS) accept the descriptor by every condition that
+ * is the descriptor's - type=, family=, fd=, and peer= and port= for its
+ * connected peer - in the low 32 bits, the plan's id above them. Made (the
+ * descriptor's kind probed when some rule needs it, its peer asked when
+ * some rule has peer= or port=) and stored in its entry once per
+ * descriptor, plan and connect; not stored while the kind a rule needs is
+ * unknown (a descriptor that is not open). errno preserved. */
 uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref *r);
 
 /* The groups of m that test fd=, peer= or port= and pass for a call to
@@ -73,51 +81,47 @@ uint64_t ss_path_place_slow(const struct ss_fault_plan *p, uint64_t m, int fd, c
 /* What ss_path_groups returns when it would have to ask (ask == 0). */
 #define SS_GROUPS_ASK UINT64_MAX
 
+/* The rare part of ss_path_groups: groups past the verdict's 32, and the
+ * peer= and port= groups of a call that names an address. m is what the
+ * verdict gave. */
+uint64_t ss_path_groups_rare(const struct ss_fault_plan *p, enum ss_call call, int fd, struct ss_fd_ref *r,
+                             uint64_t m, const struct sockaddr *dest, socklen_t destlen, int ask);
+
 /* The groups of plan p that match a call of this kind on fd, with the
  * address the call names (dest, or NULL: its connected peer). The one place
  * that decides it, for the descriptor step (ask == 0: what is cached only)
- * and the stages (ask == 1). A fact not cached yet - the descriptor's kind
- * (its first probe), its verdict under this plan (one getpeername), the
- * peer for groups past the verdict's 32 - is asked of the kernel and cached
- * with ask, else SS_GROUPS_ASK is returned. A real mask of all 64 groups
- * reads as SS_GROUPS_ASK too: the step then takes the stages, which give
- * the same answer (ask == 1 never returns SS_GROUPS_ASK for it to
- * misread). */
+ * and the stages (ask == 1). The descriptor's verdict gives its groups
+ * among the first 32; the call kind and after= are tested per call. A fact
+ * not cached yet - the verdict under this plan, the peer for groups past
+ * the verdict's 32 - is asked of the kernel and cached with ask, else
+ * SS_GROUPS_ASK is returned. A real mask of all 64 groups reads as
+ * SS_GROUPS_ASK too: the step then takes the stages, which give the same
+ * answer (ask == 1 never returns SS_GROUPS_ASK for it to misread). */
 static inline uint64_t ss_path_groups(const struct ss_fault_plan *p, enum ss_call call, int fd,
                                       struct ss_fd_ref *r, const struct sockaddr *dest, socklen_t destlen,
                                       int ask)
 {
-    uint64_t st = r->st;
-    if (__builtin_expect((p->needs[call] & SS_NEED_SOCK) && !(st & SS_FD_KNOWN), 0)) {
+    uint64_t calls = p->calls[call];
+    uint64_t v = r->e ? __atomic_load_n(&r->e->verdict, __ATOMIC_ACQUIRE) : 0;
+    if (__builtin_expect((uint32_t)(v >> 32) != p->id, 0)) {
         if (!ask)
             return SS_GROUPS_ASK;
-        st = ss_fd_ref_probe(r, fd); /* the descriptor's first call */
+        v = ss_path_verdict(p, fd, r);
     }
-    /* The state word's type and family are the plan's indexes as they are:
-     * both 0 unless the descriptor is a known socket (fdtable.h). */
-    _Static_assert(SS_FD_TYPE_MASK + 1 == SS_TYPE_INDEXES && SS_FD_FAMILY_MASK + 1 == SS_FAMILY_INDEXES,
-                   "the plan's tables are indexed by the state word's fields");
-    uint64_t m = ss_faults_match(p, call, (unsigned)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK),
-                                 (unsigned)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK),
-                                 r->e ? &r->e->bytes : NULL);
-    if (__builtin_expect((m & p->other) != 0, 0)) {
-        /* An address the call names is tested per call, with no system
-         * call (the step's callers instantiate it with dest == NULL apart,
-         * so that the common step calls nothing). */
-        if (dest)
-            return ss_path_place_slow(p, m, fd, dest, destlen);
-        uint64_t low = p->other & 0xffffffffu; /* the groups a verdict holds */
-        uint64_t v = r->e ? __atomic_load_n(&r->e->verdict, __ATOMIC_ACQUIRE) : 0;
-        if (__builtin_expect((uint32_t)(v >> 32) != p->id || (m & p->other & ~low), 0)) {
-            if (!ask)
-                return SS_GROUPS_ASK;
-            if ((uint32_t)(v >> 32) != p->id)
-                v = ss_path_verdict(p, fd, r);
-            m &= ~(low & ~(uint64_t)(uint32_t)v);
-            return (m & p->other & ~low) ? ss_path_place_slow(p, m, fd, NULL, 0) : m;
-        }
-        m &= ~(low & ~(uint64_t)(uint32_t)v);
+    uint64_t m = calls & (uint32_t)v;
+    _Static_assert(SS_VERDICT_GROUPS == 32, "a verdict's groups are its low 32 bits");
+    if (__builtin_expect((calls >> 32) || (dest && (calls & p->other)), 0)) {
+        /* The step of a call that names no address calls nothing (its
+         * callers instantiate it with dest == NULL apart): groups past the
+         * verdict's 32 send it to the stages (README Limits). */
+        if (!ask && !dest)
+            return SS_GROUPS_ASK;
+        m = ss_path_groups_rare(p, call, fd, r, m, dest, destlen, ask);
+        if (m == SS_GROUPS_ASK)
+            return m;
     }
+    if (__builtin_expect((m & p->after) != 0, 0))
+        m = ss_faults_after_filter(p, m, r->e ? &r->e->bytes : NULL);
     return m;
 }
 
@@ -138,7 +142,8 @@ struct ss_step_out {
 #define SS_HELD_SLOT_SHIFT  6
 #define SS_HELD_COUNT_SHIFT 8
 _Static_assert(SS_MAX_RULES <= 1 << SS_HELD_SLOT_SHIFT, "a group number fits below the slot");
-_Static_assert(SS_FAULT_SLOTS <= 1 << (SS_HELD_COUNT_SHIFT - SS_HELD_SLOT_SHIFT), "a slot fits below the count");
+_Static_assert(SS_FAULT_SLOTS <= 1 << (SS_HELD_COUNT_SHIFT - SS_HELD_SLOT_SHIFT),
+               "a slot fits below the count");
 static inline uint64_t ss_held_make(uint64_t before, unsigned slot, unsigned g)
 {
     return before << SS_HELD_COUNT_SHIFT | (uint64_t)slot << SS_HELD_SLOT_SHIFT | g;
@@ -162,39 +167,61 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
                                         uint64_t *held)
 {
     uint64_t front = ss_front_load(call);
-    unsigned opts = (unsigned)(front >> SS_FRONT_OPT_SHIFT) & 0xfu;
-    if (!plain || (flags & (int)(uint32_t)front) || (opts & SS_OPT_STAGES) || ss_control_changed())
+    if (!plain || (flags & (int)(uint32_t)front) || ((front >> SS_FRONT_OPT_SHIFT) & SS_OPT_STAGES) ||
+        ss_control_changed())
         return SS_STEP_STAGES;
-    struct ss_fd_entry *e = ss_fd_lookup(fd);
-    uint64_t st = ss_fd_load(e);
-    o->flags = flags | (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((st & SS_FD_NOSIGPIPE) << 12);
+    struct ss_fd_entry *e = NULL;
+    if (!((front >> SS_FRONT_OPT_SHIFT) & SS_OPT_DESC))
+        goto forward; /* statistics only, say: no descriptor's entry can change the call */
+    e = ss_fd_lookup(fd);
+    /* The groups of the plan in force that name the call, and the
+     * descriptor's verdict (ss_fault_quick): when the verdict is the plan's
+     * and the call names no address, its groups are the two's common bits
+     * (ss_path_groups, without holding the plan). */
+    uint64_t q = __atomic_load_n(&ss_fault_quick[call], __ATOMIC_ACQUIRE);
+    uint64_t v = e ? __atomic_load_n(&e->verdict, __ATOMIC_ACQUIRE) : 0;
+    int by_verdict = !dest && q != SS_FAULT_QUICK_NONE && !((q ^ v) >> 32);
+    uint64_t m = q & v & 0xffffffffu;
+    if (by_verdict ? !m : !__atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE))
+        goto forward; /* no group can match the call, or no rules */
+    unsigned slot;
+    const struct ss_fault_plan *p = ss_faults_hold_in_force(&slot);
+    if (p) {
+        if (by_verdict && (uint32_t)(q >> 32) == p->id) {
+            if (__builtin_expect((m & p->after) != 0, 0))
+                m = ss_faults_after_filter(p, m, &e->bytes);
+        } else {
+            m = 0;
+            if (p->calls[call]) {
+                struct ss_fd_ref ref = {.e = e, .st = 0};
+                m = ss_path_groups(p, call, fd, &ref, dest, destlen, 0);
+                if (__builtin_expect(m == SS_GROUPS_ASK, 0)) {
+                    ss_faults_leave(slot);
+                    return SS_STEP_STAGES; /* a fact to ask for: the stages ask, and cache it */
+                }
+            }
+        }
+        for (; m; m &= m - 1) {
+            unsigned g = (unsigned)__builtin_ctzll(m);
+            uint64_t before = ss_faults_count_in(p, g);
+            if (__builtin_expect(ss_faults_due(p, g, before), 0)) {
+                *held = ss_held_make(before, slot, g);
+                return SS_STEP_FIRE;
+            }
+        }
+        ss_faults_leave(slot);
+    }
+forward:
+    /* What the call is forwarded with, found last (fewer values live
+     * across the counting: the front word is read again). */
+    front = ss_front_load(call);
+    unsigned opts = (unsigned)(front >> SS_FRONT_OPT_SHIFT) & 0xfu;
+    o->flags =
+        flags | (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((ss_fd_load(e) & SS_FD_NOSIGPIPE) << 12);
     o->opts = opts;
     o->e = e;
     _Static_assert(SS_FD_NOSIGPIPE << 12 == MSG_NOSIGNAL, "the state word's SO_NOSIGPIPE bit, moved");
-    enum ss_step after = (opts & (SS_OPT_STATS | SS_OPT_BYTES)) ? SS_STEP_FORWARD : SS_STEP_LEAVE;
-    unsigned slot;
-    const struct ss_fault_plan *p = ss_faults_hold(&slot);
-    if (!p)
-        return after;
-    uint64_t m = 0;
-    if (p->calls[call]) {
-        struct ss_fd_ref ref = {.e = e, .st = st};
-        m = ss_path_groups(p, call, fd, &ref, dest, destlen, 0);
-        if (__builtin_expect(m == SS_GROUPS_ASK, 0)) {
-            ss_faults_leave(slot);
-            return SS_STEP_STAGES; /* a fact to ask for: the stages ask, and cache it */
-        }
-    }
-    for (; m; m &= m - 1) {
-        unsigned g = (unsigned)__builtin_ctzll(m);
-        uint64_t before = ss_faults_count_in(p, g);
-        if (__builtin_expect(ss_faults_due(p, g, before), 0)) {
-            *held = ss_held_make(before, slot, g);
-            return SS_STEP_FIRE;
-        }
-    }
-    ss_faults_leave(slot);
-    return after;
+    return (opts & (SS_OPT_STATS | SS_OPT_BYTES)) ? SS_STEP_FORWARD : SS_STEP_LEAVE;
 }
 
 /* For the stages (SS_STEP_STAGES): what the step would have found, found

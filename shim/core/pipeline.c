@@ -140,7 +140,8 @@ ssize_t ss_process_fire(struct ss_request *rq, uint64_t held, struct ss_step_out
     pa.opts = (unsigned)(front >> SS_FRONT_OPT_SHIFT) & 0xfu;
     ss_fd_ref_init(&pa.fd, rq->fd);
     pa.add = (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((pa.fd.st & SS_FD_NOSIGPIPE) << 12);
-    pa.slot = (unsigned)(held >> SS_HELD_SLOT_SHIFT) & ((1u << (SS_HELD_COUNT_SHIFT - SS_HELD_SLOT_SHIFT)) - 1);
+    pa.slot =
+        (unsigned)(held >> SS_HELD_SLOT_SHIFT) & ((1u << (SS_HELD_COUNT_SHIFT - SS_HELD_SLOT_SHIFT)) - 1);
     unsigned g = (unsigned)held & ((1u << SS_HELD_SLOT_SHIFT) - 1);
     const struct ss_fault_plan *p = __atomic_load_n(&ss_fault_slots[pa.slot].plan, __ATOMIC_ACQUIRE);
     pa.counts.pending = 1ull << g;

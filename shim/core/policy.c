@@ -62,7 +62,8 @@ static void compile(uint64_t *front, unsigned *opts)
     unsigned slow = ~(unsigned)ss_policy_same_flags(&ss_cfg);
     uint64_t add = (active & SS_ACTIVE_ENV) && ss_cfg.nosigpipe ? MSG_NOSIGNAL : 0;
     *opts = (active && ss_cfg.count ? SS_OPT_STATS : 0) | (active && ss_cfg.trace ? SS_OPT_STAGES : 0) |
-            (active && ss_faults_count_bytes() ? SS_OPT_BYTES : 0);
+            (active && ss_faults_count_bytes() ? SS_OPT_BYTES : 0) |
+            (active && ((active & SS_ACTIVE_NOSIGPIPE) || ss_faults_calls()) ? SS_OPT_DESC : 0);
     _Static_assert(SS_FRONT_ADD_MASK >= MSG_NOSIGNAL, "MSG_NOSIGNAL fits the added flags");
     for (unsigned c = 0; c < SS_FRONT_CALLS; c++) {
         /* Every option sends every call to the step (step_calls). */

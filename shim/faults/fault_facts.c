@@ -56,22 +56,34 @@ const struct sockaddr *ss_faults_connected_peer(int fd, struct sockaddr_storage 
     return a;
 }
 
-/* A descriptor's verdict (path.h): the peer is asked once per descriptor,
- * plan and connect, not per call. A send racing with a connect of the same
- * socket in another thread may store the verdict for the peer before the
- * connect; the next connect or plan makes it again. */
+/* A descriptor's verdict (path.h): the kind is probed once per
+ * descriptor, the peer asked once per descriptor, plan and connect, not
+ * per call. A send racing with a connect of the same socket in another
+ * thread may store the verdict for the peer before the connect; the next
+ * connect or plan makes it again. */
 uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref *r)
 {
-    struct sockaddr_storage peer;
-    socklen_t len;
-    const struct sockaddr *dest = ss_faults_connected_peer(fd, &peer, &len);
-    uint32_t ok = 0;
-    for (uint64_t rest = p->other & 0xffffffffu; rest; rest &= rest - 1) {
-        unsigned g = (unsigned)__builtin_ctzll(rest);
-        if (ss_rule_matches_place(p->match[g], fd, dest, len))
-            ok |= 1u << g;
+    unsigned needs = 0;
+    for (unsigned c = 0; c < SS_NCALLS; c++)
+        needs |= p->needs[c];
+    uint64_t st = (needs & SS_NEED_SOCK) ? ss_fd_ref_probe(r, fd) : r->st;
+    uint64_t ok = ss_faults_kind_ok(p, (unsigned)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK),
+                                    (unsigned)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK)) &
+                  0xffffffffu;
+    uint64_t place = ok & p->other;
+    if (place) {
+        struct sockaddr_storage peer;
+        socklen_t len;
+        const struct sockaddr *dest = ss_faults_connected_peer(fd, &peer, &len);
+        for (; place; place &= place - 1) {
+            unsigned g = (unsigned)__builtin_ctzll(place);
+            if (!ss_rule_matches_place(p->match[g], fd, dest, len))
+                ok &= ~(1ull << g);
+        }
     }
     uint64_t v = (uint64_t)p->id << 32 | ok;
+    if ((needs & SS_NEED_SOCK) && !(st & SS_FD_KNOWN))
+        return v; /* not open: nothing to keep (asked again next time) */
     if (!r->e) {
         r->e = ss_fd_entry_make(fd);
         r->st = ss_fd_load(r->e);
@@ -79,6 +91,29 @@ uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref
     if (r->e)
         __atomic_store_n(&r->e->verdict, v, __ATOMIC_RELEASE);
     return v;
+}
+
+uint64_t ss_path_groups_rare(const struct ss_fault_plan *p, enum ss_call call, int fd, struct ss_fd_ref *r,
+                             uint64_t m, const struct sockaddr *dest, socklen_t destlen, int ask)
+{
+    const uint64_t low = 0xffffffffu;              /* the verdict's groups */
+    uint64_t st = r->e ? ss_fd_load(r->e) : r->st; /* the step's ref holds the entry only */
+    uint64_t kind =
+        p->calls[call] & ss_faults_kind_ok(p, (unsigned)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK),
+                                           (unsigned)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK));
+    if (dest) {
+        /* Every peer= and port= group is tested on the address named, not
+         * on the connected peer the verdict holds. */
+        m = (m & ~p->other) | (kind & p->other) | (kind & ~low);
+        return (m & p->other) ? ss_path_place_slow(p, m, fd, dest, destlen) : m;
+    }
+    uint64_t high = kind & ~low;
+    if (high & p->other) {
+        if (!ask)
+            return SS_GROUPS_ASK;
+        high = ss_path_place_slow(p, high, fd, NULL, 0);
+    }
+    return m | high;
 }
 
 uint64_t ss_path_place_slow(const struct ss_fault_plan *p, uint64_t m, int fd, const struct sockaddr *dest,

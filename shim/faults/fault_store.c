@@ -93,6 +93,10 @@ static int replaced;
  * rules (0: none, and the path takes no slot), the calls its rules name and
  * whether one has after= (policy.c compiles these into the front words). */
 unsigned ss_fault_in_force_n SS_HOT;
+uint64_t ss_fault_quick[4] SS_HOT = {SS_FAULT_QUICK_NONE, SS_FAULT_QUICK_NONE, SS_FAULT_QUICK_NONE,
+                                     SS_FAULT_QUICK_NONE};
+_Static_assert(SS_CALL_SEND == 0 && SS_CALL_SENDTO == 1 && SS_CALL_SENDMSG == 2 && SS_CALL_SENDMMSG == 3,
+               "ss_fault_quick is indexed by the send-family calls");
 static unsigned in_force_calls;
 static int in_force_count_bytes;
 static pid_t writer_lock;            /* 0, or the thread id of the writer */
@@ -116,6 +120,12 @@ static void set_in_force(const struct ss_rule *rules, unsigned n, const struct s
         calls |= rules[i].calls;
     __atomic_store_n(&in_force_calls, calls, __ATOMIC_RELAXED);
     __atomic_store_n(&in_force_count_bytes, p ? p->count_bytes : 0, __ATOMIC_RELAXED);
+    for (unsigned c = 0; c < 4; c++) {
+        uint64_t q = SS_FAULT_QUICK_NONE;
+        if (n && p && !(p->calls[c] >> SS_VERDICT_GROUPS))
+            q = (uint64_t)p->id << 32 | p->calls[c];
+        __atomic_store_n(&ss_fault_quick[c], q, __ATOMIC_RELEASE);
+    }
     __atomic_store_n(&ss_fault_in_force_n, n, __ATOMIC_RELEASE);
 }
 
@@ -370,7 +380,9 @@ static int replace(const char *text, uint64_t gen, char *err, size_t errlen)
     set->gen = gen;
     struct ss_rule_state *st = gen ? ss_control_bank(j) : NULL;
     ss_faults_plan(&set->plan, set->rs.rule, st ? st : set->st, set->rs.n, set_seed(set->number), 1);
-    set->plan.id = (uint32_t)set->number + 1; /* 1 is the environment's */
+    /* 1 is the environment's; 0 (no verdict) and 0xffffffff
+     * (SS_FAULT_QUICK_NONE) are never a plan's. */
+    set->plan.id = (uint32_t)(set->number % 0xfffffffdu) + 2;
     if (st)
         ss_control_rules_counted(j, gen, &set->plan);
     else

@@ -241,16 +241,19 @@ struct ss_fault_counts {
  * ss_faults_count. */
 uint64_t ss_faults_narrow(const struct ss_fault_plan *p, const struct ss_fault_call *c, uint64_t m);
 
-/* The groups whose calls, type=, family= and after= conditions match a call
- * of this kind on a socket of this type and family (indexes: ss_type_index,
- * ss_family_index) whose count of bytes sent is *sent (NULL: 0; read only
- * when a group has after=); fd=, peer= and port= are left to the caller
- * (groups in p->other). The one place these conditions are decided: the
- * send path (path.h) and the pure decision (ss_faults_count) both ask it. */
-static inline uint64_t ss_faults_match(const struct ss_fault_plan *p, enum ss_call call, unsigned type_index,
-                                       unsigned family_index, const uint64_t *sent)
+/* The groups whose type= and family= conditions accept a socket of this
+ * type and family (indexes: ss_type_index, ss_family_index; 0 and 0 for
+ * what is not a socket or not known), whatever their calls. */
+static inline uint64_t ss_faults_kind_ok(const struct ss_fault_plan *p, unsigned type_index,
+                                         unsigned family_index)
 {
-    uint64_t m = p->calls[call] & p->type_ok[type_index] & p->family_ok[family_index];
+    return p->type_ok[type_index] & p->family_ok[family_index];
+}
+
+/* The groups of m that pass their after= for a descriptor that has sent
+ * *sent bytes (NULL: 0). */
+static inline uint64_t ss_faults_after_filter(const struct ss_fault_plan *p, uint64_t m, const uint64_t *sent)
+{
     uint64_t rest = m & p->after;
     if (__builtin_expect(rest != 0, 0)) {
         uint64_t n = sent ? __atomic_load_n(sent, __ATOMIC_RELAXED) : 0;
@@ -265,6 +268,18 @@ static inline uint64_t ss_faults_match(const struct ss_fault_plan *p, enum ss_ca
         }
     }
     return m;
+}
+
+/* The groups whose calls, type=, family= and after= conditions match a call
+ * of this kind on a socket of this type and family whose count of bytes
+ * sent is *sent; fd=, peer= and port= are left to the caller (groups in
+ * p->other). The one place these conditions are decided, from the two
+ * above: the pure decision (ss_faults_count) asks it, and the send path
+ * (path.h) asks its two parts, the first through a descriptor's verdict. */
+static inline uint64_t ss_faults_match(const struct ss_fault_plan *p, enum ss_call call, unsigned type_index,
+                                       unsigned family_index, const uint64_t *sent)
+{
+    return ss_faults_after_filter(p, p->calls[call] & ss_faults_kind_ok(p, type_index, family_index), sent);
 }
 
 /* Count a call in group g (atomically): the count before it. */
@@ -477,6 +492,15 @@ struct ss_fault_slot {
 extern struct ss_fault_slot ss_fault_slots[SS_FAULT_SLOTS];
 extern unsigned ss_fault_cur;        /* the slot in force */
 extern unsigned ss_fault_in_force_n; /* rules in force: 0 and no slot is taken */
+/* Per send-family call (SS_CALL_SEND .. SS_CALL_SENDMMSG): the id of the
+ * plan in force (high 32 bits) and the groups that name the call (low 32
+ * bits), or SS_FAULT_QUICK_NONE when no plan is in force or one of its
+ * groups past the verdicts' 32 names the call. With a descriptor's verdict
+ * (path.h) it answers "no group can match this call" without holding the
+ * plan: the verdict's id equals this id and their groups do not meet.
+ * Written with the slot in force (fault_store.c). */
+#define SS_FAULT_QUICK_NONE UINT64_MAX /* no plan has the id 0xffffffff */
+extern uint64_t ss_fault_quick[4];
 
 /* The rules in force, whoever gave them (the environment,
  * sendshim_set_faults, the control file), held for reading in *slot until
@@ -484,10 +508,16 @@ extern unsigned ss_fault_in_force_n; /* rules in force: 0 and no slot is taken *
  * reader announces itself in the slot in force and checks it still is (a
  * writer frees a set only once no reader is in its slot). The announce and
  * the check are sequentially consistent. Lock-free, async-signal-safe. */
+static inline const struct ss_fault_plan *ss_faults_hold_in_force(unsigned *slot);
 static inline const struct ss_fault_plan *ss_faults_hold(unsigned *slot)
 {
     if (!__atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE))
         return 0;
+    return ss_faults_hold_in_force(slot);
+}
+/* The same, for a caller that found rules in force (ss_fault_in_force_n). */
+static inline const struct ss_fault_plan *ss_faults_hold_in_force(unsigned *slot)
+{
     unsigned i;
     for (;;) {
         i = __atomic_load_n(&ss_fault_cur, __ATOMIC_SEQ_CST);

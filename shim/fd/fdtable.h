@@ -86,9 +86,11 @@ struct ss_fd_entry {
     uint64_t cookie;
     /* The rules' verdict on this descriptor (path.h): the id of the plan it
      * was made under (high 32 bits; 0: none yet) and which of that plan's
-     * first 32 groups pass their fd=, peer= and port= conditions for the
-     * connected peer (low 32 bits). Reset whenever the peer may have changed
-     * (connect, accept, dup, close, a new socket at the number). */
+     * first 32 groups accept it by type=, family=, fd=, and peer= and port=
+     * for its connected peer (low 32 bits). Reset whenever its kind or peer
+     * may have changed (connect, accept, dup, close, a new open file at the
+     * number: start_over). A verdict made while the kind was not known is
+     * one whose plan no type= or family= decides (ss_path_verdict). */
     uint64_t verdict;
 };
 

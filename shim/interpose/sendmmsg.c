@@ -35,8 +35,8 @@ static __attribute__((noinline)) int sendmmsg_stages(int fd, struct mmsghdr *vec
  * bookkeeping after it). musl's sendmmsg is a loop of sendmsg: a batch sent
  * in part returns its count with the failed message's errno set. A success
  * leaves errno as the program had it (SPEC 4), as the stages do. */
-static __attribute__((noinline)) int sendmmsg_forward(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
-                                                      struct ss_step_out o)
+static __attribute__((noinline)) int sendmmsg_forward(int fd, struct mmsghdr *vec, unsigned int vlen,
+                                                      int flags, struct ss_step_out o)
 {
     int saved_errno = errno;
     int ret = SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)o.flags);

@@ -45,7 +45,8 @@ static __attribute__((noinline)) ssize_t sendmsg_counted(int fd, const struct ms
 
 /* The fault stage of a call the step counted and a rule may fire on; a
  * call no rule fired on is forwarded as the step would have (path.h). */
-static __attribute__((noinline)) ssize_t sendmsg_fire(int fd, const struct msghdr *msg, int flags, uint64_t held)
+static __attribute__((noinline)) ssize_t sendmsg_fire(int fd, const struct msghdr *msg, int flags,
+                                                      uint64_t held)
 {
     struct ss_request rq;
     sendmsg_request(&rq, fd, msg, flags);

@@ -32,8 +32,9 @@ static __attribute__((noinline)) ssize_t sendto_stages(int fd, const void *buf, 
  * sendto has six arguments already: the program's and the kernel's flags
  * come in one (so that the step's way here is a jump), and the step's
  * options and entry are found again. */
-static __attribute__((noinline)) ssize_t sendto_counted(int fd, const void *buf, size_t len, uint64_t both_flags,
-                                                        const struct sockaddr *addr, socklen_t addrlen)
+static __attribute__((noinline)) ssize_t sendto_counted(int fd, const void *buf, size_t len,
+                                                        uint64_t both_flags, const struct sockaddr *addr,
+                                                        socklen_t addrlen)
 {
     struct ss_step_out o = {.flags = (int)(uint32_t)both_flags,
                             .opts = (unsigned)(ss_front_load(SS_CALL_SENDTO) >> SS_FRONT_OPT_SHIFT) & 0xfu,
