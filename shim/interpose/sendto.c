@@ -36,9 +36,10 @@ static __attribute__((noinline)) ssize_t sendto_counted(int fd, const void *buf,
                                                         uint64_t both_flags, const struct sockaddr *addr,
                                                         socklen_t addrlen)
 {
+    unsigned opts = (unsigned)(ss_front_load(SS_CALL_SENDTO) >> SS_FRONT_OPT_SHIFT) & 0xfu;
     struct ss_step_out o = {.flags = (int)(uint32_t)both_flags,
-                            .opts = (unsigned)(ss_front_load(SS_CALL_SENDTO) >> SS_FRONT_OPT_SHIFT) & 0xfu,
-                            .e = ss_fd_lookup(fd)};
+                            .opts = opts,
+                            .e = (opts & SS_OPT_BYTES) ? ss_fd_lookup(fd) : NULL};
     ssize_t ret = SS_REAL(sendto)(fd, buf, len, o.flags, addr, addrlen);
     ss_path_done(SS_CALL_SENDTO, fd, o, (int)(both_flags >> 32), ret, (uint64_t)ret, NULL, NULL);
     return ret;
