@@ -438,3 +438,35 @@ Test(fdtruth, a_cached_peer_verdict_is_not_trusted_for_a_socket_made_behind_libc
     cr_expect(strstr(r.out, "received A=0 B=20"), "the receivers disagree:\n%s", r.out);
     run_free(&r);
 }
+
+/* A rule set of more than 32 groups: a descriptor's verdict holds the first
+ * 32, and a call of a kind that a group past them names takes the stages,
+ * which decide those groups on every call (README Limits). Here 33 fd=
+ * groups that never match come first (groups 0..32), then a port= group
+ * (33, its peer asked per call) and a family= group (34): the first fires on
+ * the 3rd send to A only, the second on the 7th send of all. The receivers
+ * are the oracle. */
+Test(fdtruth, a_rule_set_past_32_groups_decides_every_group)
+{
+    int pa, pb;
+    two_free_ports(&pa, &pb);
+    char ports[2][16], rules[2048];
+    snprintf(ports[0], sizeof ports[0], "%d", pa);
+    snprintf(ports[1], sizeof ports[1], "%d", pb);
+    int n = snprintf(rules, sizeof rules, "SENDSHIM_FAULTS=");
+    for (int i = 0; i < 33; i++)
+        n += snprintf(rules + n, sizeof rules - (size_t)n, "send:fd=%d:error=EPIPE;", 900 + i);
+    snprintf(rules + n, sizeof rules - (size_t)n,
+             "send:port=%d:when=3:error=ECONNRESET;send:family=inet:when=7:error=ENOBUFS", pa);
+    const char *env[] = {rules, "SENDSHIM_LOG=none", NULL};
+    const char *argv[] = {target_path("reconnect"), "10", ports[0], ports[1], NULL};
+    struct run_result r;
+    cr_assert_eq(run(&r, argv, env, 1, NULL, 60), 0);
+    cr_assert(r.exited && r.status == 0, "reconnect failed (status %d):\n%s", r.status, r.err);
+    cr_expect(strstr(r.out, "phase 1 to A: ok=8 err=2 last=ENOBUFS"),
+              "the 3rd send to A (port=) and the 7th send (family=) must fail:\n%s", r.out);
+    cr_expect(strstr(r.out, "phase 2 to B: ok=10 err=0"), "no rule is due on B:\n%s", r.out);
+    cr_expect(strstr(r.out, "phase 3 to A: ok=10 err=0"), "both rules fired once already:\n%s", r.out);
+    cr_expect(strstr(r.out, "received A=18 B=10"), "the receivers disagree:\n%s", r.out);
+    run_free(&r);
+}
