@@ -126,7 +126,7 @@ ssize_t ss_process_stages(struct ss_request *rq, struct ss_path *pa)
     ssize_t ret = SS_FAULT_FORWARD;
     const struct ss_fault_plan *p = count_call(rq, pa);
     if (p) {
-        ret = ss_stage_faults_fire(rq, &pa->fd, &fault, &pa->counts, p, pa->slot);
+        ret = ss_stage_faults_fire(rq, &pa->fd, &fault, &pa->counts, p, pa->slot, -1);
     }
     return run(rq, pa, &fault, ret, saved_errno);
 }
@@ -149,12 +149,26 @@ ssize_t ss_process_fire(struct ss_request *rq, uint64_t held, struct ss_step_out
     /* The groups above g were left uncounted by the step: counted now, as
      * the stages count (what is cached answers, so nothing is asked). */
     uint64_t above = ~((2ull << g) - 1);
+    int chosen = -1;
     if (p->calls[rq->call] & above) { /* else no group above g names the call (one rule, most often) */
         socklen_t destlen;
         const struct sockaddr *dest = ss_faults_named_dest(rq, &destlen);
         uint64_t m = ss_path_groups(p, rq->call, rq->fd, &pa.fd, dest, destlen, 1) & above;
         for (; m; m &= m - 1)
             pa.counts.pending |= ss_faults_count_group(p, (unsigned)__builtin_ctzll(m), &pa.counts);
+    } else if (!(p->pick_reads & SS_CALL_BIT(rq->call))) {
+        /* The rules of the call read no fact to decide (p= with error= or
+         * delay=, the most common): choose first, with the fault stage's
+         * own ss_faults_choose; a p= draw that misses leaves here. */
+        uint64_t keep;
+        chosen = ss_faults_choose(p, NULL, &pa.counts, &keep);
+        if (chosen < 0) {
+            ss_faults_leave(pa.slot);
+            o->flags = rq->flags_in | pa.add;
+            o->opts = pa.opts;
+            o->e = pa.fd.e;
+            return SS_FAULT_FORWARD;
+        }
     }
 
     rq->flags = rq->flags_in | pa.add;
@@ -163,7 +177,7 @@ ssize_t ss_process_fire(struct ss_request *rq, uint64_t held, struct ss_step_out
     o->e = pa.fd.e;
     struct ss_fault fault;
     fault.fired = 0;
-    ssize_t ret = ss_stage_faults_fire(rq, &pa.fd, &fault, &pa.counts, p, pa.slot);
+    ssize_t ret = ss_stage_faults_fire(rq, &pa.fd, &fault, &pa.counts, p, pa.slot, chosen);
     /* No rule fired (a p= draw that missed, an action that cannot act on
      * this call): the call is the one the step would have forwarded had no
      * rule been pending, and its wrapper forwards it so (SS_STEP_FORWARD,

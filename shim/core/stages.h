@@ -95,6 +95,8 @@ void ss_stage_faults_init(void);
 /* Apply the fault of a call that was counted in plan p (held in `slot`,
  * released here) and on which some rule may fire (counts): gather the facts
  * the plan's rules for the call read (f->call), pick the rule, apply it.
+ * `chosen` is the rule the descriptor step chose already (ss_faults_choose,
+ * for a call whose rules read no facts to decide), else -1.
  * Returns SS_FAULT_FORWARD to forward the (possibly rewritten: short=,
  * batch=) request, else the call's result (-1 with errno for error=, the
  * full length for drop). f->fired says whether a rule fired (SS_FAULT_FORWARD
@@ -103,7 +105,7 @@ void ss_stage_faults_init(void);
  * returns -1; f->saved_errno holds it as it was when the rule fired. */
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                              const struct ss_fault_counts *counts, const struct ss_fault_plan *p,
-                             unsigned slot);
+                             unsigned slot, int chosen);
 
 /* The facts of SS_NEED_SOCK and SS_NEED_SENT, and sendmmsg's batch size
  * (vlen, read for sendmmsg only); c->call and c->fd are set, the rest zero. */

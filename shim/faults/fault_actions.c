@@ -203,7 +203,7 @@ static inline void gather_facts(const struct ss_request *rq, struct ss_fd_ref *f
  * themselves. */
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                              const struct ss_fault_counts *counts, const struct ss_fault_plan *p,
-                             unsigned slot)
+                             unsigned slot, int chosen)
 {
     struct ss_fault_call *c = &f->call;
     unsigned needs = p->needs[rq->call];
@@ -236,7 +236,13 @@ ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct
         if (needs & SS_NEED_STALL)
             c->stalled = ss_net_stall_state(rq->fd);
     }
-    ss_faults_pick(p, c, counts, &f->d);
+    if (chosen >= 0) {
+        /* Chosen by the step, with the same ss_faults_choose: its p= is
+         * drawn already; fired here. No fact decided it (facts_first is 0). */
+        ss_faults_fire(p, (unsigned)chosen, c, 0, p->base[chosen], &f->d);
+    } else {
+        ss_faults_pick(p, c, counts, &f->d);
+    }
     if (!facts_first && f->d.rule >= 0)
         gather_facts(rq, fd, needs, c);
     if (f->d.rule < 0 || !still_applies(rq, fd, f, p)) {

@@ -394,28 +394,39 @@ static inline __attribute__((always_inline)) void ss_faults_fire(const struct ss
 }
 
 /* The second half, only when ss_faults_count (or ss_faults_count_groups)
- * returned nonzero: c->bytes must now be filled if p->needs[c->call] has
- * SS_NEED_BYTES. Inline in the fault stage, which calls it on every call a
- * rule may fire on. */
-static inline void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,
-                                  const struct ss_fault_counts *counts, struct ss_fault_decision *d)
+ * returned nonzero: the rule that fires, by the order of the rules, or -1
+ * (p= drawn as it goes; *keep is short='s byte count). c must hold the
+ * facts p->needs[c->call] asks for (SS_NEED_BYTES too); it may be NULL when
+ * no rule of the call reads them to decide (p->pick_reads has no bit of
+ * the call: its actions act on every call). */
+static inline int ss_faults_choose(const struct ss_fault_plan *p, const struct ss_fault_call *c,
+                                   const struct ss_fault_counts *counts, uint64_t *keep)
 {
-    d->rule = -1;
     for (unsigned i = 0; i < p->n; i++) {
         const struct ss_rule *r = &p->rule[i];
         unsigned g = p->group_of[i];
-        uint64_t keep;
-        if (!(counts->pending & (1ull << g)) || !ss_rule_acts(r, c, &keep))
+        if (!(counts->pending & (1ull << g)) || !ss_rule_acts(r, c, keep))
             continue;
-        uint64_t base = p->base[i];
         /* A stalled descriptor stays stalled for every call the stall rule
          * matches, whatever when= and p= say: the stall is the descriptor's. */
         if (!((r->actions & SS_ACT_STALL) && c->stalled) &&
-            (!ss_when_holds(r, counts->count[g]) || !ss_faults_draw_fires(r, &p->st[i], base)))
+            (!ss_when_holds(r, counts->count[g]) || !ss_faults_draw_fires(r, &p->st[i], p->base[i])))
             continue;
-        ss_faults_fire(p, i, c, keep, base, d);
-        return;
+        return (int)i;
     }
+    return -1;
+}
+
+/* Both halves' end: the rule that fires, if any, in d. Inline in the fault
+ * stage, which calls it on every call a rule may fire on. */
+static inline void ss_faults_pick(const struct ss_fault_plan *p, const struct ss_fault_call *c,
+                                  const struct ss_fault_counts *counts, struct ss_fault_decision *d)
+{
+    uint64_t keep;
+    int i = ss_faults_choose(p, c, counts, &keep);
+    d->rule = -1;
+    if (i >= 0)
+        ss_faults_fire(p, (unsigned)i, c, keep, p->base[i], d);
 }
 
 /* ---- the runtime side (fault_store.c, fault_actions.c, fault_log.c) ---- */
