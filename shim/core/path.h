@@ -4,9 +4,9 @@
  *                 kind gets, when neither the call's flags nor the
  *                 configuration can change anything else (the wrapper)
  *   descriptor    ss_path_step: the descriptor's entry, looked up once, its
- *                 MSG_NOSIGNAL; the rules' groups that can match it (cached
- *                 per descriptor and plan for fd=, peer=, port=); the call
- *                 counted in them
+ *                 MSG_NOSIGNAL; the rules' groups that can match it (its
+ *                 verdict, cached per descriptor and plan: type=, family=,
+ *                 fd=, peer=, port=); the call counted in them
  *   stages        pipeline.c: normalize -> flags -> faults -> forward, for a
  *                 call whose message or flags need them, or on which a rule
  *                 may fire
@@ -38,9 +38,7 @@
 #define SS_OPT_STATS  1u /* count every call (SENDSHIM_STATS, live control) */
 #define SS_OPT_STAGES 2u /* every call takes the stages (SENDSHIM_TRACE writes a line per call) */
 #define SS_OPT_BYTES  4u /* count the bytes each descriptor sends (a rule in force has after=) */
-#define SS_OPT_DESC                                                                                          \
-    8u /* the descriptor's entry decides something: rules are in force, or SO_NOSIGPIPE is set on some       \
-          socket */
+#define SS_OPT_DESC   8u /* a descriptor's entry matters: rules in force, or SO_NOSIGPIPE on some socket */
 
 /* What one call found on its way (on the wrapper's stack). */
 struct ss_path {
@@ -134,7 +132,8 @@ struct ss_step_out {
 };
 
 /* What the step hands the fault stage with SS_STEP_FIRE, in one register so
- * that every way out of the step is a jump (no frame, no register saved):
+ * that every way out of the step is a jump (no call returns into it, so it
+ * keeps nothing on its stack):
  * the slot it holds, the first group g whose `when` window the call's count
  * is in, and the count before the call (groups below g are counted, those
  * above are left to ss_process_fire). A count beyond 2^56 calls does not
@@ -153,15 +152,16 @@ static inline uint64_t ss_held_make(uint64_t before, unsigned slot, unsigned g)
  * word did not let it leave: `plain` says its message (or batch) needs no
  * normalizing (send and sendto: 1); dest is the address it names (NULL:
  * none). It is the stages' early exit for a call whose every fact is
- * cached: it asks nothing (no system call, no function call but the rare
- * ss_path_place_slow) and writes nothing but *o and, when a rule may fire,
+ * cached: it asks nothing (no system call, no function call but
+ * ss_path_groups_rare, for a call that names an address while peer= or
+ * port= rules are in force) and writes nothing but *o and, when a rule may fire,
  * *held (the rules' slot then stays held for ss_process_fire). Anything it
  * cannot decide from what is cached - the descriptor's first probe, its
  * first verdict under a rule set, a rule set from the control file to
  * apply - goes to the stages (SS_STEP_STAGES), which gather it (and cache
  * it for the next call). Touches no errno. Inline in the wrappers, where
  * the call kind is a constant; every way out of it is a jump to libc or to
- * one function of the wrapper's, so the wrapper's step needs no frame. */
+ * one function of the wrapper's. */
 static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, int plain,
                                         const struct sockaddr *dest, socklen_t destlen, struct ss_step_out *o,
                                         uint64_t *held)
