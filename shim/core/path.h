@@ -180,12 +180,12 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
      * (ss_path_groups, without holding the plan). */
     uint64_t q = __atomic_load_n(&ss_fault_quick[call], __ATOMIC_ACQUIRE);
     uint64_t v = e ? __atomic_load_n(&e->verdict, __ATOMIC_ACQUIRE) : 0;
-    int by_verdict = !dest && q != SS_FAULT_QUICK_NONE && !((q ^ v) >> 32);
+    int by_verdict = !dest && !((q ^ v) >> 32); /* no rules: q is 0, and so is a fresh entry's verdict */
     uint64_t m = q & v & 0xffffffffu;
-    if (by_verdict ? !m : !__atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE))
+    if (by_verdict && !m)
         goto forward; /* no group can match the call, or no rules */
     unsigned slot;
-    const struct ss_fault_plan *p = ss_faults_hold_in_force(&slot);
+    const struct ss_fault_plan *p = ss_faults_hold(&slot);
     if (p) {
         if (by_verdict && (uint32_t)(q >> 32) == p->id) {
             if (__builtin_expect((m & p->after) != 0, 0))

@@ -93,8 +93,7 @@ static int replaced;
  * rules (0: none, and the path takes no slot), the calls its rules name and
  * whether one has after= (policy.c compiles these into the front words). */
 unsigned ss_fault_in_force_n SS_HOT;
-uint64_t ss_fault_quick[4] SS_HOT = {SS_FAULT_QUICK_NONE, SS_FAULT_QUICK_NONE, SS_FAULT_QUICK_NONE,
-                                     SS_FAULT_QUICK_NONE};
+uint64_t ss_fault_quick[4] SS_HOT; /* 0: no rules */
 _Static_assert(SS_CALL_SEND == 0 && SS_CALL_SENDTO == 1 && SS_CALL_SENDMSG == 2 && SS_CALL_SENDMMSG == 3,
                "ss_fault_quick is indexed by the send-family calls");
 static unsigned in_force_calls;
@@ -121,9 +120,10 @@ static void set_in_force(const struct ss_rule *rules, unsigned n, const struct s
     __atomic_store_n(&in_force_calls, calls, __ATOMIC_RELAXED);
     __atomic_store_n(&in_force_count_bytes, p ? p->count_bytes : 0, __ATOMIC_RELAXED);
     for (unsigned c = 0; c < 4; c++) {
-        uint64_t q = SS_FAULT_QUICK_NONE;
-        if (n && p && !(p->calls[c] >> SS_VERDICT_GROUPS))
-            q = (uint64_t)p->id << 32 | p->calls[c];
+        uint64_t q = 0;
+        if (n && p)
+            q = (p->calls[c] >> SS_VERDICT_GROUPS) ? SS_FAULT_QUICK_NONE
+                                                   : (uint64_t)p->id << 32 | p->calls[c];
         __atomic_store_n(&ss_fault_quick[c], q, __ATOMIC_RELEASE);
     }
     __atomic_store_n(&ss_fault_in_force_n, n, __ATOMIC_RELEASE);

@@ -505,11 +505,12 @@ extern unsigned ss_fault_cur;        /* the slot in force */
 extern unsigned ss_fault_in_force_n; /* rules in force: 0 and no slot is taken */
 /* Per send-family call (SS_CALL_SEND .. SS_CALL_SENDMMSG): the id of the
  * plan in force (high 32 bits) and the groups that name the call (low 32
- * bits), or SS_FAULT_QUICK_NONE when no plan is in force or one of its
- * groups past the verdicts' 32 names the call. With a descriptor's verdict
- * (path.h) it answers "no group can match this call" without holding the
- * plan: the verdict's id equals this id and their groups do not meet.
- * Written with the slot in force (fault_store.c). */
+ * bits); 0 when no plan is in force (no verdict has an id of 0 but a fresh
+ * entry's, which then answers "no group" too), SS_FAULT_QUICK_NONE when one
+ * of its groups past the verdicts' 32 names the call. With a descriptor's
+ * verdict (path.h) it answers "no group can match this call" without
+ * holding the plan: the verdict's id equals this id and their groups do
+ * not meet. Written with the slot in force (fault_store.c). */
 #define SS_FAULT_QUICK_NONE UINT64_MAX /* no plan has the id 0xffffffff */
 extern uint64_t ss_fault_quick[4];
 
