@@ -70,11 +70,12 @@ enum ss_step {
  * unknown (a descriptor that is not open). errno preserved. */
 uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref *r);
 
-/* The groups of m that test fd=, peer= or port= and pass for a call to
- * dest (an address the call names), or, among groups past the verdict's 32,
- * for the connected peer (asked of the kernel: README Limits). */
-uint64_t ss_path_place_slow(const struct ss_fault_plan *p, uint64_t m, int fd, const struct sockaddr *dest,
-                            socklen_t destlen);
+/* m without the groups in `test` whose fd=, peer= and port= fail for a
+ * call to dest (an address the call names), or, dest NULL, for the
+ * connected peer (asked of the kernel: groups past the verdict's 32,
+ * README Limits). */
+uint64_t ss_path_place_slow(const struct ss_fault_plan *p, uint64_t m, uint64_t test, int fd,
+                            const struct sockaddr *dest, socklen_t destlen);
 
 /* What ss_path_groups returns when it would have to ask (ask == 0). */
 #define SS_GROUPS_ASK UINT64_MAX
@@ -108,7 +109,7 @@ static inline uint64_t ss_path_groups(const struct ss_fault_plan *p, enum ss_cal
     }
     uint64_t m = calls & (uint32_t)v;
     _Static_assert(SS_VERDICT_GROUPS == 32, "a verdict's groups are its low 32 bits");
-    if (__builtin_expect((calls >> 32) || (dest && (calls & p->other)), 0)) {
+    if (__builtin_expect((calls >> 32) || (dest && (calls & p->named)), 0)) {
         /* The step of a call that names no address calls nothing (its
          * callers instantiate it with dest == NULL apart): groups past the
          * verdict's 32 send it to the stages (README Limits). */

@@ -103,30 +103,27 @@ uint64_t ss_path_groups_rare(const struct ss_fault_plan *p, enum ss_call call, i
                                            (unsigned)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK));
     if (dest) {
         /* Every peer= and port= group is tested on the address named, not
-         * on the connected peer the verdict holds. */
-        m = (m & ~p->other) | (kind & p->other) | (kind & ~low);
-        return (m & p->other) ? ss_path_place_slow(p, m, fd, dest, destlen) : m;
+         * on the connected peer the verdict holds (an fd= group alone is
+         * the verdict's). */
+        uint64_t test = (kind & p->named) | (kind & p->other & ~low);
+        m = (m & ~p->named) | (kind & ~low) | test;
+        return test ? ss_path_place_slow(p, m, test, fd, dest, destlen) : m;
     }
     uint64_t high = kind & ~low;
     if (high & p->other) {
         if (!ask)
             return SS_GROUPS_ASK;
-        high = ss_path_place_slow(p, high, fd, NULL, 0);
+        high = ss_path_place_slow(p, high, high & p->other, fd, NULL, 0);
     }
     return m | high;
 }
 
-uint64_t ss_path_place_slow(const struct ss_fault_plan *p, uint64_t m, int fd, const struct sockaddr *dest,
-                            socklen_t destlen)
+uint64_t ss_path_place_slow(const struct ss_fault_plan *p, uint64_t m, uint64_t test, int fd,
+                            const struct sockaddr *dest, socklen_t destlen)
 {
     struct sockaddr_storage peer;
-    uint64_t test = m & p->other;
-    if (!dest) {
-        /* Past the verdict's 32 groups: the peer is asked on every call of
-         * theirs (README Limits). */
-        test &= ~(uint64_t)0xffffffffu;
+    if (!dest) /* past the verdict's 32 groups: the peer is asked on every call of theirs (README Limits) */
         dest = ss_faults_connected_peer(fd, &peer, &destlen);
-    }
     for (; test; test &= test - 1) {
         unsigned g = (unsigned)__builtin_ctzll(test);
         if (!ss_rule_matches_place(p->match[g], fd, dest, destlen))

@@ -334,6 +334,8 @@ static void new_group(struct ss_fault_plan *p, unsigned g, unsigned i, struct ss
     }
     if (tests_place(r))
         p->other |= bit;
+    if (r->conds & (SS_COND_PEER | SS_COND_PORT))
+        p->named |= bit;
 }
 
 /* Widen group g's window for another of its rules, r. */

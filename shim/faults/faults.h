@@ -190,7 +190,8 @@ struct ss_fault_plan {
     uint64_t after;                        /* groups with after= */
     uint64_t after_max;                    /* their largest after=: beyond it, all pass */
     uint64_t other;                        /* groups with fd=, peer= or port= (the lowest numbers) */
-    uint64_t *count[SS_MAX_RULES];         /* group -> its counter */
+    uint64_t named;                /* those with peer= or port=: an address a call names decides them */
+    uint64_t *count[SS_MAX_RULES]; /* group -> its counter */
     /* Group g's `when` window, on the counter as a call finds it (its count
      * minus one): its rules may fire only when count - 1 - fire_after[g] <
      * fire_span[g] (one unsigned compare: below the window wraps to a large
