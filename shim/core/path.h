@@ -58,6 +58,7 @@ enum ss_step {
     SS_STEP_FORWARD, /* the same, then ss_path_done (bytes for after=, statistics) */
     SS_STEP_FIRE,    /* counted, and a rule may fire on it: ss_process_fire */
     SS_STEP_STAGES,  /* its message or flags need the stages: ss_process_stages */
+    SS_STEP_DESC,    /* ss_path_step only: the descriptor decides, ss_path_step_desc */
 };
 
 /* The verdict of plan p on descriptor fd: which of the plan's first 32
@@ -96,12 +97,11 @@ uint64_t ss_path_groups_rare(const struct ss_fault_plan *p, enum ss_call call, i
  * SS_GROUPS_ASK is returned. A real mask of all 64 groups reads as
  * SS_GROUPS_ASK too: the step then takes the stages, which give the same
  * answer (ask == 1 never returns SS_GROUPS_ASK for it to misread). */
-static inline uint64_t ss_path_groups(const struct ss_fault_plan *p, enum ss_call call, int fd,
-                                      struct ss_fd_ref *r, const struct sockaddr *dest, socklen_t destlen,
-                                      int ask)
+static inline uint64_t ss_path_groups_by(const struct ss_fault_plan *p, enum ss_call call, int fd,
+                                         struct ss_fd_ref *r, uint64_t v, const struct sockaddr *dest,
+                                         socklen_t destlen, int ask)
 {
     uint64_t calls = p->calls[call];
-    uint64_t v = r->e ? __atomic_load_n(&r->e->verdict, __ATOMIC_ACQUIRE) : 0;
     if (__builtin_expect((uint32_t)(v >> 32) != p->id, 0)) {
         if (!ask)
             return SS_GROUPS_ASK;
@@ -122,6 +122,15 @@ static inline uint64_t ss_path_groups(const struct ss_fault_plan *p, enum ss_cal
     if (__builtin_expect((m & p->after) != 0, 0))
         m = ss_faults_after_filter(p, m, r->e ? &r->e->bytes : NULL);
     return m;
+}
+/* The same, reading the descriptor's verdict (ss_path_groups_by: for the
+ * step, which has read it already). */
+static inline uint64_t ss_path_groups(const struct ss_fault_plan *p, enum ss_call call, int fd,
+                                      struct ss_fd_ref *r, const struct sockaddr *dest, socklen_t destlen,
+                                      int ask)
+{
+    uint64_t v = r->e ? __atomic_load_n(&r->e->verdict, __ATOMIC_ACQUIRE) : 0;
+    return ss_path_groups_by(p, call, fd, r, v, dest, destlen, ask);
 }
 
 /* What the descriptor step leaves for a call it lets go (SS_STEP_LEAVE,
@@ -149,57 +158,76 @@ static inline uint64_t ss_held_make(uint64_t before, unsigned slot, unsigned g)
     return before << SS_HELD_COUNT_SHIFT | (uint64_t)slot << SS_HELD_SLOT_SHIFT | g;
 }
 
+/* The end of a step that lets the call go (SS_STEP_LEAVE, SS_STEP_FORWARD):
+ * the flags it is forwarded with (the front word's and the descriptor's
+ * SO_NOSIGPIPE MSG_NOSIGNAL), found last, with the front word read again,
+ * so that fewer values live across the counting. */
+static inline enum ss_step ss_path_forward(enum ss_call call, int flags, struct ss_fd_entry *e,
+                                           struct ss_step_out *o)
+{
+    uint64_t front = ss_front_load(call);
+    unsigned opts = (unsigned)(front >> SS_FRONT_OPT_SHIFT) & 0xfu;
+    o->flags =
+        flags | (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((ss_fd_load(e) & SS_FD_NOSIGPIPE) << 12);
+    o->opts = opts;
+    o->e = e;
+    _Static_assert(SS_FD_NOSIGPIPE << 12 == MSG_NOSIGNAL, "the state word's SO_NOSIGPIPE bit, moved");
+    return (opts & (SS_OPT_STATS | SS_OPT_BYTES)) ? SS_STEP_FORWARD : SS_STEP_LEAVE;
+}
+
 /* The descriptor step of a send, sendto, sendmsg or sendmmsg whose front
  * word did not let it leave: `plain` says its message (or batch) needs no
- * normalizing (send and sendto: 1); dest is the address it names (NULL:
- * none). It is the stages' early exit for a call whose every fact is
- * cached: it asks nothing (no system call, no function call but
- * ss_path_groups_rare, for a call that names an address while peer= or
- * port= rules are in force) and writes nothing but *o and, when a rule may fire,
- * *held (the rules' slot then stays held for ss_process_fire). Anything it
- * cannot decide from what is cached - the descriptor's first probe, its
- * first verdict under a rule set, a rule set from the control file to
- * apply - goes to the stages (SS_STEP_STAGES), which gather it (and cache
- * it for the next call). Touches no errno. Inline in the wrappers, where
- * the call kind is a constant; every way out of it is a jump to libc or to
- * one function of the wrapper's. */
-static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, int plain,
-                                        const struct sockaddr *dest, socklen_t destlen, struct ss_step_out *o,
-                                        uint64_t *held)
+ * normalizing (send and sendto: 1). It is the stages' early exit for a call
+ * whose every fact is cached, in two parts: this one (the call's flags, the
+ * control file, the options) and, when a descriptor's entry can change the
+ * call (rules in force, SO_NOSIGPIPE in use), ss_path_step_desc, with dest
+ * the address the call names (NULL: none). Neither asks anything (no system
+ * call, no function call but ss_path_groups_rare, for a call that names an
+ * address while peer= or port= rules are in force) and they write nothing
+ * but *o and, when a rule may fire, *held (the rules' slot then stays held
+ * for ss_process_fire). Anything they cannot decide from what is cached -
+ * a descriptor's first verdict under a rule set, a rule set from the
+ * control file to apply - goes to the stages (SS_STEP_STAGES), which gather
+ * it (and cache it for the next call). Touch no errno. Inline in the
+ * wrappers, where the call kind is a constant; every way out of them is a
+ * jump to libc or to one function of the wrapper's. */
+static inline enum ss_step ss_path_step(enum ss_call call, int flags, int plain, struct ss_step_out *o)
 {
     uint64_t front = ss_front_load(call);
     if (!plain || (flags & (int)(uint32_t)front) || ((front >> SS_FRONT_OPT_SHIFT) & SS_OPT_STAGES) ||
         ss_control_changed())
         return SS_STEP_STAGES;
-    struct ss_fd_entry *e = NULL;
-    if (!((front >> SS_FRONT_OPT_SHIFT) & SS_OPT_DESC))
-        goto forward; /* statistics only, say: no descriptor's entry can change the call */
-    e = ss_fd_lookup(fd);
-    /* The groups of the plan in force that name the call, and the
-     * descriptor's verdict (ss_fault_quick): when the verdict is the plan's
-     * and the call names no address, its groups are the two's common bits
-     * (ss_path_groups, without holding the plan). */
+    if ((front >> SS_FRONT_OPT_SHIFT) & SS_OPT_DESC)
+        return SS_STEP_DESC;
+    return ss_path_forward(call, flags, NULL, o); /* statistics only, say: no entry can change the call */
+}
+
+/* The descriptor's part of the step (SS_STEP_DESC): in a function of the
+ * wrapper's own, so that the rest of the step saves no register. Returns
+ * SS_STEP_LEAVE, SS_STEP_FORWARD, SS_STEP_FIRE or SS_STEP_STAGES. */
+static inline enum ss_step ss_path_step_desc(enum ss_call call, int fd, int flags,
+                                             const struct sockaddr *dest, socklen_t destlen,
+                                             struct ss_step_out *o, uint64_t *held)
+{
+    struct ss_fd_entry *e = ss_fd_lookup(fd);
     uint64_t q = __atomic_load_n(&ss_fault_quick[call], __ATOMIC_ACQUIRE);
     uint64_t v = e ? __atomic_load_n(&e->verdict, __ATOMIC_ACQUIRE) : 0;
-    int by_verdict = !dest && !((q ^ v) >> 32); /* no rules: q is 0, and so is a fresh entry's verdict */
-    uint64_t m = q & v & 0xffffffffu;
-    if (by_verdict && !m)
-        goto forward; /* no group can match the call, or no rules */
+    /* ss_path_groups' answer, before holding the plan, when it is "none":
+     * the verdict is the plan's (ss_fault_quick), the call names no address
+     * and its groups and the verdict's do not meet (no rules: q is 0, and
+     * so is a fresh entry's verdict). */
+    if (!dest && !((q ^ v) >> 32) && !(q & v & 0xffffffffu))
+        return ss_path_forward(call, flags, e, o);
     unsigned slot;
     const struct ss_fault_plan *p = ss_faults_hold(&slot);
     if (p) {
-        if (by_verdict && (uint32_t)(q >> 32) == p->id) {
-            if (__builtin_expect((m & p->after) != 0, 0))
-                m = ss_faults_after_filter(p, m, &e->bytes);
-        } else {
-            m = 0;
-            if (p->calls[call]) {
-                struct ss_fd_ref ref = {.e = e, .st = 0};
-                m = ss_path_groups(p, call, fd, &ref, dest, destlen, 0);
-                if (__builtin_expect(m == SS_GROUPS_ASK, 0)) {
-                    ss_faults_leave(slot);
-                    return SS_STEP_STAGES; /* a fact to ask for: the stages ask, and cache it */
-                }
+        uint64_t m = 0;
+        if (p->calls[call]) {
+            struct ss_fd_ref ref = {.e = e, .st = 0};
+            m = ss_path_groups_by(p, call, fd, &ref, v, dest, destlen, 0);
+            if (__builtin_expect(m == SS_GROUPS_ASK, 0)) {
+                ss_faults_leave(slot);
+                return SS_STEP_STAGES; /* a fact to ask for: the stages ask, and cache it */
             }
         }
         for (; m; m &= m - 1) {
@@ -212,17 +240,7 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
         }
         ss_faults_leave(slot);
     }
-forward:
-    /* What the call is forwarded with, found last (fewer values live
-     * across the counting: the front word is read again). */
-    front = ss_front_load(call);
-    unsigned opts = (unsigned)(front >> SS_FRONT_OPT_SHIFT) & 0xfu;
-    o->flags =
-        flags | (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((ss_fd_load(e) & SS_FD_NOSIGPIPE) << 12);
-    o->opts = opts;
-    o->e = e;
-    _Static_assert(SS_FD_NOSIGPIPE << 12 == MSG_NOSIGNAL, "the state word's SO_NOSIGPIPE bit, moved");
-    return (opts & (SS_OPT_STATS | SS_OPT_BYTES)) ? SS_STEP_FORWARD : SS_STEP_LEAVE;
+    return ss_path_forward(call, flags, e, o);
 }
 
 /* For the stages (SS_STEP_STAGES): what the step would have found, found

@@ -46,13 +46,11 @@ static __attribute__((noinline)) ssize_t send_fire(int fd, const void *buf, size
     return send_counted(fd, buf, len, flags, o);
 }
 
-/* The path past the front word (path.h), apart so the early exit needs no
- * stack frame. Every way out is a jump. */
-static __attribute__((noinline)) ssize_t send_step(int fd, const void *buf, size_t len, int flags)
+/* Where the step sends the call. */
+static inline ssize_t send_go(enum ss_step step, int fd, const void *buf, size_t len, int flags,
+                              struct ss_step_out o, uint64_t held)
 {
-    struct ss_step_out o;
-    uint64_t held;
-    switch (ss_path_step(SS_CALL_SEND, fd, flags, 1, NULL, 0, &o, &held)) {
+    switch (step) {
     case SS_STEP_LEAVE:
         return SS_REAL(send)(fd, buf, len, o.flags);
     case SS_STEP_FORWARD:
@@ -60,9 +58,30 @@ static __attribute__((noinline)) ssize_t send_step(int fd, const void *buf, size
     case SS_STEP_FIRE:
         return send_fire(fd, buf, len, flags, held);
     case SS_STEP_STAGES:
+    case SS_STEP_DESC:
         break;
     }
     return send_stages(fd, buf, len, flags);
+}
+
+/* The descriptor's part of the step (path.h). */
+static __attribute__((noinline)) ssize_t send_desc(int fd, const void *buf, size_t len, int flags)
+{
+    struct ss_step_out o;
+    uint64_t held = 0;
+    enum ss_step step = ss_path_step_desc(SS_CALL_SEND, fd, flags, NULL, 0, &o, &held);
+    return send_go(step, fd, buf, len, flags, o, held);
+}
+
+/* The path past the front word (path.h), apart so the early exit needs no
+ * stack frame. Every way out is a jump. */
+static __attribute__((noinline)) ssize_t send_step(int fd, const void *buf, size_t len, int flags)
+{
+    struct ss_step_out o = {0};
+    enum ss_step step = ss_path_step(SS_CALL_SEND, flags, 1, &o);
+    if (step == SS_STEP_DESC)
+        return send_desc(fd, buf, len, flags);
+    return send_go(step, fd, buf, len, flags, o, 0);
 }
 
 SS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)

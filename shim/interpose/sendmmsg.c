@@ -65,27 +65,46 @@ static __attribute__((noinline)) int sendmmsg_fire(int fd, struct mmsghdr *vec, 
     return sendmmsg_forward(fd, vec, vlen, flags, o);
 }
 
-/* The path past the front word (path.h), apart so the early exit needs no
- * stack frame. Every way out is a jump. */
-static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+/* Where the step sends the batch. */
+static inline int sendmmsg_go(enum ss_step step, int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+                              struct ss_step_out o, uint64_t held)
 {
-    struct ss_step_out o;
-    uint64_t held;
-    int plain = vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_plain(vec, vlen) == vlen;
-    const struct sockaddr *dest = plain && vlen && vec[0].msg_hdr.msg_name && vec[0].msg_hdr.msg_namelen
-                                      ? vec[0].msg_hdr.msg_name
-                                      : NULL;
-    switch (ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, dest, dest ? vec[0].msg_hdr.msg_namelen : 0, &o,
-                         &held)) {
+    switch (step) {
     case SS_STEP_LEAVE:
     case SS_STEP_FORWARD:
         return sendmmsg_forward(fd, vec, vlen, flags, o);
     case SS_STEP_FIRE:
         return sendmmsg_fire(fd, vec, vlen, flags, held);
     case SS_STEP_STAGES:
+    case SS_STEP_DESC:
         break;
     }
     return sendmmsg_stages(fd, vec, vlen, flags);
+}
+
+/* The descriptor's part of the step (path.h), for a batch the normalizer
+ * leaves alone. */
+static __attribute__((noinline)) int sendmmsg_desc(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+    struct ss_step_out o;
+    uint64_t held = 0;
+    const struct sockaddr *dest =
+        vlen && vec[0].msg_hdr.msg_name && vec[0].msg_hdr.msg_namelen ? vec[0].msg_hdr.msg_name : NULL;
+    enum ss_step step = ss_path_step_desc(SS_CALL_SENDMMSG, fd, flags, dest,
+                                          dest ? vec[0].msg_hdr.msg_namelen : 0, &o, &held);
+    return sendmmsg_go(step, fd, vec, vlen, flags, o, held);
+}
+
+/* The path past the front word (path.h), apart so the early exit needs no
+ * stack frame. Every way out is a jump. */
+static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+    struct ss_step_out o = {0};
+    int plain = vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_plain(vec, vlen) == vlen;
+    enum ss_step step = ss_path_step(SS_CALL_SENDMMSG, flags, plain, &o);
+    if (step == SS_STEP_DESC)
+        return sendmmsg_desc(fd, vec, vlen, flags);
+    return sendmmsg_go(step, fd, vec, vlen, flags, o, 0);
 }
 
 SS_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, ss_mmsg_flags_t flags)

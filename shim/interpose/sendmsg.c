@@ -60,15 +60,11 @@ static __attribute__((noinline)) ssize_t sendmsg_fire(int fd, const struct msghd
     return sendmsg_counted(fd, msg, flags, o);
 }
 
-/* The path past the front word (path.h), apart so the early exit needs no
- * stack frame. Every way out is a jump. */
-static __attribute__((noinline)) ssize_t sendmsg_step(int fd, const struct msghdr *msg, int flags)
+/* Where the step sends the call. */
+static inline ssize_t sendmsg_go(enum ss_step step, int fd, const struct msghdr *msg, int flags,
+                                 struct ss_step_out o, uint64_t held)
 {
-    struct ss_step_out o;
-    uint64_t held;
-    int plain = msg && !ss_needs_normalizer(msg);
-    const struct sockaddr *dest = plain && msg->msg_name && msg->msg_namelen ? msg->msg_name : NULL;
-    switch (ss_path_step(SS_CALL_SENDMSG, fd, flags, plain, dest, dest ? msg->msg_namelen : 0, &o, &held)) {
+    switch (step) {
     case SS_STEP_LEAVE:
         return SS_REAL(sendmsg)(fd, msg, o.flags);
     case SS_STEP_FORWARD:
@@ -76,9 +72,33 @@ static __attribute__((noinline)) ssize_t sendmsg_step(int fd, const struct msghd
     case SS_STEP_FIRE:
         return sendmsg_fire(fd, msg, flags, held);
     case SS_STEP_STAGES:
+    case SS_STEP_DESC:
         break;
     }
     return sendmsg_stages(fd, msg, flags);
+}
+
+/* The descriptor's part of the step (path.h), for a message the
+ * normalizer leaves alone. */
+static __attribute__((noinline)) ssize_t sendmsg_desc(int fd, const struct msghdr *msg, int flags)
+{
+    struct ss_step_out o;
+    uint64_t held = 0;
+    const struct sockaddr *dest = msg->msg_name && msg->msg_namelen ? msg->msg_name : NULL;
+    enum ss_step step =
+        ss_path_step_desc(SS_CALL_SENDMSG, fd, flags, dest, dest ? msg->msg_namelen : 0, &o, &held);
+    return sendmsg_go(step, fd, msg, flags, o, held);
+}
+
+/* The path past the front word (path.h), apart so the early exit needs no
+ * stack frame. Every way out is a jump. */
+static __attribute__((noinline)) ssize_t sendmsg_step(int fd, const struct msghdr *msg, int flags)
+{
+    struct ss_step_out o = {0};
+    enum ss_step step = ss_path_step(SS_CALL_SENDMSG, flags, msg && !ss_needs_normalizer(msg), &o);
+    if (step == SS_STEP_DESC)
+        return sendmsg_desc(fd, msg, flags);
+    return sendmsg_go(step, fd, msg, flags, o, 0);
 }
 
 SS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)

@@ -66,14 +66,12 @@ static __attribute__((noinline)) ssize_t sendto_fire(uint64_t fd_flags, const vo
     return sendto_counted(fd, buf, len, sendto_both_flags(flags, o.flags), addr, addrlen);
 }
 
-/* The path past the front word (path.h), apart so the early exit needs no
- * stack frame. Every way out is a jump. */
-static __attribute__((noinline)) ssize_t sendto_step(int fd, const void *buf, size_t len, int flags,
-                                                     const struct sockaddr *addr, socklen_t addrlen)
+/* Where the step sends the call. */
+static inline ssize_t sendto_go(enum ss_step step, int fd, const void *buf, size_t len, int flags,
+                                const struct sockaddr *addr, socklen_t addrlen, struct ss_step_out o,
+                                uint64_t held)
 {
-    struct ss_step_out o;
-    uint64_t held;
-    switch (ss_path_step(SS_CALL_SENDTO, fd, flags, 1, addr && addrlen ? addr : NULL, addrlen, &o, &held)) {
+    switch (step) {
     case SS_STEP_LEAVE:
         return SS_REAL(sendto)(fd, buf, len, o.flags, addr, addrlen);
     case SS_STEP_FORWARD:
@@ -81,9 +79,33 @@ static __attribute__((noinline)) ssize_t sendto_step(int fd, const void *buf, si
     case SS_STEP_FIRE:
         return sendto_fire((uint64_t)(uint32_t)fd << 32 | (uint32_t)flags, buf, len, addr, addrlen, held);
     case SS_STEP_STAGES:
+    case SS_STEP_DESC:
         break;
     }
     return sendto_stages(fd, buf, len, flags, addr, addrlen);
+}
+
+/* The descriptor's part of the step (path.h). */
+static __attribute__((noinline)) ssize_t sendto_desc(int fd, const void *buf, size_t len, int flags,
+                                                     const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct ss_step_out o;
+    uint64_t held = 0;
+    enum ss_step step =
+        ss_path_step_desc(SS_CALL_SENDTO, fd, flags, addr && addrlen ? addr : NULL, addrlen, &o, &held);
+    return sendto_go(step, fd, buf, len, flags, addr, addrlen, o, held);
+}
+
+/* The path past the front word (path.h), apart so the early exit needs no
+ * stack frame. Every way out is a jump. */
+static __attribute__((noinline)) ssize_t sendto_step(int fd, const void *buf, size_t len, int flags,
+                                                     const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct ss_step_out o = {0};
+    enum ss_step step = ss_path_step(SS_CALL_SENDTO, flags, 1, &o);
+    if (step == SS_STEP_DESC)
+        return sendto_desc(fd, buf, len, flags, addr, addrlen);
+    return sendto_go(step, fd, buf, len, flags, addr, addrlen, o, 0);
 }
 
 SS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
