@@ -44,17 +44,16 @@
 struct ss_path {
     unsigned opts; /* SS_OPT_*, as the call found them */
     int add;       /* flag bits the call gets: the front word's, and SO_NOSIGPIPE's MSG_NOSIGNAL */
-    int flags;     /* the flags for the kernel (SS_STEP_FORWARD) */
     struct ss_fd_ref fd;
-    /* The rules in force while the call may still need them (SS_STEP_FIRE:
-     * held in `slot` until the fault stage has copied what it needs). */
-    const struct ss_fault_plan *plan;
+    /* The slot holding the rules in force while a rule may still fire on
+     * the call (until the fault stage has copied what it needs), and the
+     * groups that may fire with the calls' counts. */
     unsigned slot;
-    struct ss_fault_counts counts; /* SS_STEP_FIRE: the groups that may fire, and the calls' counts */
+    struct ss_fault_counts counts;
 };
 
 enum ss_step {
-    SS_STEP_LEAVE,   /* nothing can change the call but path->flags, nothing to do after: libc */
+    SS_STEP_LEAVE,   /* nothing can change the call but o->flags, nothing to do after: libc */
     SS_STEP_FORWARD, /* the same, then ss_path_done (bytes for after=, statistics) */
     SS_STEP_FIRE,    /* counted, and a rule may fire on it: ss_process_fire */
     SS_STEP_STAGES,  /* its message or flags need the stages: ss_process_stages */

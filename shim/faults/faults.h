@@ -521,16 +521,10 @@ extern uint64_t ss_fault_quick[4];
  * reader announces itself in the slot in force and checks it still is (a
  * writer frees a set only once no reader is in its slot). The announce and
  * the check are sequentially consistent. Lock-free, async-signal-safe. */
-static inline const struct ss_fault_plan *ss_faults_hold_in_force(unsigned *slot);
 static inline const struct ss_fault_plan *ss_faults_hold(unsigned *slot)
 {
     if (!__atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE))
         return 0;
-    return ss_faults_hold_in_force(slot);
-}
-/* The same, for a caller that found rules in force (ss_fault_in_force_n). */
-static inline const struct ss_fault_plan *ss_faults_hold_in_force(unsigned *slot)
-{
     unsigned i;
     for (;;) {
         i = __atomic_load_n(&ss_fault_cur, __ATOMIC_SEQ_CST);

@@ -5,14 +5,16 @@
 #include "export.h"
 #include "stages.h"
 
-/* The request the stages work on (the normalize stage's frame, for
- * sendmsg and sendmmsg, is the caller's). */
-static inline void sendmmsg_request(struct ss_request *rq, int fd, struct mmsghdr *vec, unsigned int vlen,
-                                    int flags)
+/* The request the stages work on, with the normalize stage's frame (on the
+ * caller's stack). */
+static inline void sendmmsg_request(struct ss_request *rq, struct ss_norm_frame *frame, int fd,
+                                    struct mmsghdr *vec, unsigned int vlen, int flags)
 {
     ss_request_start(rq, SS_CALL_SENDMMSG, fd, flags);
     rq->vec = vec;
     rq->vlen = vlen;
+    ss_norm_frame_init(frame);
+    rq->norm = frame;
 }
 
 /* The stages: the step's last call, a jump, so the step's frame is gone by
@@ -21,16 +23,13 @@ static __attribute__((noinline)) int sendmmsg_stages(int fd, struct mmsghdr *vec
                                                      int flags)
 {
     struct ss_request rq;
-    sendmmsg_request(&rq, fd, vec, vlen, flags);
     struct ss_norm_frame frame;
-    ss_norm_frame_init(&frame);
-    rq.norm = &frame;
+    sendmmsg_request(&rq, &frame, fd, vec, vlen, flags);
     struct ss_path path;
     ss_path_begin(SS_CALL_SENDMMSG, fd, &path);
     return (int)ss_process_stages(&rq, &path);
 }
 
-/* The fault stage of a call the step counted and a rule may fire on. */
 /* A batch the step let go (SS_STEP_LEAVE, SS_STEP_FORWARD with its
  * bookkeeping after it). musl's sendmmsg is a loop of sendmsg: a batch sent
  * in part returns its count with the failed message's errno set. A success
@@ -54,10 +53,8 @@ static __attribute__((noinline)) int sendmmsg_fire(int fd, struct mmsghdr *vec, 
                                                    uint64_t held)
 {
     struct ss_request rq;
-    sendmmsg_request(&rq, fd, vec, vlen, flags);
     struct ss_norm_frame frame;
-    ss_norm_frame_init(&frame);
-    rq.norm = &frame;
+    sendmmsg_request(&rq, &frame, fd, vec, vlen, flags);
     struct ss_step_out o;
     int ret = (int)ss_process_fire(&rq, held, &o);
     if (ret != (int)SS_FAULT_FORWARD)

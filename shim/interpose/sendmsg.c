@@ -11,12 +11,15 @@
 #include "export.h"
 #include "stages.h"
 
-/* The request the stages work on (the normalize stage's frame, for
- * sendmsg and sendmmsg, is the caller's). */
-static inline void sendmsg_request(struct ss_request *rq, int fd, const struct msghdr *msg, int flags)
+/* The request the stages work on, with the normalize stage's frame (on the
+ * caller's stack). */
+static inline void sendmsg_request(struct ss_request *rq, struct ss_norm_frame *frame, int fd,
+                                   const struct msghdr *msg, int flags)
 {
     ss_request_start(rq, SS_CALL_SENDMSG, fd, flags);
     rq->msg = msg;
+    ss_norm_frame_init(frame);
+    rq->norm = frame;
 }
 
 /* The stages: the step's last call, a jump, so the step's frame is gone by
@@ -24,16 +27,13 @@ static inline void sendmsg_request(struct ss_request *rq, int fd, const struct m
 static __attribute__((noinline)) ssize_t sendmsg_stages(int fd, const struct msghdr *msg, int flags)
 {
     struct ss_request rq;
-    sendmsg_request(&rq, fd, msg, flags);
     struct ss_norm_frame frame;
-    ss_norm_frame_init(&frame);
-    rq.norm = &frame;
+    sendmsg_request(&rq, &frame, fd, msg, flags);
     struct ss_path path;
     ss_path_begin(SS_CALL_SENDMSG, fd, &path);
     return ss_process_stages(&rq, &path);
 }
 
-/* The fault stage of a call the step counted and a rule may fire on. */
 /* A call the step let go that has bookkeeping after it (after=, stats). */
 static __attribute__((noinline)) ssize_t sendmsg_counted(int fd, const struct msghdr *msg, int flags,
                                                          struct ss_step_out o)
@@ -49,10 +49,8 @@ static __attribute__((noinline)) ssize_t sendmsg_fire(int fd, const struct msghd
                                                       uint64_t held)
 {
     struct ss_request rq;
-    sendmsg_request(&rq, fd, msg, flags);
     struct ss_norm_frame frame;
-    ss_norm_frame_init(&frame);
-    rq.norm = &frame;
+    sendmsg_request(&rq, &frame, fd, msg, flags);
     struct ss_step_out o;
     ssize_t ret = ss_process_fire(&rq, held, &o);
     if (ret != SS_FAULT_FORWARD)

@@ -27,7 +27,6 @@ static __attribute__((noinline)) ssize_t sendto_stages(int fd, const void *buf, 
     return ss_process_stages(&rq, &path);
 }
 
-/* The fault stage of a call the step counted and a rule may fire on. */
 /* A call the step let go that has bookkeeping after it (after=, stats).
  * sendto has six arguments already: the program's and the kernel's flags
  * come in one (so that the step's way here is a jump), and the step's
