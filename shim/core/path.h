@@ -57,7 +57,7 @@ enum ss_step {
     SS_STEP_FORWARD, /* the same, then ss_path_done (bytes for after=, statistics) */
     SS_STEP_FIRE,    /* counted, and a rule may fire on it: ss_process_fire */
     SS_STEP_STAGES,  /* its message or flags need the stages: ss_process_stages */
-    SS_STEP_DESC,    /* ss_path_step only: the descriptor decides, ss_path_step_desc */
+    SS_STEP_COUNT,   /* ss_path_step only: the call is counted, ss_path_step_count */
 };
 
 /* The verdict of plan p on descriptor fd: which of the plan's first 32
@@ -135,10 +135,17 @@ static inline uint64_t ss_path_groups(const struct ss_fault_plan *p, enum ss_cal
 /* What the descriptor step leaves for a call it lets go (SS_STEP_LEAVE,
  * SS_STEP_FORWARD): 16 bytes, passed and kept in registers. */
 struct ss_step_out {
-    int flags;     /* for the kernel */
-    unsigned opts; /* SS_OPT_* */
+    int flags; /* for the kernel */
     struct ss_fd_entry *e;
 };
+
+/* The options (SS_OPT_*) of a call's bookkeeping after it is forwarded,
+ * read again from its front word (a change of configuration in between
+ * counts the call as the new one says). */
+static inline unsigned ss_path_opts(enum ss_call call)
+{
+    return (unsigned)(ss_front_load(call) >> SS_FRONT_OPT_SHIFT) & 0xfu;
+}
 
 /* What the step hands the fault stage with SS_STEP_FIRE, in one register so
  * that every way out of the step is a jump (no call returns into it, so it
@@ -165,49 +172,41 @@ static inline enum ss_step ss_path_forward(enum ss_call call, int flags, struct 
                                            struct ss_step_out *o)
 {
     uint64_t front = ss_front_load(call);
-    unsigned opts = (unsigned)(front >> SS_FRONT_OPT_SHIFT) & 0xfu;
     o->flags =
         flags | (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((ss_fd_load(e) & SS_FD_NOSIGPIPE) << 12);
-    o->opts = opts;
     o->e = e;
     _Static_assert(SS_FD_NOSIGPIPE << 12 == MSG_NOSIGNAL, "the state word's SO_NOSIGPIPE bit, moved");
-    return (opts & (SS_OPT_STATS | SS_OPT_BYTES)) ? SS_STEP_FORWARD : SS_STEP_LEAVE;
+    return (front & ((uint64_t)(SS_OPT_STATS | SS_OPT_BYTES) << SS_FRONT_OPT_SHIFT)) ? SS_STEP_FORWARD
+                                                                                     : SS_STEP_LEAVE;
 }
 
 /* The descriptor step of a send, sendto, sendmsg or sendmmsg whose front
  * word did not let it leave: `plain` says its message (or batch) needs no
- * normalizing (send and sendto: 1). It is the stages' early exit for a call
- * whose every fact is cached, in two parts: this one (the call's flags, the
- * control file, the options) and, when a descriptor's entry can change the
- * call (rules in force, SO_NOSIGPIPE in use), ss_path_step_desc, with dest
- * the address the call names (NULL: none). Neither asks anything (no system
- * call, no function call but ss_path_groups_rare, for a call that names an
- * address while peer= or port= rules are in force) and they write nothing
- * but *o and, when a rule may fire, *held (the rules' slot then stays held
- * for ss_process_fire). Anything they cannot decide from what is cached -
- * a descriptor's first verdict under a rule set, a rule set from the
- * control file to apply - goes to the stages (SS_STEP_STAGES), which gather
- * it (and cache it for the next call). Touch no errno. Inline in the
- * wrappers, where the call kind is a constant; every way out of them is a
- * jump to libc or to one function of the wrapper's. */
-static inline enum ss_step ss_path_step(enum ss_call call, int flags, int plain, struct ss_step_out *o)
+ * normalizing (send and sendto: 1), `named` that it names an address. It is
+ * the stages' early exit for a call whose every fact is cached, in two
+ * parts: this one (the call's flags, the control file, the options, and,
+ * when a descriptor's entry can change the call - rules in force,
+ * SO_NOSIGPIPE in use - the entry and its verdict against the groups that
+ * name the call) and, when some group may count the call (SS_STEP_COUNT),
+ * ss_path_step_count. Neither asks anything (no system call, no function
+ * call but ss_path_groups_rare, for a call that names an address while
+ * peer= or port= rules are in force) and they write nothing but *o and,
+ * when a rule may fire, *held (the rules' slot then stays held for
+ * ss_process_fire). Anything they cannot decide from what is cached - a
+ * descriptor's first verdict under a rule set, a rule set from the control
+ * file to apply - goes to the stages (SS_STEP_STAGES), which gather it (and
+ * cache it for the next call). Touch no errno. Inline in the wrappers,
+ * where the call kind is a constant; every way out of them is a jump to
+ * libc or to one function of the wrapper's. */
+static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, int plain, int named,
+                                        struct ss_step_out *o)
 {
     uint64_t front = ss_front_load(call);
     if (!plain || (flags & (int)(uint32_t)front) || ((front >> SS_FRONT_OPT_SHIFT) & SS_OPT_STAGES) ||
         ss_control_changed())
         return SS_STEP_STAGES;
-    if ((front >> SS_FRONT_OPT_SHIFT) & SS_OPT_DESC)
-        return SS_STEP_DESC;
-    return ss_path_forward(call, flags, NULL, o); /* statistics only, say: no entry can change the call */
-}
-
-/* The descriptor's part of the step (SS_STEP_DESC): in a function of the
- * wrapper's own, so that the rest of the step saves no register. Returns
- * SS_STEP_LEAVE, SS_STEP_FORWARD, SS_STEP_FIRE or SS_STEP_STAGES. */
-static inline enum ss_step ss_path_step_desc(enum ss_call call, int fd, int flags,
-                                             const struct sockaddr *dest, socklen_t destlen,
-                                             struct ss_step_out *o, uint64_t *held)
-{
+    if (!((front >> SS_FRONT_OPT_SHIFT) & SS_OPT_DESC))
+        return ss_path_forward(call, flags, NULL, o); /* statistics only, say: no entry can change the call */
     struct ss_fd_entry *e = ss_fd_lookup(fd);
     uint64_t q = __atomic_load_n(&ss_fault_quick[call], __ATOMIC_ACQUIRE);
     uint64_t v = e ? __atomic_load_n(&e->verdict, __ATOMIC_ACQUIRE) : 0;
@@ -215,8 +214,21 @@ static inline enum ss_step ss_path_step_desc(enum ss_call call, int fd, int flag
      * the verdict is the plan's (ss_fault_quick), the call names no address
      * and its groups and the verdict's do not meet (no rules: q is 0, and
      * so is a fresh entry's verdict). */
-    if (!dest && !((q ^ v) >> 32) && !(q & v & 0xffffffffu))
+    if (!named && !((q ^ v) >> 32) && !(q & v & 0xffffffffu))
         return ss_path_forward(call, flags, e, o);
+    return SS_STEP_COUNT;
+}
+
+/* The counting part of the step (SS_STEP_COUNT): in a function of the
+ * wrapper's own, so that the rest of the step saves no register. dest is
+ * the address the call names (NULL: none). Returns SS_STEP_LEAVE,
+ * SS_STEP_FORWARD, SS_STEP_FIRE or SS_STEP_STAGES. */
+static inline enum ss_step ss_path_step_count(enum ss_call call, int fd, int flags,
+                                              const struct sockaddr *dest, socklen_t destlen,
+                                              struct ss_step_out *o, uint64_t *held)
+{
+    struct ss_fd_entry *e = ss_fd_lookup(fd);
+    uint64_t v = e ? __atomic_load_n(&e->verdict, __ATOMIC_ACQUIRE) : 0;
     unsigned slot;
     const struct ss_fault_plan *p = ss_faults_hold(&slot);
     if (p) {
@@ -265,13 +277,14 @@ static inline void ss_path_begin(enum ss_call call, int fd, struct ss_path *pa)
 static inline void ss_path_done(enum ss_call call, int fd, struct ss_step_out o, int flags_in, ssize_t ret,
                                 uint64_t sent, const struct msghdr *msg, const struct mmsghdr *vec)
 {
-    if (ret > 0 && (o.opts & SS_OPT_BYTES)) {
+    unsigned opts = ss_path_opts(call);
+    if (ret > 0 && (opts & SS_OPT_BYTES)) {
         if (o.e)
             __atomic_fetch_add(&o.e->bytes, sent, __ATOMIC_RELAXED);
         else
             ss_fd_add_bytes(fd, NULL, sent); /* the descriptor's first: its entry is made */
     }
-    if (__builtin_expect(o.opts & SS_OPT_STATS, 0)) {
+    if (__builtin_expect(opts & SS_OPT_STATS, 0)) {
         ss_stats_add(call, ret, sent, o.flags != flags_in);
         /* The repairs the kernel made of a message that went out as the
          * program made it (README: what the statistics count). */

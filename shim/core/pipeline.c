@@ -165,7 +165,6 @@ ssize_t ss_process_fire(struct ss_request *rq, uint64_t held, struct ss_step_out
         if (chosen < 0) {
             ss_faults_leave(pa.slot);
             o->flags = rq->flags_in | pa.add;
-            o->opts = pa.opts;
             o->e = pa.fd.e;
             return SS_FAULT_FORWARD;
         }
@@ -173,7 +172,6 @@ ssize_t ss_process_fire(struct ss_request *rq, uint64_t held, struct ss_step_out
 
     rq->flags = rq->flags_in | pa.add;
     o->flags = rq->flags;
-    o->opts = pa.opts;
     o->e = pa.fd.e;
     struct ss_fault fault;
     fault.fired = 0;

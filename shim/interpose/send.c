@@ -58,18 +58,18 @@ static inline ssize_t send_go(enum ss_step step, int fd, const void *buf, size_t
     case SS_STEP_FIRE:
         return send_fire(fd, buf, len, flags, held);
     case SS_STEP_STAGES:
-    case SS_STEP_DESC:
+    case SS_STEP_COUNT:
         break;
     }
     return send_stages(fd, buf, len, flags);
 }
 
-/* The descriptor's part of the step (path.h). */
-static __attribute__((noinline)) ssize_t send_desc(int fd, const void *buf, size_t len, int flags)
+/* The counting part of the step (path.h). */
+static __attribute__((noinline)) ssize_t send_count(int fd, const void *buf, size_t len, int flags)
 {
     struct ss_step_out o;
     uint64_t held = 0;
-    enum ss_step step = ss_path_step_desc(SS_CALL_SEND, fd, flags, NULL, 0, &o, &held);
+    enum ss_step step = ss_path_step_count(SS_CALL_SEND, fd, flags, NULL, 0, &o, &held);
     return send_go(step, fd, buf, len, flags, o, held);
 }
 
@@ -78,9 +78,9 @@ static __attribute__((noinline)) ssize_t send_desc(int fd, const void *buf, size
 static __attribute__((noinline)) ssize_t send_step(int fd, const void *buf, size_t len, int flags)
 {
     struct ss_step_out o = {0};
-    enum ss_step step = ss_path_step(SS_CALL_SEND, flags, 1, &o);
-    if (step == SS_STEP_DESC)
-        return send_desc(fd, buf, len, flags);
+    enum ss_step step = ss_path_step(SS_CALL_SEND, fd, flags, 1, 0, &o);
+    if (step == SS_STEP_COUNT)
+        return send_count(fd, buf, len, flags);
     return send_go(step, fd, buf, len, flags, o, 0);
 }
 

@@ -41,7 +41,7 @@ static __attribute__((noinline)) int sendmmsg_forward(int fd, struct mmsghdr *ve
     int ret = SS_REAL(sendmmsg)(fd, vec, vlen, (ss_mmsg_flags_t)o.flags);
     if (ret >= 0)
         errno = saved_errno;
-    if (o.opts & (SS_OPT_STATS | SS_OPT_BYTES))
+    if (ss_path_opts(SS_CALL_SENDMMSG) & (SS_OPT_STATS | SS_OPT_BYTES))
         ss_path_done(SS_CALL_SENDMMSG, fd, o, flags, ret, ret > 0 ? ss_batch_sent(vec, (unsigned)ret) : 0,
                      NULL, vec);
     return ret;
@@ -73,22 +73,27 @@ static inline int sendmmsg_go(enum ss_step step, int fd, struct mmsghdr *vec, un
     case SS_STEP_FIRE:
         return sendmmsg_fire(fd, vec, vlen, flags, held);
     case SS_STEP_STAGES:
-    case SS_STEP_DESC:
+    case SS_STEP_COUNT:
         break;
     }
     return sendmmsg_stages(fd, vec, vlen, flags);
 }
 
-/* The descriptor's part of the step (path.h), for a batch the normalizer
+/* The address a batch's first message names, or NULL. */
+static inline const struct sockaddr *sendmmsg_dest(const struct mmsghdr *vec, unsigned int vlen)
+{
+    return vlen && vec[0].msg_hdr.msg_name && vec[0].msg_hdr.msg_namelen ? vec[0].msg_hdr.msg_name : NULL;
+}
+
+/* The counting part of the step (path.h), for a batch the normalizer
  * leaves alone. */
-static __attribute__((noinline)) int sendmmsg_desc(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+static __attribute__((noinline)) int sendmmsg_count(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
     struct ss_step_out o;
     uint64_t held = 0;
-    const struct sockaddr *dest =
-        vlen && vec[0].msg_hdr.msg_name && vec[0].msg_hdr.msg_namelen ? vec[0].msg_hdr.msg_name : NULL;
-    enum ss_step step = ss_path_step_desc(SS_CALL_SENDMMSG, fd, flags, dest,
-                                          dest ? vec[0].msg_hdr.msg_namelen : 0, &o, &held);
+    const struct sockaddr *dest = sendmmsg_dest(vec, vlen);
+    enum ss_step step = ss_path_step_count(SS_CALL_SENDMMSG, fd, flags, dest,
+                                           dest ? vec[0].msg_hdr.msg_namelen : 0, &o, &held);
     return sendmmsg_go(step, fd, vec, vlen, flags, o, held);
 }
 
@@ -98,9 +103,10 @@ static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, 
 {
     struct ss_step_out o = {0};
     int plain = vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_plain(vec, vlen) == vlen;
-    enum ss_step step = ss_path_step(SS_CALL_SENDMMSG, flags, plain, &o);
-    if (step == SS_STEP_DESC)
-        return sendmmsg_desc(fd, vec, vlen, flags);
+    enum ss_step step =
+        ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, plain && sendmmsg_dest(vec, vlen), &o);
+    if (step == SS_STEP_COUNT)
+        return sendmmsg_count(fd, vec, vlen, flags);
     return sendmmsg_go(step, fd, vec, vlen, flags, o, 0);
 }
 

@@ -70,21 +70,27 @@ static inline ssize_t sendmsg_go(enum ss_step step, int fd, const struct msghdr 
     case SS_STEP_FIRE:
         return sendmsg_fire(fd, msg, flags, held);
     case SS_STEP_STAGES:
-    case SS_STEP_DESC:
+    case SS_STEP_COUNT:
         break;
     }
     return sendmsg_stages(fd, msg, flags);
 }
 
-/* The descriptor's part of the step (path.h), for a message the
- * normalizer leaves alone. */
-static __attribute__((noinline)) ssize_t sendmsg_desc(int fd, const struct msghdr *msg, int flags)
+/* The address a message names, or NULL. */
+static inline const struct sockaddr *sendmsg_dest(const struct msghdr *msg)
+{
+    return msg->msg_name && msg->msg_namelen ? msg->msg_name : NULL;
+}
+
+/* The counting part of the step (path.h), for a message the normalizer
+ * leaves alone. */
+static __attribute__((noinline)) ssize_t sendmsg_count(int fd, const struct msghdr *msg, int flags)
 {
     struct ss_step_out o;
     uint64_t held = 0;
-    const struct sockaddr *dest = msg->msg_name && msg->msg_namelen ? msg->msg_name : NULL;
+    const struct sockaddr *dest = sendmsg_dest(msg);
     enum ss_step step =
-        ss_path_step_desc(SS_CALL_SENDMSG, fd, flags, dest, dest ? msg->msg_namelen : 0, &o, &held);
+        ss_path_step_count(SS_CALL_SENDMSG, fd, flags, dest, dest ? msg->msg_namelen : 0, &o, &held);
     return sendmsg_go(step, fd, msg, flags, o, held);
 }
 
@@ -93,9 +99,10 @@ static __attribute__((noinline)) ssize_t sendmsg_desc(int fd, const struct msghd
 static __attribute__((noinline)) ssize_t sendmsg_step(int fd, const struct msghdr *msg, int flags)
 {
     struct ss_step_out o = {0};
-    enum ss_step step = ss_path_step(SS_CALL_SENDMSG, flags, msg && !ss_needs_normalizer(msg), &o);
-    if (step == SS_STEP_DESC)
-        return sendmsg_desc(fd, msg, flags);
+    int plain = msg && !ss_needs_normalizer(msg);
+    enum ss_step step = ss_path_step(SS_CALL_SENDMSG, fd, flags, plain, plain && sendmsg_dest(msg), &o);
+    if (step == SS_STEP_COUNT)
+        return sendmsg_count(fd, msg, flags);
     return sendmsg_go(step, fd, msg, flags, o, 0);
 }
 

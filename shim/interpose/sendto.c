@@ -35,10 +35,8 @@ static __attribute__((noinline)) ssize_t sendto_counted(int fd, const void *buf,
                                                         uint64_t both_flags, const struct sockaddr *addr,
                                                         socklen_t addrlen)
 {
-    unsigned opts = (unsigned)(ss_front_load(SS_CALL_SENDTO) >> SS_FRONT_OPT_SHIFT) & 0xfu;
     struct ss_step_out o = {.flags = (int)(uint32_t)both_flags,
-                            .opts = opts,
-                            .e = (opts & SS_OPT_BYTES) ? ss_fd_lookup(fd) : NULL};
+                            .e = (ss_path_opts(SS_CALL_SENDTO) & SS_OPT_BYTES) ? ss_fd_lookup(fd) : NULL};
     ssize_t ret = SS_REAL(sendto)(fd, buf, len, o.flags, addr, addrlen);
     ss_path_done(SS_CALL_SENDTO, fd, o, (int)(both_flags >> 32), ret, (uint64_t)ret, NULL, NULL);
     return ret;
@@ -78,20 +76,20 @@ static inline ssize_t sendto_go(enum ss_step step, int fd, const void *buf, size
     case SS_STEP_FIRE:
         return sendto_fire((uint64_t)(uint32_t)fd << 32 | (uint32_t)flags, buf, len, addr, addrlen, held);
     case SS_STEP_STAGES:
-    case SS_STEP_DESC:
+    case SS_STEP_COUNT:
         break;
     }
     return sendto_stages(fd, buf, len, flags, addr, addrlen);
 }
 
-/* The descriptor's part of the step (path.h). */
-static __attribute__((noinline)) ssize_t sendto_desc(int fd, const void *buf, size_t len, int flags,
-                                                     const struct sockaddr *addr, socklen_t addrlen)
+/* The counting part of the step (path.h). */
+static __attribute__((noinline)) ssize_t sendto_count(int fd, const void *buf, size_t len, int flags,
+                                                      const struct sockaddr *addr, socklen_t addrlen)
 {
     struct ss_step_out o;
     uint64_t held = 0;
     enum ss_step step =
-        ss_path_step_desc(SS_CALL_SENDTO, fd, flags, addr && addrlen ? addr : NULL, addrlen, &o, &held);
+        ss_path_step_count(SS_CALL_SENDTO, fd, flags, addr && addrlen ? addr : NULL, addrlen, &o, &held);
     return sendto_go(step, fd, buf, len, flags, addr, addrlen, o, held);
 }
 
@@ -101,9 +99,9 @@ static __attribute__((noinline)) ssize_t sendto_step(int fd, const void *buf, si
                                                      const struct sockaddr *addr, socklen_t addrlen)
 {
     struct ss_step_out o = {0};
-    enum ss_step step = ss_path_step(SS_CALL_SENDTO, flags, 1, &o);
-    if (step == SS_STEP_DESC)
-        return sendto_desc(fd, buf, len, flags, addr, addrlen);
+    enum ss_step step = ss_path_step(SS_CALL_SENDTO, fd, flags, 1, addr && addrlen, &o);
+    if (step == SS_STEP_COUNT)
+        return sendto_count(fd, buf, len, flags, addr, addrlen);
     return sendto_go(step, fd, buf, len, flags, addr, addrlen, o, 0);
 }
 
