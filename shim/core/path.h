@@ -77,6 +77,10 @@ uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref
 uint64_t ss_path_place_slow(const struct ss_fault_plan *p, uint64_t m, uint64_t test, int fd,
                             const struct sockaddr *dest, socklen_t destlen);
 
+/* Empty the named-address cache (fault_facts.c): a child of fork, whose
+ * parent may have been writing an entry in another thread. */
+void ss_path_named_reset(void);
+
 /* What ss_path_groups returns when it would have to ask (ask == 0). */
 #define SS_GROUPS_ASK UINT64_MAX
 

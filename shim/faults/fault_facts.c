@@ -4,6 +4,8 @@
  * (fault_actions.c) once it knows which facts the rules naming the call
  * need. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -93,6 +95,90 @@ uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref
     return v;
 }
 
+/* The named-address cache. A call that names an address (sendto, msg_name)
+ * must test the peer= and port= groups on it, not on the connected peer the
+ * verdict holds: about 30 instructions a group. Programs send to few
+ * addresses over and over (a resolver to its servers, a client to its
+ * server), so the answer for the verdict's 32 groups is kept per (plan,
+ * descriptor, address) in a small table shared by all threads, each entry a
+ * sequence lock: a writer claims an entry by making its sequence odd (a
+ * compare-and-swap: a thread or signal handler that finds it odd or loses
+ * the race writes nothing) and makes it even again when done; a reader uses
+ * an entry only when its sequence is even and the same before and after it
+ * read the fields. So a hit is exact, a torn entry is a miss, and nothing
+ * waits. Only inet addresses of full length are kept: what the place tests
+ * read of them (family, port, address; the flow label too, harmlessly) is
+ * the key. The descriptor is in the key because a group may join fd= to
+ * peer= or port=. Lock-free, async-signal-safe. */
+#define NAMED_CACHE_BITS 4
+#define NAMED_CACHE      (1 << NAMED_CACHE_BITS) /* entries */
+struct named_entry {
+    unsigned seq;
+    int fd;
+    uint32_t id;
+    uint64_t key[3];
+    uint64_t pass; /* the groups of p->named (first 32) whose places the address passes */
+} __attribute__((aligned(64)));
+static struct named_entry named_cache[NAMED_CACHE];
+
+/* The key of an address the cache keeps (1), or 0. */
+static int named_key(const struct sockaddr *dest, socklen_t len, uint64_t key[3])
+{
+    key[1] = key[2] = 0;
+    if (dest->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        memcpy(&key[0], dest, 8); /* family, port, address */
+        return 1;
+    }
+    if (dest->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        memcpy(key, dest, 24); /* family, port, flow label, address */
+        return 1;
+    }
+    return 0;
+}
+
+static uint64_t named_pass(const struct ss_fault_plan *p, int fd, const struct sockaddr *dest, socklen_t len)
+{
+    const uint64_t named = p->named & 0xffffffffu;
+    uint64_t key[3];
+    if (!named_key(dest, len, key))
+        return ss_path_place_slow(p, named, named, fd, dest, len);
+    /* Fibonacci hashing: the top bits of the product mix every bit of the
+     * key (a port, in network order, sits in the middle of key[0]). The
+     * descriptor is left out: sockets sending to one address share its
+     * entry (a resolver's socket per query), and each finds its own or
+     * makes it. */
+    uint64_t h = (key[0] ^ key[1] ^ key[2]) * 0x9e3779b97f4a7c15ull;
+    struct named_entry *e = &named_cache[h >> (64 - NAMED_CACHE_BITS)];
+    unsigned seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+    if (!(seq & 1) && __atomic_load_n(&e->id, __ATOMIC_RELAXED) == p->id &&
+        __atomic_load_n(&e->fd, __ATOMIC_RELAXED) == fd &&
+        __atomic_load_n(&e->key[0], __ATOMIC_RELAXED) == key[0] &&
+        __atomic_load_n(&e->key[1], __ATOMIC_RELAXED) == key[1] &&
+        __atomic_load_n(&e->key[2], __ATOMIC_RELAXED) == key[2]) {
+        uint64_t pass = __atomic_load_n(&e->pass, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) == seq)
+            return pass;
+    }
+    uint64_t pass = ss_path_place_slow(p, named, named, fd, dest, len);
+    if (!(seq & 1) &&
+        __atomic_compare_exchange_n(&e->seq, &seq, seq + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd sequence before the fields */
+        __atomic_store_n(&e->id, p->id, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->fd, fd, __ATOMIC_RELAXED);
+        for (int i = 0; i < 3; i++)
+            __atomic_store_n(&e->key[i], key[i], __ATOMIC_RELAXED);
+        __atomic_store_n(&e->pass, pass, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
+    }
+    return pass;
+}
+
+void ss_path_named_reset(void)
+{
+    memset(named_cache, 0, sizeof named_cache);
+}
+
 uint64_t ss_path_groups_rare(const struct ss_fault_plan *p, enum ss_call call, int fd, struct ss_fd_ref *r,
                              uint64_t m, const struct sockaddr *dest, socklen_t destlen, int ask)
 {
@@ -107,6 +193,8 @@ uint64_t ss_path_groups_rare(const struct ss_fault_plan *p, enum ss_call call, i
          * the verdict's). */
         uint64_t test = (kind & p->named) | (kind & p->other & ~low);
         m = (m & ~p->named) | (kind & ~low) | test;
+        if (test && !(test & ~low)) /* the verdict's groups only: the cache answers */
+            return m & ~(test & ~named_pass(p, fd, dest, destlen));
         return test ? ss_path_place_slow(p, m, test, fd, dest, destlen) : m;
     }
     uint64_t high = kind & ~low;

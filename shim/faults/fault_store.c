@@ -62,6 +62,7 @@
 #include "fault_internal.h"
 #include "faults.h"
 #include "log.h"
+#include "path.h"
 #include "pipeline.h"
 #include "stages.h"
 #include "state.h"
@@ -232,6 +233,7 @@ static void atfork_child(void)
         __atomic_store_n(&ss_fault_slots[i].readers, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&proc_stream, ss_prng_fork_stream(proc_stream, fork_index), __ATOMIC_RELAXED);
     __atomic_store_n(&forks, 0, __ATOMIC_RELAXED);
+    ss_path_named_reset();
     if (__atomic_load_n(&initial_ready, __ATOMIC_ACQUIRE))
         restart_plan(&initial_plan, 0);
     /* A set from the control file counted in the parent's slot of the file:

@@ -470,3 +470,88 @@ Test(fdtruth, a_rule_set_past_32_groups_decides_every_group)
     cr_expect(strstr(r.out, "received A=18 B=10"), "the receivers disagree:\n%s", r.out);
     run_free(&r);
 }
+
+/* Calls that name an address (sendto on an unconnected UDP socket, python3's
+ * socket.sendto) test peer= and port= on it; the answer is cached per rule
+ * set, descriptor and address (fault_facts.c, a table of 16 entries). Four
+ * UDP sockets send to 24 ports on two loopback addresses under two rule
+ * sets given at run time (sendshim_set_faults) whose answers depend on the
+ * address and, for an fd= rule, on the descriptor. Each set visits the 192
+ * keys socket by socket (each next key of the same descriptor: about 1 in
+ * 16 visits finds the entry of a key that differs only in the address),
+ * then port by port (each next key differs only in the descriptor, and
+ * finds its entry: the address alone picks the entry); the second set
+ * starts with the keys the first ended with. A cache keyed on less than the
+ * rule set, the descriptor and the address decides some send by another's
+ * answer (the address: at these odds, all but certainly).
+ * The script's own model of the rules is the oracle (python3's errors
+ * against it), and the receivers at A and B. */
+static const char py_named[] =
+    "import ctypes, errno, os, socket, sys\n"
+    "pa, pb = int(sys.argv[1]), int(sys.argv[2])\n"
+    "rx = {}\n"
+    "for port in (pa, pb):\n"
+    "    rx[port] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+    "    rx[port].bind(('127.0.0.1', port))\n"
+    "tx = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]\n"
+    "fds = [s.fileno() for s in tx]\n"
+    "ports = [pa, pb] + [p for p in range(20000, 20100) if p not in (pa, pb)][:22]\n"
+    "addrs = ('127.0.0.1', '127.0.0.2')\n"
+    "by_socket = [(s, a, p) for s in tx for p in ports for a in addrs]\n"
+    "by_port = [(s, a, p) for p in ports for a in addrs for s in tx]\n"
+    "def phase(rules, model, order):\n"
+    "    print('set', ctypes.CDLL(None).sendshim_set_faults(rules.encode()))\n"
+    "    bad = faulted = 0\n"
+    "    for s, addr, port in order:\n"
+    "        try:\n"
+    "            s.sendto(b'x', (addr, port))\n"
+    "            got = 'ok'\n"
+    "        except OSError as e:\n"
+    "            got = errno.errorcode[e.errno]\n"
+    "        want = model(s.fileno(), addr)\n"
+    "        faulted += got != 'ok'\n"
+    "        if got != want:\n"
+    "            bad += 1\n"
+    "            print('fd %d to %s:%d: %s, want %s' % (s.fileno(), addr, port, got, want))\n"
+    "    return bad, faulted\n"
+    "rule = 'sendto:peer=%s:error=ENOBUFS;sendto:fd=%d:peer=%s:error=ECONNREFUSED'\n"
+    "def model(hit, fd_hit, other):\n"
+    "    return lambda fd, addr: 'ENOBUFS' if addr == hit else 'ECONNREFUSED' if fd == fd_hit else 'ok'\n"
+    "one = phase(rule % (addrs[0], fds[1], addrs[1]), model(addrs[0], fds[1], addrs[1]), by_socket + "
+    "by_port)\n"
+    "two = phase(rule % (addrs[1], fds[2], addrs[0]), model(addrs[1], fds[2], addrs[0]), by_port[::-1] + "
+    "by_socket)\n"
+    "got = {}\n"
+    "for port in rx:\n"
+    "    rx[port].setblocking(False)\n"
+    "    got[port] = 0\n"
+    "    try:\n"
+    "        while rx[port].recv(16):\n"
+    "            got[port] += 1\n"
+    "    except BlockingIOError:\n"
+    "        pass\n"
+    "print('one: wrong %d faulted %d; two: wrong %d faulted %d' % (one + two))\n"
+    "print('received A=%d B=%d' % (got[pa], got[pb]))\n";
+
+Test(fdtruth, python3_sendto_is_decided_per_rule_set_descriptor_and_address)
+{
+    if (!have_program("python3"))
+        cr_skip("python3 is not installed");
+    int pa, pb;
+    two_free_ports(&pa, &pb);
+    char ports[2][16];
+    snprintf(ports[0], sizeof ports[0], "%d", pa);
+    snprintf(ports[1], sizeof ports[1], "%d", pb);
+    const char *env[] = {"SENDSHIM_LOG=none", NULL};
+    const char *argv[] = {"python3", "-c", py_named, ports[0], ports[1], NULL};
+    struct run_result r;
+    cr_assert_eq(run(&r, argv, env, 1, NULL, 60), 0);
+    cr_assert(r.exited && r.status == 0, "python3 failed (status %d):\n%s", r.status, r.err);
+    cr_expect(!strstr(r.out, "set -") && strstr(r.out, "set 0"), "sendshim_set_faults failed:\n%s", r.out);
+    /* each set: 4 sockets x 24 ports on one address, one socket's 24 on
+     * the other, each key twice */
+    cr_expect(strstr(r.out, "one: wrong 0 faulted 240; two: wrong 0 faulted 240"),
+              "every send as the rules say:\n%s", r.out);
+    cr_expect(strstr(r.out, "received A=6 B=6"), "the receivers disagree:\n%s", r.out);
+    run_free(&r);
+}

@@ -133,7 +133,7 @@ musl)
     make_top "$TOP/build/musl-top" "$TOP/build/musl"
     SENDSHIM_TOP=$TOP/build/musl-top SENDSHIM_RELIABILITY_CALLS=${MUSL_CALLS:-50000} \
         "$RUNNER" --short-filename -j"$JOBS" \
-        --filter '!(@(compat*|install|manpages|launcher|normalize_e2e)/*|reliability/@(valgrind*|large_transfers*|exec_through_a_shell*)|core/@(python3*|socat*|strace*)|logfd/python3*|faults/@(python3*|socat*|batch_is_one*)|security/every_bad_input_stops_bin_true*|sigpipe/@(python3*|yes_head*)|control/@(python3*|stats_of_python*|launcher*|program_*)|net_rate/python3*|net_nginx/*|net_programs/*)'
+        --filter '!(@(compat*|install|manpages|launcher|normalize_e2e)/*|reliability/@(valgrind*|large_transfers*|exec_through_a_shell*)|core/@(python3*|socat*|strace*)|logfd/python3*|fdtruth/python3*|faults/@(python3*|socat*|batch_is_one*)|security/every_bad_input_stops_bin_true*|sigpipe/@(python3*|yes_head*)|control/@(python3*|stats_of_python*|launcher*|program_*)|net_rate/python3*|net_nginx/*|net_programs/*)'
     ;;
 *)
     echo "run.sh: unknown mode $MODE" >&2
