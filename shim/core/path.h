@@ -220,6 +220,7 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
      * so is a fresh entry's verdict). */
     if (!named && !((q ^ v) >> 32) && !(q & v & 0xffffffffu))
         return ss_path_forward(call, flags, e, o);
+    o->e = e; /* for ss_path_step_count */
     return SS_STEP_COUNT;
 }
 
@@ -227,11 +228,10 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
  * wrapper's own, so that the rest of the step saves no register. dest is
  * the address the call names (NULL: none). Returns SS_STEP_LEAVE,
  * SS_STEP_FORWARD, SS_STEP_FIRE or SS_STEP_STAGES. */
-static inline enum ss_step ss_path_step_count(enum ss_call call, int fd, int flags,
+static inline enum ss_step ss_path_step_count(enum ss_call call, int fd, int flags, struct ss_fd_entry *e,
                                               const struct sockaddr *dest, socklen_t destlen,
                                               struct ss_step_out *o, uint64_t *held)
 {
-    struct ss_fd_entry *e = ss_fd_lookup(fd);
     uint64_t v = e ? __atomic_load_n(&e->verdict, __ATOMIC_ACQUIRE) : 0;
     unsigned slot;
     const struct ss_fault_plan *p = ss_faults_hold(&slot);

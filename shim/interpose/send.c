@@ -65,11 +65,12 @@ static inline ssize_t send_go(enum ss_step step, int fd, const void *buf, size_t
 }
 
 /* The counting part of the step (path.h). */
-static __attribute__((noinline)) ssize_t send_count(int fd, const void *buf, size_t len, int flags)
+static __attribute__((noinline)) ssize_t send_count(int fd, const void *buf, size_t len, int flags,
+                                                    struct ss_fd_entry *e)
 {
     struct ss_step_out o;
     uint64_t held = 0;
-    enum ss_step step = ss_path_step_count(SS_CALL_SEND, fd, flags, NULL, 0, &o, &held);
+    enum ss_step step = ss_path_step_count(SS_CALL_SEND, fd, flags, e, NULL, 0, &o, &held);
     return send_go(step, fd, buf, len, flags, o, held);
 }
 
@@ -80,7 +81,7 @@ static __attribute__((noinline)) ssize_t send_step(int fd, const void *buf, size
     struct ss_step_out o = {0};
     enum ss_step step = ss_path_step(SS_CALL_SEND, fd, flags, 1, 0, &o);
     if (step == SS_STEP_COUNT)
-        return send_count(fd, buf, len, flags);
+        return send_count(fd, buf, len, flags, o.e);
     return send_go(step, fd, buf, len, flags, o, 0);
 }
 

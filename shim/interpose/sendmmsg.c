@@ -87,12 +87,13 @@ static inline const struct sockaddr *sendmmsg_dest(const struct mmsghdr *vec, un
 
 /* The counting part of the step (path.h), for a batch the normalizer
  * leaves alone. */
-static __attribute__((noinline)) int sendmmsg_count(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+static __attribute__((noinline)) int sendmmsg_count(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+                                                    struct ss_fd_entry *e)
 {
     struct ss_step_out o;
     uint64_t held = 0;
     const struct sockaddr *dest = sendmmsg_dest(vec, vlen);
-    enum ss_step step = ss_path_step_count(SS_CALL_SENDMMSG, fd, flags, dest,
+    enum ss_step step = ss_path_step_count(SS_CALL_SENDMMSG, fd, flags, e, dest,
                                            dest ? vec[0].msg_hdr.msg_namelen : 0, &o, &held);
     return sendmmsg_go(step, fd, vec, vlen, flags, o, held);
 }
@@ -106,7 +107,7 @@ static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, 
     enum ss_step step =
         ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, plain && sendmmsg_dest(vec, vlen), &o);
     if (step == SS_STEP_COUNT)
-        return sendmmsg_count(fd, vec, vlen, flags);
+        return sendmmsg_count(fd, vec, vlen, flags, o.e);
     return sendmmsg_go(step, fd, vec, vlen, flags, o, 0);
 }
 

@@ -84,13 +84,14 @@ static inline const struct sockaddr *sendmsg_dest(const struct msghdr *msg)
 
 /* The counting part of the step (path.h), for a message the normalizer
  * leaves alone. */
-static __attribute__((noinline)) ssize_t sendmsg_count(int fd, const struct msghdr *msg, int flags)
+static __attribute__((noinline)) ssize_t sendmsg_count(int fd, const struct msghdr *msg, int flags,
+                                                       struct ss_fd_entry *e)
 {
     struct ss_step_out o;
     uint64_t held = 0;
     const struct sockaddr *dest = sendmsg_dest(msg);
     enum ss_step step =
-        ss_path_step_count(SS_CALL_SENDMSG, fd, flags, dest, dest ? msg->msg_namelen : 0, &o, &held);
+        ss_path_step_count(SS_CALL_SENDMSG, fd, flags, e, dest, dest ? msg->msg_namelen : 0, &o, &held);
     return sendmsg_go(step, fd, msg, flags, o, held);
 }
 
@@ -102,7 +103,7 @@ static __attribute__((noinline)) ssize_t sendmsg_step(int fd, const struct msghd
     int plain = msg && !ss_needs_normalizer(msg);
     enum ss_step step = ss_path_step(SS_CALL_SENDMSG, fd, flags, plain, plain && sendmsg_dest(msg), &o);
     if (step == SS_STEP_COUNT)
-        return sendmsg_count(fd, msg, flags);
+        return sendmsg_count(fd, msg, flags, o.e);
     return sendmsg_go(step, fd, msg, flags, o, 0);
 }
 

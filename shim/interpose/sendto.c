@@ -88,8 +88,8 @@ static __attribute__((noinline)) ssize_t sendto_count(int fd, const void *buf, s
 {
     struct ss_step_out o;
     uint64_t held = 0;
-    enum ss_step step =
-        ss_path_step_count(SS_CALL_SENDTO, fd, flags, addr && addrlen ? addr : NULL, addrlen, &o, &held);
+    enum ss_step step = ss_path_step_count(SS_CALL_SENDTO, fd, flags, ss_fd_lookup(fd),
+                                           addr && addrlen ? addr : NULL, addrlen, &o, &held);
     return sendto_go(step, fd, buf, len, flags, addr, addrlen, o, held);
 }
 
