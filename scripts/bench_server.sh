@@ -6,7 +6,7 @@
 #   BENCH_QUICK=1 scripts/bench_server.sh   (a ~40 s smoke run)
 #
 # Environment: SENDSHIM_LIB (default build/libsendshim.so), BENCH_ROUNDS
-# (interleaved rounds, default 9, quick 3), BENCH_REQUESTS (requests per
+# (interleaved rounds, default 15, quick 3), BENCH_REQUESTS (requests per
 # round, default 50000: below strace's 65535 `when` limit, see below),
 # BENCH_OUT (directory for the data and the chart, default build/bench).
 #
@@ -20,7 +20,14 @@
 #   strace  strace --seccomp-bpf -e inject=write:error=EAGAIN:when=65535, which
 #           never fires: a round makes fewer writes than that
 # Rounds are interleaved (round r runs every configuration once, in an order
-# rotated by r) so a slow stretch of the machine hits all of them alike.
+# rotated by r) so a slow stretch of the machine hits all of them alike, and
+# each configuration is judged by its paired ratios: round r's time per
+# request over bare's in the same round. The verdict takes the median of
+# those ratios with its distribution-free 95% confidence interval (order
+# statistics k and n+1-k of the n ratios, k from the binomial): it meets the
+# target when the whole interval is at or below it, misses it when the whole
+# interval is above, and is inconclusive otherwise (the machine's noise
+# decides, not the library).
 # Prints a markdown table (median requests/s, spread, ratio to bare) and
 # writes $BENCH_OUT/redis.dat and, when gnuplot is installed, redis.png.
 # redis-server, redis-benchmark (Debian redis-server, redis-tools), fiu-run
@@ -36,7 +43,7 @@ quick=${BENCH_QUICK:-0}
 if [[ $quick == 1 ]]; then
     rounds=${BENCH_ROUNDS:-3} requests=${BENCH_REQUESTS:-20000}
 else
-    rounds=${BENCH_ROUNDS:-9} requests=${BENCH_REQUESTS:-50000}
+    rounds=${BENCH_ROUNDS:-15} requests=${BENCH_REQUESTS:-50000}
 fi
 clients=50
 t_idle=1.01 # SPEC 13: idle within 1% of bare
@@ -162,7 +169,7 @@ one_round() {
     awk -F'"' '/^"(SET|GET)"/ { s += $4; n++ } END { if (n == 2) printf "%.1f\n", s / 2 }' <<<"$csv"
 }
 
-declare -A samples
+declare -A samples round_of
 for ((r = 0; r < rounds; r++)); do
     n=${#cfgs[@]}
     for ((k = 0; k < n; k++)); do
@@ -173,8 +180,39 @@ for ((r = 0; r < rounds; r++)); do
             continue
         fi
         samples[$cfg]+="$v "
+        round_of[$cfg,$r]=$v
     done
 done
+
+# paired CFG: round by round, bare's rate over CFG's (time per request
+# relative to bare), for the rounds both ran.
+paired() {
+    local cfg=$1 r
+    for ((r = 0; r < rounds; r++)); do
+        [[ -n ${round_of[bare,$r]:-} && -n ${round_of[$cfg,$r]:-} ]] || continue
+        awk -v b="${round_of[bare,$r]}" -v c="${round_of[$cfg,$r]}" 'BEGIN { printf "%.4f\n", b / c }'
+    done
+}
+
+# median_ci V...: the median of the values and its distribution-free 95%
+# confidence interval (order statistics k and n+1-k, the largest k with
+# 2 P(Binomial(n, 1/2) <= k-1) <= 0.05), or "- -" for the interval when n
+# is too small to have one.
+median_ci() {
+    printf '%s\n' "$@" | { grep . || true; } | sort -g | awk '{ v[NR] = $1 } END {
+        n = NR
+        if (n == 0) { print "- - -"; exit }
+        m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        k = 0; c = 0; p = 0.5 ^ n; term = p
+        for (j = 0; j < n; j++) {
+            c += term
+            if (2 * c > 0.05) break
+            k = j + 1
+            term = term * (n - j) / (j + 1)
+        }
+        if (k < 1) printf "%.4f - -\n", m
+        else printf "%.4f %.4f %.4f\n", m, v[k], v[n + 1 - k] }'
+}
 
 # stats V...: median min max of the values.
 stats() {
@@ -187,23 +225,27 @@ stats() {
 mkdir -p "$out_dir"
 dat="$out_dir/redis.dat"
 read -ra vals <<<"${samples[bare]:-}"
-read -r bare_med bare_lo bare_hi <<<"$(stats "${vals[@]}")"
+read -r bare_med _ _ <<<"$(stats "${vals[@]}")"
 echo "## Wall clock on redis-server (redis-benchmark -n $requests -c $clients -t set,get, $rounds interleaved rounds)"
 echo
 echo "$(uname -r), $(nproc) CPUs, load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| configuration | median requests/s | min .. max | time per request vs bare | target | result |"
-echo "|---|---|---|---|---|---|"
+echo "| configuration | median requests/s | min .. max | time per request vs bare (median of paired rounds) | 95% interval | target | result |"
+echo "|---|---|---|---|---|---|---|"
 printf '# cfg median min max ratio\n' >"$dat"
 for cfg in "${cfgs[@]}"; do
     read -ra vals <<<"${samples[$cfg]:-}"
     read -r med lo hi <<<"$(stats "${vals[@]}")"
     if [[ $med == - || $bare_med == - ]]; then
-        echo "| $cfg | - | - | - | - | could not run |"
+        echo "| $cfg | - | - | - | - | - | could not run |"
         continue
     fi
     # Time per request is the inverse of the rate: bare/cfg > 1 means slower.
-    ratio=$(awk -v b="$bare_med" -v c="$med" 'BEGIN { printf "%.4f", b / c }')
+    ratio=1.0000 ci_lo=- ci_hi=-
+    if [[ $cfg != bare ]]; then
+        mapfile -t ratios < <(paired "$cfg")
+        read -r ratio ci_lo ci_hi <<<"$(median_ci "${ratios[@]}")"
+    fi
     target=- result=reference
     case $cfg in
     bare) result=- ;;
@@ -211,19 +253,17 @@ for cfg in "${cfgs[@]}"; do
     busy) target=$t_busy ;;
     esac
     if [[ $target != - ]]; then
-        # A verdict only when the rounds agree better than the margin the
-        # target allows: otherwise the machine's noise decides, not the library.
-        spread=$(awk -v m="$med" -v l="$lo" -v h="$hi" -v bm="$bare_med" -v bl="$bare_lo" -v bh="$bare_hi" \
-            'BEGIN { a = (h - l) / 2 / m; b = (bh - bl) / 2 / bm; printf "%.3f", (a > b ? a : b) }')
-        if awk -v s="$spread" -v t="$target" 'BEGIN { exit !(s > t - 1) }'; then
-            result="inconclusive: rounds spread +-$(awk -v s="$spread" 'BEGIN { printf "%.0f%%", s * 100 }')"
-        elif awk -v x="$ratio" -v t="$target" 'BEGIN { exit !(x <= t) }'; then
+        if [[ $ci_lo == - ]]; then
+            result="inconclusive: too few rounds for an interval"
+        elif awk -v h="$ci_hi" -v t="$target" 'BEGIN { exit !(h <= t) }'; then
             result=meets
-        else
+        elif awk -v l="$ci_lo" -v t="$target" 'BEGIN { exit !(l > t) }'; then
             result="MISSES $target"
+        else
+            result="inconclusive: the interval holds $target"
         fi
     fi
-    echo "| $cfg | $med | $lo .. $hi | $ratio | $target | $result |"
+    echo "| $cfg | $med | $lo .. $hi | $ratio | $ci_lo .. $ci_hi | $target | $result |"
     printf '%s %s %s %s %s\n' "$cfg" "$med" "$lo" "$hi" "$ratio" >>"$dat"
 done
 echo
