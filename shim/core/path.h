@@ -58,6 +58,7 @@ enum ss_step {
     SS_STEP_FIRE,    /* counted, and a rule may fire on it: ss_process_fire */
     SS_STEP_STAGES,  /* its message or flags need the stages: ss_process_stages */
     SS_STEP_COUNT,   /* ss_path_step only: the call is counted, ss_path_step_count */
+    SS_STEP_NAMED,   /* the same for a call whose named address may decide a group */
 };
 
 /* The verdict of plan p on descriptor fd: which of the plan's first 32
@@ -85,10 +86,16 @@ void ss_path_named_reset(void);
 #define SS_GROUPS_ASK UINT64_MAX
 
 /* The rare part of ss_path_groups: groups past the verdict's 32, and the
- * peer= and port= groups of a call that names an address. m is what the
- * verdict gave. */
+ * peer= and port= groups of a call that names an address. v is the
+ * descriptor's verdict. */
 uint64_t ss_path_groups_rare(const struct ss_fault_plan *p, enum ss_call call, int fd, struct ss_fd_ref *r,
-                             uint64_t m, const struct sockaddr *dest, socklen_t destlen, int ask);
+                             uint64_t v, const struct sockaddr *dest, socklen_t destlen, int ask);
+
+/* The named-address cache (fault_facts.c): 1 when it holds the named
+ * verdict of descriptor fd, whose verdict is v, for a call to dest (its
+ * first 32 groups, put there by ss_path_groups_rare, in *named), else 0.
+ * Reads no plan. */
+int ss_path_named_find(int fd, uint64_t v, const struct sockaddr *dest, socklen_t len, uint64_t *named);
 
 /* The groups of plan p that match a call of this kind on fd, with the
  * address the call names (dest, or NULL: its connected peer). The one place
@@ -118,7 +125,7 @@ static inline uint64_t ss_path_groups_by(const struct ss_fault_plan *p, enum ss_
          * verdict's 32 send it to the stages (README Limits). */
         if (!ask && !dest)
             return SS_GROUPS_ASK;
-        m = ss_path_groups_rare(p, call, fd, r, m, dest, destlen, ask);
+        m = ss_path_groups_rare(p, call, fd, r, v, dest, destlen, ask);
         if (m == SS_GROUPS_ASK)
             return m;
     }
@@ -218,9 +225,17 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
      * the verdict is the plan's (ss_fault_quick), the call names no address
      * and its groups and the verdict's do not meet (no rules: q is 0, and
      * so is a fresh entry's verdict). */
-    if (!named && !((q ^ v) >> 32) && !(q & v & 0xffffffffu))
-        return ss_path_forward(call, flags, e, o);
     o->e = e; /* for ss_path_step_count */
+    if (named) {
+        /* The address decides no group when the verdict is the plan's and
+         * no group of the call tests peer= or port= (ss_fault_named): then
+         * the call is decided as one that names none. */
+        uint64_t n = __atomic_load_n(&ss_fault_named[call], __ATOMIC_ACQUIRE);
+        if (((q ^ v) >> 32) || ((n ^ v) >> 32) || (uint32_t)n)
+            return SS_STEP_NAMED;
+    }
+    if (!((q ^ v) >> 32) && !(q & v & 0xffffffffu))
+        return ss_path_forward(call, flags, e, o);
     return SS_STEP_COUNT;
 }
 
@@ -228,11 +243,25 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
  * wrapper's own, so that the rest of the step saves no register. dest is
  * the address the call names (NULL: none). Returns SS_STEP_LEAVE,
  * SS_STEP_FORWARD, SS_STEP_FIRE or SS_STEP_STAGES. */
-static inline enum ss_step ss_path_step_count(enum ss_call call, int fd, int flags, struct ss_fd_entry *e,
-                                              const struct sockaddr *dest, socklen_t destlen,
-                                              struct ss_step_out *o, uint64_t *held)
+static inline __attribute__((always_inline)) enum ss_step
+ss_path_step_count(enum ss_call call, int fd, int flags, struct ss_fd_entry *e, const struct sockaddr *dest,
+                   socklen_t destlen, struct ss_step_out *o, uint64_t *held)
 {
     uint64_t v = e ? __atomic_load_n(&e->verdict, __ATOMIC_ACQUIRE) : 0;
+    if (dest) {
+        /* A call that names an address (SS_STEP_NAMED) whose named verdict
+         * is cached under the plan (the verdict is the plan's): that is the
+         * verdict it is decided by, its address decided (ss_path_groups
+         * gives the same answer from either), and when it meets none of the
+         * call's groups the call leaves before holding the plan. */
+        uint64_t q = __atomic_load_n(&ss_fault_quick[call], __ATOMIC_ACQUIRE), named;
+        if (!((q ^ v) >> 32) && ss_path_named_find(fd, v, dest, destlen, &named)) {
+            v = (v >> 32) << 32 | (uint32_t)named;
+            dest = NULL;
+            if (!(q & v & 0xffffffffu))
+                return ss_path_forward(call, flags, e, o);
+        }
+    }
     unsigned slot;
     const struct ss_fault_plan *p = ss_faults_hold(&slot);
     if (p) {

@@ -99,25 +99,28 @@ uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref
  * must test the peer= and port= groups on it, not on the connected peer the
  * verdict holds: about 30 instructions a group. Programs send to few
  * addresses over and over (a resolver to its servers, a client to its
- * server), so the answer for the verdict's 32 groups is kept per (plan,
- * descriptor, address) in a small table shared by all threads, each entry a
- * sequence lock: a writer claims an entry by making its sequence odd (a
+ * server), so a descriptor's verdict as it stands for an address - its
+ * "named verdict": the verdict's groups with the peer= and port= ones
+ * decided on the address instead - is kept per (descriptor, verdict,
+ * address) in a small table shared by all threads. The verdict in the key
+ * holds the plan's id, so an entry is never another plan's; the descriptor
+ * is in it because a group may join fd= to peer= or port=. Each entry is a
+ * sequence lock: a writer claims it by making its sequence odd (a
  * compare-and-swap: a thread or signal handler that finds it odd or loses
  * the race writes nothing) and makes it even again when done; a reader uses
  * an entry only when its sequence is even and the same before and after it
  * read the fields. So a hit is exact, a torn entry is a miss, and nothing
  * waits. Only inet addresses of full length are kept: what the place tests
  * read of them (family, port, address; the flow label too, harmlessly) is
- * the key. The descriptor is in the key because a group may join fd= to
- * peer= or port=. Lock-free, async-signal-safe. */
+ * the key. Lock-free, async-signal-safe. */
 #define NAMED_CACHE_BITS 4
 #define NAMED_CACHE      (1 << NAMED_CACHE_BITS) /* entries */
 struct named_entry {
     unsigned seq;
     int fd;
-    uint32_t id;
+    uint64_t verdict;
     uint64_t key[3];
-    uint64_t pass; /* the groups of p->named (first 32) whose places the address passes */
+    uint64_t named; /* the named verdict's groups (the first 32) */
 } __attribute__((aligned(64)));
 static struct named_entry named_cache[NAMED_CACHE];
 
@@ -136,42 +139,70 @@ static int named_key(const struct sockaddr *dest, socklen_t len, uint64_t key[3]
     return 0;
 }
 
-static uint64_t named_pass(const struct ss_fault_plan *p, int fd, const struct sockaddr *dest, socklen_t len)
+/* The entry of key: Fibonacci hashing, whose top bits mix every bit of the
+ * key (a port, in network order, sits in the middle of key[0]). The
+ * descriptor is left out: sockets sending to one address share its entry
+ * (a resolver's socket per query), and each finds its own or makes it. */
+static struct named_entry *named_entry_of(const uint64_t key[3])
 {
-    const uint64_t named = p->named & 0xffffffffu;
+    uint64_t h = (key[0] ^ key[1] ^ key[2]) * 0x9e3779b97f4a7c15ull;
+    return &named_cache[h >> (64 - NAMED_CACHE_BITS)];
+}
+
+/* Whether e holds (fd, verdict, key): then its named verdict in *named. */
+static int named_hit(struct named_entry *e, unsigned seq, int fd, uint64_t verdict, const uint64_t key[3],
+                     uint64_t *named)
+{
+    if ((seq & 1) || __atomic_load_n(&e->verdict, __ATOMIC_RELAXED) != verdict ||
+        __atomic_load_n(&e->fd, __ATOMIC_RELAXED) != fd ||
+        __atomic_load_n(&e->key[0], __ATOMIC_RELAXED) != key[0] ||
+        __atomic_load_n(&e->key[1], __ATOMIC_RELAXED) != key[1] ||
+        __atomic_load_n(&e->key[2], __ATOMIC_RELAXED) != key[2])
+        return 0;
+    uint64_t v = __atomic_load_n(&e->named, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != seq)
+        return 0;
+    *named = v;
+    return 1;
+}
+
+int ss_path_named_find(int fd, uint64_t verdict, const struct sockaddr *dest, socklen_t len, uint64_t *named)
+{
     uint64_t key[3];
     if (!named_key(dest, len, key))
-        return ss_path_place_slow(p, named, named, fd, dest, len);
-    /* Fibonacci hashing: the top bits of the product mix every bit of the
-     * key (a port, in network order, sits in the middle of key[0]). The
-     * descriptor is left out: sockets sending to one address share its
-     * entry (a resolver's socket per query), and each finds its own or
-     * makes it. */
-    uint64_t h = (key[0] ^ key[1] ^ key[2]) * 0x9e3779b97f4a7c15ull;
-    struct named_entry *e = &named_cache[h >> (64 - NAMED_CACHE_BITS)];
+        return 0;
+    struct named_entry *e = named_entry_of(key);
+    return named_hit(e, __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE), fd, verdict, key, named);
+}
+
+/* The named verdict of descriptor fd (verdict v, whose kind passes the
+ * groups kind_ok) for a call to dest: from the cache, else decided and
+ * kept. */
+static uint64_t named_verdict(const struct ss_fault_plan *p, int fd, uint64_t v, uint64_t kind_ok,
+                              const struct sockaddr *dest, socklen_t len)
+{
+    const uint64_t low = 0xffffffffu, named = p->named & low;
+    uint64_t key[3], out;
+    if (!named_key(dest, len, key))
+        return ((uint32_t)v & ~named) |
+               ss_path_place_slow(p, kind_ok & named, kind_ok & named, fd, dest, len);
+    struct named_entry *e = named_entry_of(key);
     unsigned seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
-    if (!(seq & 1) && __atomic_load_n(&e->id, __ATOMIC_RELAXED) == p->id &&
-        __atomic_load_n(&e->fd, __ATOMIC_RELAXED) == fd &&
-        __atomic_load_n(&e->key[0], __ATOMIC_RELAXED) == key[0] &&
-        __atomic_load_n(&e->key[1], __ATOMIC_RELAXED) == key[1] &&
-        __atomic_load_n(&e->key[2], __ATOMIC_RELAXED) == key[2]) {
-        uint64_t pass = __atomic_load_n(&e->pass, __ATOMIC_RELAXED);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) == seq)
-            return pass;
-    }
-    uint64_t pass = ss_path_place_slow(p, named, named, fd, dest, len);
+    if (named_hit(e, seq, fd, v, key, &out))
+        return out;
+    out = ((uint32_t)v & ~named) | ss_path_place_slow(p, kind_ok & named, kind_ok & named, fd, dest, len);
     if (!(seq & 1) &&
         __atomic_compare_exchange_n(&e->seq, &seq, seq + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
         __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd sequence before the fields */
-        __atomic_store_n(&e->id, p->id, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->verdict, v, __ATOMIC_RELAXED);
         __atomic_store_n(&e->fd, fd, __ATOMIC_RELAXED);
         for (int i = 0; i < 3; i++)
             __atomic_store_n(&e->key[i], key[i], __ATOMIC_RELAXED);
-        __atomic_store_n(&e->pass, pass, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->named, out, __ATOMIC_RELAXED);
         __atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
     }
-    return pass;
+    return out;
 }
 
 void ss_path_named_reset(void)
@@ -180,21 +211,21 @@ void ss_path_named_reset(void)
 }
 
 uint64_t ss_path_groups_rare(const struct ss_fault_plan *p, enum ss_call call, int fd, struct ss_fd_ref *r,
-                             uint64_t m, const struct sockaddr *dest, socklen_t destlen, int ask)
+                             uint64_t v, const struct sockaddr *dest, socklen_t destlen, int ask)
 {
     const uint64_t low = 0xffffffffu;              /* the verdict's groups */
     uint64_t st = r->e ? ss_fd_load(r->e) : r->st; /* the step's ref holds the entry only */
-    uint64_t kind =
-        p->calls[call] & ss_faults_kind_ok(p, (unsigned)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK),
-                                           (unsigned)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK));
+    uint64_t kind_ok = ss_faults_kind_ok(p, (unsigned)((st >> SS_FD_TYPE_SHIFT) & SS_FD_TYPE_MASK),
+                                         (unsigned)((st >> SS_FD_FAMILY_SHIFT) & SS_FD_FAMILY_MASK));
+    uint64_t calls = p->calls[call], kind = calls & kind_ok, m = calls & (uint32_t)v;
     if (dest) {
         /* Every peer= and port= group is tested on the address named, not
          * on the connected peer the verdict holds (an fd= group alone is
          * the verdict's). */
         uint64_t test = (kind & p->named) | (kind & p->other & ~low);
+        if (test && !(test & ~low)) /* the verdict's groups only: the named verdict answers */
+            return (calls & named_verdict(p, fd, v, kind_ok & low, dest, destlen)) | (kind & ~low);
         m = (m & ~p->named) | (kind & ~low) | test;
-        if (test && !(test & ~low)) /* the verdict's groups only: the cache answers */
-            return m & ~(test & ~named_pass(p, fd, dest, destlen));
         return test ? ss_path_place_slow(p, m, test, fd, dest, destlen) : m;
     }
     uint64_t high = kind & ~low;

@@ -95,6 +95,7 @@ static int replaced;
  * whether one has after= (policy.c compiles these into the front words). */
 unsigned ss_fault_in_force_n SS_HOT;
 uint64_t ss_fault_quick[4] SS_HOT; /* 0: no rules */
+uint64_t ss_fault_named[4] SS_HOT; /* ss_fault_quick with the groups that test peer= or port= */
 _Static_assert(SS_CALL_SEND == 0 && SS_CALL_SENDTO == 1 && SS_CALL_SENDMSG == 2 && SS_CALL_SENDMMSG == 3,
                "ss_fault_quick is indexed by the send-family calls");
 static unsigned in_force_calls;
@@ -125,6 +126,9 @@ static void set_in_force(const struct ss_rule *rules, unsigned n, const struct s
         if (n && p)
             q = (p->calls[c] >> SS_VERDICT_GROUPS) ? SS_FAULT_QUICK_NONE
                                                    : (uint64_t)p->id << 32 | p->calls[c];
+        __atomic_store_n(&ss_fault_named[c],
+                         q == SS_FAULT_QUICK_NONE || !q ? q : q & (p->named | ~0xffffffffull),
+                         __ATOMIC_RELEASE);
         __atomic_store_n(&ss_fault_quick[c], q, __ATOMIC_RELEASE);
     }
     __atomic_store_n(&ss_fault_in_force_n, n, __ATOMIC_RELEASE);

@@ -514,6 +514,9 @@ extern unsigned ss_fault_in_force_n; /* rules in force: 0 and no slot is taken *
  * not meet. Written with the slot in force (fault_store.c). */
 #define SS_FAULT_QUICK_NONE UINT64_MAX /* no plan has the id 0xffffffff */
 extern uint64_t ss_fault_quick[4];
+/* The same with only the call's groups that test peer= or port= (an
+ * address the call names decides them), written with ss_fault_quick. */
+extern uint64_t ss_fault_named[4];
 
 /* The rules in force, whoever gave them (the environment,
  * sendshim_set_faults, the control file), held for reading in *slot until

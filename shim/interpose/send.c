@@ -59,6 +59,7 @@ static inline ssize_t send_go(enum ss_step step, int fd, const void *buf, size_t
         return send_fire(fd, buf, len, flags, held);
     case SS_STEP_STAGES:
     case SS_STEP_COUNT:
+    case SS_STEP_NAMED:
         break;
     }
     return send_stages(fd, buf, len, flags);

@@ -74,6 +74,7 @@ static inline int sendmmsg_go(enum ss_step step, int fd, struct mmsghdr *vec, un
         return sendmmsg_fire(fd, vec, vlen, flags, held);
     case SS_STEP_STAGES:
     case SS_STEP_COUNT:
+    case SS_STEP_NAMED:
         break;
     }
     return sendmmsg_stages(fd, vec, vlen, flags);
@@ -86,16 +87,27 @@ static inline const struct sockaddr *sendmmsg_dest(const struct mmsghdr *vec, un
 }
 
 /* The counting part of the step (path.h), for a batch the normalizer
- * leaves alone. */
-static __attribute__((noinline)) int sendmmsg_count(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
-                                                    struct ss_fd_entry *e)
+ * leaves alone whose first address decides nothing (named 0) or may
+ * (SS_STEP_NAMED). */
+static inline __attribute__((always_inline)) int
+sendmmsg_count(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct ss_fd_entry *e, int named)
 {
     struct ss_step_out o;
     uint64_t held = 0;
-    const struct sockaddr *dest = sendmmsg_dest(vec, vlen);
+    const struct sockaddr *dest = named ? sendmmsg_dest(vec, vlen) : NULL;
     enum ss_step step = ss_path_step_count(SS_CALL_SENDMMSG, fd, flags, e, dest,
                                            dest ? vec[0].msg_hdr.msg_namelen : 0, &o, &held);
     return sendmmsg_go(step, fd, vec, vlen, flags, o, held);
+}
+static __attribute__((noinline)) int sendmmsg_counted_plain(int fd, struct mmsghdr *vec, unsigned int vlen,
+                                                            int flags, struct ss_fd_entry *e)
+{
+    return sendmmsg_count(fd, vec, vlen, flags, e, 0);
+}
+static __attribute__((noinline)) int sendmmsg_counted_named(int fd, struct mmsghdr *vec, unsigned int vlen,
+                                                            int flags, struct ss_fd_entry *e)
+{
+    return sendmmsg_count(fd, vec, vlen, flags, e, 1);
 }
 
 /* The path past the front word (path.h), apart so the early exit needs no
@@ -107,7 +119,9 @@ static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, 
     enum ss_step step =
         ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, plain && sendmmsg_dest(vec, vlen), &o);
     if (step == SS_STEP_COUNT)
-        return sendmmsg_count(fd, vec, vlen, flags, o.e);
+        return sendmmsg_counted_plain(fd, vec, vlen, flags, o.e);
+    if (step == SS_STEP_NAMED)
+        return sendmmsg_counted_named(fd, vec, vlen, flags, o.e);
     return sendmmsg_go(step, fd, vec, vlen, flags, o, 0);
 }
 

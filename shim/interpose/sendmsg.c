@@ -71,6 +71,7 @@ static inline ssize_t sendmsg_go(enum ss_step step, int fd, const struct msghdr 
         return sendmsg_fire(fd, msg, flags, held);
     case SS_STEP_STAGES:
     case SS_STEP_COUNT:
+    case SS_STEP_NAMED:
         break;
     }
     return sendmsg_stages(fd, msg, flags);
@@ -83,16 +84,27 @@ static inline const struct sockaddr *sendmsg_dest(const struct msghdr *msg)
 }
 
 /* The counting part of the step (path.h), for a message the normalizer
- * leaves alone. */
-static __attribute__((noinline)) ssize_t sendmsg_count(int fd, const struct msghdr *msg, int flags,
-                                                       struct ss_fd_entry *e)
+ * leaves alone whose address decides nothing (named 0) or may
+ * (SS_STEP_NAMED). */
+static inline __attribute__((always_inline)) ssize_t
+sendmsg_count(int fd, const struct msghdr *msg, int flags, struct ss_fd_entry *e, int named)
 {
     struct ss_step_out o;
     uint64_t held = 0;
-    const struct sockaddr *dest = sendmsg_dest(msg);
+    const struct sockaddr *dest = named ? sendmsg_dest(msg) : NULL;
     enum ss_step step =
         ss_path_step_count(SS_CALL_SENDMSG, fd, flags, e, dest, dest ? msg->msg_namelen : 0, &o, &held);
     return sendmsg_go(step, fd, msg, flags, o, held);
+}
+static __attribute__((noinline)) ssize_t sendmsg_counted_plain(int fd, const struct msghdr *msg, int flags,
+                                                               struct ss_fd_entry *e)
+{
+    return sendmsg_count(fd, msg, flags, e, 0);
+}
+static __attribute__((noinline)) ssize_t sendmsg_counted_named(int fd, const struct msghdr *msg, int flags,
+                                                               struct ss_fd_entry *e)
+{
+    return sendmsg_count(fd, msg, flags, e, 1);
 }
 
 /* The path past the front word (path.h), apart so the early exit needs no
@@ -103,7 +115,9 @@ static __attribute__((noinline)) ssize_t sendmsg_step(int fd, const struct msghd
     int plain = msg && !ss_needs_normalizer(msg);
     enum ss_step step = ss_path_step(SS_CALL_SENDMSG, fd, flags, plain, plain && sendmsg_dest(msg), &o);
     if (step == SS_STEP_COUNT)
-        return sendmsg_count(fd, msg, flags, o.e);
+        return sendmsg_counted_plain(fd, msg, flags, o.e);
+    if (step == SS_STEP_NAMED)
+        return sendmsg_counted_named(fd, msg, flags, o.e);
     return sendmsg_go(step, fd, msg, flags, o, 0);
 }
 

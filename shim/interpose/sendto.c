@@ -77,20 +77,34 @@ static inline ssize_t sendto_go(enum ss_step step, int fd, const void *buf, size
         return sendto_fire((uint64_t)(uint32_t)fd << 32 | (uint32_t)flags, buf, len, addr, addrlen, held);
     case SS_STEP_STAGES:
     case SS_STEP_COUNT:
+    case SS_STEP_NAMED:
         break;
     }
     return sendto_stages(fd, buf, len, flags, addr, addrlen);
 }
 
-/* The counting part of the step (path.h). */
-static __attribute__((noinline)) ssize_t sendto_count(int fd, const void *buf, size_t len, int flags,
-                                                      const struct sockaddr *addr, socklen_t addrlen)
+/* The counting part of the step (path.h), for a call whose address decides
+ * nothing (dest NULL) or may (SS_STEP_NAMED). */
+static inline __attribute__((always_inline)) ssize_t sendto_count(int fd, const void *buf, size_t len,
+                                                                  int flags, const struct sockaddr *addr,
+                                                                  socklen_t addrlen,
+                                                                  const struct sockaddr *dest)
 {
     struct ss_step_out o;
     uint64_t held = 0;
-    enum ss_step step = ss_path_step_count(SS_CALL_SENDTO, fd, flags, ss_fd_lookup(fd),
-                                           addr && addrlen ? addr : NULL, addrlen, &o, &held);
+    enum ss_step step =
+        ss_path_step_count(SS_CALL_SENDTO, fd, flags, ss_fd_lookup(fd), dest, dest ? addrlen : 0, &o, &held);
     return sendto_go(step, fd, buf, len, flags, addr, addrlen, o, held);
+}
+static __attribute__((noinline)) ssize_t sendto_counted_plain(int fd, const void *buf, size_t len, int flags,
+                                                              const struct sockaddr *addr, socklen_t addrlen)
+{
+    return sendto_count(fd, buf, len, flags, addr, addrlen, NULL);
+}
+static __attribute__((noinline)) ssize_t sendto_counted_named(int fd, const void *buf, size_t len, int flags,
+                                                              const struct sockaddr *addr, socklen_t addrlen)
+{
+    return sendto_count(fd, buf, len, flags, addr, addrlen, addr);
 }
 
 /* The path past the front word (path.h), apart so the early exit needs no
@@ -101,7 +115,9 @@ static __attribute__((noinline)) ssize_t sendto_step(int fd, const void *buf, si
     struct ss_step_out o = {0};
     enum ss_step step = ss_path_step(SS_CALL_SENDTO, fd, flags, 1, addr && addrlen, &o);
     if (step == SS_STEP_COUNT)
-        return sendto_count(fd, buf, len, flags, addr, addrlen);
+        return sendto_counted_plain(fd, buf, len, flags, addr, addrlen);
+    if (step == SS_STEP_NAMED)
+        return sendto_counted_named(fd, buf, len, flags, addr, addrlen);
     return sendto_go(step, fd, buf, len, flags, addr, addrlen, o, 0);
 }
 
