@@ -44,6 +44,17 @@ static inline unsigned ss_batch_plain(const struct mmsghdr *vec, unsigned n)
         k++;
     return k;
 }
+/* Whether the normalizer leaves all of vec's first n messages alone: the
+ * same test, OR-ed over the batch without a branch a message (the descriptor
+ * step's, which every batch pays for). */
+static inline int ss_batch_all_plain(const struct mmsghdr *vec, unsigned n)
+{
+#pragma GCC unroll 4
+    for (unsigned k = 0; k < n; k++)
+        if (ss_needs_normalizer(&vec[k].msg_hdr))
+            return 0;
+    return 1;
+}
 
 /* Bring msghdr and control messages into the shape Linux expects (SPEC 7):
  * sendmsg and sendmmsg only. A sendmsg the normalizer cannot change is

@@ -115,7 +115,7 @@ static __attribute__((noinline)) int sendmmsg_counted_named(int fd, struct mmsgh
 static __attribute__((noinline)) int sendmmsg_step(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
     struct ss_step_out o = {0};
-    int plain = vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_plain(vec, vlen) == vlen;
+    int plain = vec && vlen <= SS_MMSG_VLEN_MAX && ss_batch_all_plain(vec, vlen);
     enum ss_step step =
         ss_path_step(SS_CALL_SENDMMSG, fd, flags, plain, plain && sendmmsg_dest(vec, vlen), &o);
     if (step == SS_STEP_COUNT)
