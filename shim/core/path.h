@@ -162,17 +162,22 @@ static inline unsigned ss_path_opts(enum ss_call call)
  * that every way out of the step is a jump (no call returns into it, so it
  * keeps nothing on its stack):
  * the slot it holds, the first group g whose `when` window the call's count
- * is in, and the count before the call (groups below g are counted, those
- * above are left to ss_process_fire). A count beyond 2^56 calls does not
- * fit; at a billion calls a second that is two years of one rule set. */
-#define SS_HELD_SLOT_SHIFT  6
-#define SS_HELD_COUNT_SHIFT 8
+ * is in, the count before the call (groups below g are counted, those
+ * above are left to ss_process_fire), and the rule the step chose already
+ * plus one (0: none chosen). A count beyond 2^49 calls does not fit; at a
+ * billion calls a second that is six days of one rule set. */
+#define SS_HELD_SLOT_SHIFT   6
+#define SS_HELD_CHOSEN_SHIFT 8
+#define SS_HELD_COUNT_SHIFT  15
 _Static_assert(SS_MAX_RULES <= 1 << SS_HELD_SLOT_SHIFT, "a group number fits below the slot");
-_Static_assert(SS_FAULT_SLOTS <= 1 << (SS_HELD_COUNT_SHIFT - SS_HELD_SLOT_SHIFT),
-               "a slot fits below the count");
-static inline uint64_t ss_held_make(uint64_t before, unsigned slot, unsigned g)
+_Static_assert(SS_FAULT_SLOTS <= 1 << (SS_HELD_CHOSEN_SHIFT - SS_HELD_SLOT_SHIFT),
+               "a slot fits below the chosen rule");
+_Static_assert(SS_MAX_RULES + 1 <= 1 << (SS_HELD_COUNT_SHIFT - SS_HELD_CHOSEN_SHIFT),
+               "a rule number plus one fits below the count");
+static inline uint64_t ss_held_make(uint64_t before, unsigned slot, unsigned g, unsigned chosen1)
 {
-    return before << SS_HELD_COUNT_SHIFT | (uint64_t)slot << SS_HELD_SLOT_SHIFT | g;
+    return before << SS_HELD_COUNT_SHIFT | (uint64_t)chosen1 << SS_HELD_CHOSEN_SHIFT |
+           (uint64_t)slot << SS_HELD_SLOT_SHIFT | g;
 }
 
 /* The end of a step that lets the call go (SS_STEP_LEAVE, SS_STEP_FORWARD):
@@ -278,7 +283,24 @@ ss_path_step_count(enum ss_call call, int fd, int flags, struct ss_fd_entry *e, 
             unsigned g = (unsigned)__builtin_ctzll(m);
             uint64_t before = ss_faults_count_in(p, g);
             if (__builtin_expect(ss_faults_due(p, g, before), 0)) {
-                *held = ss_held_make(before, slot, g);
+                unsigned chosen1 = 0;
+                if (!(m >> g >> 1) && !(p->pick_reads & SS_CALL_BIT(call))) {
+                    /* g is the call's last group and its rules read no
+                     * fact to decide (p= with error= or delay=, the most
+                     * common): the fault stage's own ss_faults_choose
+                     * draws now, and a draw that misses leaves here. */
+                    struct ss_fault_counts counts;
+                    uint64_t keep;
+                    counts.pending = 1ull << g;
+                    counts.count[g] = before + 1;
+                    int chosen = ss_faults_choose(p, NULL, &counts, &keep);
+                    if (chosen < 0) {
+                        ss_faults_leave(slot);
+                        return ss_path_forward(call, flags, e, o);
+                    }
+                    chosen1 = (unsigned)chosen + 1;
+                }
+                *held = ss_held_make(before, slot, g, chosen1);
                 return SS_STEP_FIRE;
             }
         }

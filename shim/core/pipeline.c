@@ -141,33 +141,25 @@ ssize_t ss_process_fire(struct ss_request *rq, uint64_t held, struct ss_step_out
     ss_fd_ref_init(&pa.fd, rq->fd);
     pa.add = (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((pa.fd.st & SS_FD_NOSIGPIPE) << 12);
     pa.slot =
-        (unsigned)(held >> SS_HELD_SLOT_SHIFT) & ((1u << (SS_HELD_COUNT_SHIFT - SS_HELD_SLOT_SHIFT)) - 1);
+        (unsigned)(held >> SS_HELD_SLOT_SHIFT) & ((1u << (SS_HELD_CHOSEN_SHIFT - SS_HELD_SLOT_SHIFT)) - 1);
     unsigned g = (unsigned)held & ((1u << SS_HELD_SLOT_SHIFT) - 1);
+    unsigned chosen1 =
+        (unsigned)(held >> SS_HELD_CHOSEN_SHIFT) & ((1u << (SS_HELD_COUNT_SHIFT - SS_HELD_CHOSEN_SHIFT)) - 1);
     const struct ss_fault_plan *p = __atomic_load_n(&ss_fault_slots[pa.slot].plan, __ATOMIC_ACQUIRE);
     pa.counts.pending = 1ull << g;
     pa.counts.count[g] = (held >> SS_HELD_COUNT_SHIFT) + 1;
-    /* The groups above g were left uncounted by the step: counted now, as
-     * the stages count (what is cached answers, so nothing is asked). */
     uint64_t above = ~((2ull << g) - 1);
-    int chosen = -1;
-    if (p->calls[rq->call] & above) { /* else no group above g names the call (one rule, most often) */
+    /* The step chose the rule already (chosen1: g was the call's last
+     * group and its rules read no fact to decide); else the groups above g
+     * it left uncounted are counted now, as the stages count (what is
+     * cached answers, so nothing is asked), and the fault stage picks. */
+    int chosen = (int)chosen1 - 1;
+    if (chosen < 0 && (p->calls[rq->call] & above)) {
         socklen_t destlen;
         const struct sockaddr *dest = ss_faults_named_dest(rq, &destlen);
         uint64_t m = ss_path_groups(p, rq->call, rq->fd, &pa.fd, dest, destlen, 1) & above;
         for (; m; m &= m - 1)
             pa.counts.pending |= ss_faults_count_group(p, (unsigned)__builtin_ctzll(m), &pa.counts);
-    } else if (!(p->pick_reads & SS_CALL_BIT(rq->call))) {
-        /* The rules of the call read no fact to decide (p= with error= or
-         * delay=, the most common): choose first, with the fault stage's
-         * own ss_faults_choose; a p= draw that misses leaves here. */
-        uint64_t keep;
-        chosen = ss_faults_choose(p, NULL, &pa.counts, &keep);
-        if (chosen < 0) {
-            ss_faults_leave(pa.slot);
-            o->flags = rq->flags_in | pa.add;
-            o->e = pa.fd.e;
-            return SS_FAULT_FORWARD;
-        }
     }
 
     rq->flags = rq->flags_in | pa.add;
