@@ -204,11 +204,12 @@ static inline enum ss_step ss_path_forward(enum ss_call call, int flags, struct 
  * when a descriptor's entry can change the call - rules in force,
  * SO_NOSIGPIPE in use - the entry and its verdict against the groups that
  * name the call) and, when some group may count the call (SS_STEP_COUNT),
- * ss_path_step_count. Neither asks anything (no system call, no function
- * call but ss_path_groups_rare, for a call that names an address while
- * peer= or port= rules are in force) and they write nothing but *o and,
- * when a rule may fire, *held (the rules' slot then stays held for
- * ss_process_fire). Anything they cannot decide from what is cached - a
+ * ss_path_step_count (SS_STEP_NAMED when the address the call names may
+ * decide a group). Neither asks anything (no system call, no function call
+ * but the named-address cache's and ss_path_groups_rare, for a call that
+ * names an address while peer= or port= rules are in force) and they
+ * write nothing but *o and, when a rule may fire, *held (the rules' slot
+ * then stays held for ss_process_fire). Anything they cannot decide from what is cached - a
  * descriptor's first verdict under a rule set, a rule set from the control
  * file to apply - goes to the stages (SS_STEP_STAGES), which gather it (and
  * cache it for the next call). Touch no errno. Inline in the wrappers,
@@ -226,10 +227,6 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
     struct ss_fd_entry *e = ss_fd_lookup(fd);
     uint64_t q = __atomic_load_n(&ss_fault_quick[call], __ATOMIC_ACQUIRE);
     uint64_t v = e ? __atomic_load_n(&e->verdict, __ATOMIC_ACQUIRE) : 0;
-    /* ss_path_groups' answer, before holding the plan, when it is "none":
-     * the verdict is the plan's (ss_fault_quick), the call names no address
-     * and its groups and the verdict's do not meet (no rules: q is 0, and
-     * so is a fresh entry's verdict). */
     o->e = e; /* for ss_path_step_count */
     if (named) {
         /* The address decides no group when the verdict is the plan's and
@@ -239,6 +236,10 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
         if (((q ^ v) >> 32) || ((n ^ v) >> 32) || (uint32_t)n)
             return SS_STEP_NAMED;
     }
+    /* ss_path_groups' answer, before holding the plan, when it is "none":
+     * the verdict is the plan's (ss_fault_quick) and its groups and the
+     * call's do not meet (no rules: q is 0, and so is a fresh entry's
+     * verdict). */
     if (!((q ^ v) >> 32) && !(q & v & 0xffffffffu))
         return ss_path_forward(call, flags, e, o);
     return SS_STEP_COUNT;
