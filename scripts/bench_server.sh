@@ -2,7 +2,7 @@
 # bench_server.sh - wall clock on a real server (SPEC 13): redis-server under
 # redis-benchmark, the client never preloaded, side by side in one run.
 #
-#   scripts/bench_server.sh          (what `make bench-server` runs; ~3 minutes)
+#   scripts/bench_server.sh          (what `make bench-server` runs; ~5 minutes)
 #   BENCH_QUICK=1 scripts/bench_server.sh   (a ~40 s smoke run)
 #
 # Environment: SENDSHIM_LIB (default build/libsendshim.so), BENCH_ROUNDS
