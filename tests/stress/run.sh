@@ -86,6 +86,11 @@ tsan)
     check threads-quick SENDSHIM_NOSIGPIPE=1 SENDSHIM_FLAGS=freebsd SENDSHIM_LOG=none SENDSHIM_SEED=1 \
         'SENDSHIM_FAULTS=*:error=EINTR:p=0.01;send:short=25%:type=stream;*:error=ENOBUFS:when=1000000000' \
         "$T/stress_threads" 8 "$calls" steady
+    # The same with peer= and port= rules in force: UDP senders name their
+    # peer, so every thread fills and reads the named-address cache.
+    check threads-named SENDSHIM_NOSIGPIPE=1 SENDSHIM_LOG=none SENDSHIM_SEED=1 \
+        'SENDSHIM_FAULTS=sendto:peer=127.0.0.1:error=EINTR:p=0.02;sendto:port=1:drop;*:error=ENOBUFS:when=1000000000:peer=127.0.0.1' \
+        "$T/stress_threads" 8 "$calls" steady
     check signals SENDSHIM_TRACE=1 SENDSHIM_STATS=1 SENDSHIM_LOG=none SENDSHIM_SEED=1 \
         'SENDSHIM_FAULTS=send,sendmsg:short=30%:p=0.3:type=stream;send,sendmsg:error=EINTR:p=0.1:type=stream;sendto,sendmsg:drop:p=0.02:type=dgram' \
         "$T/stress_signals" 16

@@ -52,6 +52,9 @@ static const char *const rule_sets[] = {
     "",
     "sendmmsg:batch=1:p=0.5;*:error=EINTR:p=0.01;*:delay=1us:p=0.001",
     "sendmsg:short=3:type=stream;sendmmsg:short=10%;send:drop:type=dgram:family=inet6,inet:p=0.5",
+    /* named addresses (a UDP sender's sendto names its peer): the
+     * named-address cache, filled and read by all threads across sets */
+    "sendto,sendmsg:peer=127.0.0.1:error=EINTR:p=0.05;sendto:port=1:drop;*:fd=3:error=EINTR:p=0.1",
 };
 
 struct sender {
