@@ -92,10 +92,11 @@ uint64_t ss_path_groups_rare(const struct ss_fault_plan *p, enum ss_call call, i
                              uint64_t v, const struct sockaddr *dest, socklen_t destlen, int ask);
 
 /* The named-address cache (fault_facts.c): 1 when it holds the named
- * verdict of descriptor fd, whose verdict is v, for a call to dest (its
+ * verdict of descriptor fd, whose state word is st and verdict v, for a call to dest (its
  * first 32 groups, put there by ss_path_groups_rare, in *named), else 0.
  * Reads no plan. */
-int ss_path_named_find(int fd, uint64_t v, const struct sockaddr *dest, socklen_t len, uint64_t *named);
+int ss_path_named_find(int fd, uint64_t st, uint64_t v, const struct sockaddr *dest, socklen_t len,
+                       uint64_t *named);
 
 /* The groups of plan p that match a call of this kind on fd, with the
  * address the call names (dest, or NULL: its connected peer). The one place
@@ -261,7 +262,7 @@ ss_path_step_count(enum ss_call call, int fd, int flags, struct ss_fd_entry *e, 
          * gives the same answer from either), and when it meets none of the
          * call's groups the call leaves before holding the plan. */
         uint64_t q = __atomic_load_n(&ss_fault_quick[call], __ATOMIC_ACQUIRE), named;
-        if (!((q ^ v) >> 32) && ss_path_named_find(fd, v, dest, destlen, &named)) {
+        if (!((q ^ v) >> 32) && ss_path_named_find(fd, ss_fd_load(e), v, dest, destlen, &named)) {
             v = (v >> 32) << 32 | (uint32_t)named;
             dest = NULL;
             if (!(q & v & 0xffffffffu))

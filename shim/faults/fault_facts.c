@@ -101,10 +101,13 @@ uint64_t ss_path_verdict(const struct ss_fault_plan *p, int fd, struct ss_fd_ref
  * addresses over and over (a resolver to its servers, a client to its
  * server), so a descriptor's verdict as it stands for an address - its
  * "named verdict": the verdict's groups with the peer= and port= ones
- * decided on the address instead - is kept per (descriptor, verdict,
- * address) in a small table shared by all threads. The verdict in the key
- * holds the plan's id, so an entry is never another plan's; the descriptor
- * is in it because a group may join fd= to peer= or port=. Each entry is a
+ * decided on the address instead - is kept per (descriptor, its kind,
+ * verdict, address) in a small table shared by all threads. The verdict in
+ * the key holds the plan's id, so an entry is never another plan's; the
+ * descriptor is in it because a group may join fd= to peer= or port=, and
+ * its kind because a group may join type= or family= to them (two sockets
+ * at one number, one after the other, can have equal verdicts and differ
+ * there). Each entry is a
  * sequence lock: a writer claims it by making its sequence odd (a
  * compare-and-swap: a thread or signal handler that finds it odd or loses
  * the race writes nothing) and makes it even again when done; a reader uses
@@ -119,6 +122,7 @@ struct named_entry {
     unsigned seq;
     int fd;
     uint64_t verdict;
+    uint64_t kind; /* the descriptor's kind (SS_FD_KIND_BITS of its state word) */
     uint64_t key[3];
     uint64_t named; /* the named verdict's groups (the first 32) */
 } __attribute__((aligned(64)));
@@ -149,12 +153,14 @@ static struct named_entry *named_entry_of(const uint64_t key[3])
     return &named_cache[h >> (64 - NAMED_CACHE_BITS)];
 }
 
-/* Whether e holds (fd, verdict, key): then its named verdict in *named. */
-static int named_hit(struct named_entry *e, unsigned seq, int fd, uint64_t verdict, const uint64_t key[3],
-                     uint64_t *named)
+/* Whether e holds (fd, kind, verdict, key): then its named verdict in
+ * *named. */
+static int named_hit(struct named_entry *e, unsigned seq, int fd, uint64_t kind, uint64_t verdict,
+                     const uint64_t key[3], uint64_t *named)
 {
     if ((seq & 1) || __atomic_load_n(&e->verdict, __ATOMIC_RELAXED) != verdict ||
         __atomic_load_n(&e->fd, __ATOMIC_RELAXED) != fd ||
+        __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != kind ||
         __atomic_load_n(&e->key[0], __ATOMIC_RELAXED) != key[0] ||
         __atomic_load_n(&e->key[1], __ATOMIC_RELAXED) != key[1] ||
         __atomic_load_n(&e->key[2], __ATOMIC_RELAXED) != key[2])
@@ -167,21 +173,24 @@ static int named_hit(struct named_entry *e, unsigned seq, int fd, uint64_t verdi
     return 1;
 }
 
-int ss_path_named_find(int fd, uint64_t verdict, const struct sockaddr *dest, socklen_t len, uint64_t *named)
+int ss_path_named_find(int fd, uint64_t st, uint64_t verdict, const struct sockaddr *dest, socklen_t len,
+                       uint64_t *named)
 {
     uint64_t key[3];
     if (!named_key(dest, len, key))
         return 0;
     struct named_entry *e = named_entry_of(key);
-    return named_hit(e, __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE), fd, verdict, key, named);
+    return named_hit(e, __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE), fd, st & SS_FD_KIND_BITS, verdict, key,
+                     named);
 }
 
-/* The named verdict of descriptor fd (verdict v, whose kind passes the
- * groups kind_ok) for a call to dest: from the cache, else decided and
- * kept. */
-static uint64_t named_verdict(const struct ss_fault_plan *p, int fd, uint64_t v, uint64_t kind_ok,
-                              const struct sockaddr *dest, socklen_t len)
+/* The named verdict of descriptor fd (state word st, verdict v, whose kind
+ * passes the groups kind_ok) for a call to dest: from the cache, else
+ * decided and kept. */
+static uint64_t named_verdict(const struct ss_fault_plan *p, int fd, uint64_t st, uint64_t v,
+                              uint64_t kind_ok, const struct sockaddr *dest, socklen_t len)
 {
+    const uint64_t kind = st & SS_FD_KIND_BITS;
     const uint64_t low = 0xffffffffu, named = p->named & low;
     uint64_t key[3], out;
     if (!named_key(dest, len, key))
@@ -189,7 +198,7 @@ static uint64_t named_verdict(const struct ss_fault_plan *p, int fd, uint64_t v,
                ss_path_place_slow(p, kind_ok & named, kind_ok & named, fd, dest, len);
     struct named_entry *e = named_entry_of(key);
     unsigned seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
-    if (named_hit(e, seq, fd, v, key, &out))
+    if (named_hit(e, seq, fd, kind, v, key, &out))
         return out;
     out = ((uint32_t)v & ~named) | ss_path_place_slow(p, kind_ok & named, kind_ok & named, fd, dest, len);
     if (!(seq & 1) &&
@@ -197,6 +206,7 @@ static uint64_t named_verdict(const struct ss_fault_plan *p, int fd, uint64_t v,
         __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd sequence before the fields */
         __atomic_store_n(&e->verdict, v, __ATOMIC_RELAXED);
         __atomic_store_n(&e->fd, fd, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->kind, kind, __ATOMIC_RELAXED);
         for (int i = 0; i < 3; i++)
             __atomic_store_n(&e->key[i], key[i], __ATOMIC_RELAXED);
         __atomic_store_n(&e->named, out, __ATOMIC_RELAXED);
@@ -224,7 +234,7 @@ uint64_t ss_path_groups_rare(const struct ss_fault_plan *p, enum ss_call call, i
          * the verdict's). */
         uint64_t test = (kind & p->named) | (kind & p->other & ~low);
         if (test && !(test & ~low)) /* the verdict's groups only: the named verdict answers */
-            return (calls & named_verdict(p, fd, v, kind_ok & low, dest, destlen)) | (kind & ~low);
+            return (calls & named_verdict(p, fd, st, v, kind_ok & low, dest, destlen)) | (kind & ~low);
         m = (m & ~p->named) | (kind & ~low) | test;
         return test ? ss_path_place_slow(p, m, test, fd, dest, destlen) : m;
     }

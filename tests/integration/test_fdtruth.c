@@ -555,3 +555,51 @@ Test(fdtruth, python3_sendto_is_decided_per_rule_set_descriptor_and_address)
     cr_expect(strstr(r.out, "received A=6 B=6"), "the receivers disagree:\n%s", r.out);
     run_free(&r);
 }
+
+/* The named-address cache's answer holds for the socket it was made for: a
+ * UDP socket's sendto to A under `peer=A:type=dgram` is faulted; the socket
+ * is closed and a TCP socket made at its number, whose verdict under the
+ * rule set is the same value (no group matches either: the UDP socket has
+ * no connected peer, the TCP one is not a datagram socket); its sendto to A
+ * must get the kernel's answer, not the rule's. python3's errors are the
+ * oracle. */
+static const char py_named_kind[] = "import errno, socket, sys\n"
+                                    "pa = int(sys.argv[1])\n"
+                                    "rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                                    "rx.bind(('127.0.0.1', pa))\n"
+                                    "def send(s):\n"
+                                    "    try:\n"
+                                    "        s.sendto(b'x', ('127.0.0.1', pa))\n"
+                                    "        return 'ok'\n"
+                                    "    except OSError as e:\n"
+                                    "        return errno.errorcode[e.errno]\n"
+                                    "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                                    "fd = u.fileno()\n"
+                                    "print('udp', send(u), send(u))\n"
+                                    "u.close()\n"
+                                    "t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+                                    "print('same number', t.fileno() == fd)\n"
+                                    "got = [send(t) for _ in range(3)]\n"
+                                    "print('tcp', ' '.join(got), 'refused', got.count('ECONNREFUSED'))\n";
+
+Test(fdtruth, python3_sendto_on_a_new_socket_at_a_cached_number_is_decided_for_it)
+{
+    if (!have_program("python3"))
+        cr_skip("python3 is not installed");
+    int pa, pb;
+    two_free_ports(&pa, &pb);
+    char port[16], rule[160];
+    snprintf(port, sizeof port, "%d", pa);
+    snprintf(rule, sizeof rule, "SENDSHIM_FAULTS=sendto:peer=127.0.0.1:%d:type=dgram:error=ECONNREFUSED", pa);
+    const char *env[] = {rule, "SENDSHIM_LOG=none", NULL};
+    const char *argv[] = {"python3", "-c", py_named_kind, port, NULL};
+    struct run_result r;
+    cr_assert_eq(run(&r, argv, env, 1, NULL, 60), 0);
+    cr_assert(r.exited && r.status == 0, "python3 failed (status %d):\n%s", r.status, r.err);
+    cr_assert(strstr(r.out, "same number True"), "the TCP socket did not get the number:\n%s", r.out);
+    cr_expect(strstr(r.out, "udp ECONNREFUSED ECONNREFUSED"), "the rule must fault the UDP socket:\n%s",
+              r.out);
+    cr_expect(strstr(r.out, "refused 0"), "the TCP socket must get the kernel's error, not the rule's:\n%s",
+              r.out);
+    run_free(&r);
+}
