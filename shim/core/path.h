@@ -59,6 +59,7 @@ enum ss_step {
     SS_STEP_STAGES,  /* its message or flags need the stages: ss_process_stages */
     SS_STEP_COUNT,   /* ss_path_step only: the call is counted, ss_path_step_count */
     SS_STEP_NAMED,   /* the same for a call whose named address may decide a group */
+    SS_STEP_DESC,    /* ss_path_step_front only: the descriptor decides, ss_path_step_desc */
 };
 
 /* The verdict of plan p on descriptor fd: which of the plan's first 32
@@ -216,8 +217,7 @@ static inline enum ss_step ss_path_forward(enum ss_call call, int flags, struct 
  * cache it for the next call). Touch no errno. Inline in the wrappers,
  * where the call kind is a constant; every way out of them is a jump to
  * libc or to one function of the wrapper's. */
-static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, int plain, int named,
-                                        struct ss_step_out *o)
+static inline enum ss_step ss_path_step_front(enum ss_call call, int flags, int plain, struct ss_step_out *o)
 {
     uint64_t front = ss_front_load(call);
     if (!plain || (flags & (int)(uint32_t)front) || ((front >> SS_FRONT_OPT_SHIFT) & SS_OPT_STAGES) ||
@@ -225,6 +225,12 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
         return SS_STEP_STAGES;
     if (!((front >> SS_FRONT_OPT_SHIFT) & SS_OPT_DESC))
         return ss_path_forward(call, flags, NULL, o); /* statistics only, say: no entry can change the call */
+    return SS_STEP_DESC;
+}
+/* Its descriptor's part (SS_STEP_DESC). */
+static inline enum ss_step ss_path_step_desc(enum ss_call call, int fd, int flags, int named,
+                                             struct ss_step_out *o)
+{
     struct ss_fd_entry *e = ss_fd_lookup(fd);
     uint64_t q = __atomic_load_n(&ss_fault_quick[call], __ATOMIC_ACQUIRE);
     uint64_t v = e ? __atomic_load_n(&e->verdict, __ATOMIC_ACQUIRE) : 0;
@@ -244,6 +250,15 @@ static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, in
     if (!((q ^ v) >> 32) && !(q & v & 0xffffffffu))
         return ss_path_forward(call, flags, e, o);
     return SS_STEP_COUNT;
+}
+/* Both parts, for a wrapper whose arguments leave the registers the
+ * descriptor's part needs (all but sendto, which calls the parts apart so
+ * that its first saves none). */
+static inline enum ss_step ss_path_step(enum ss_call call, int fd, int flags, int plain, int named,
+                                        struct ss_step_out *o)
+{
+    enum ss_step step = ss_path_step_front(call, flags, plain, o);
+    return step == SS_STEP_DESC ? ss_path_step_desc(call, fd, flags, named, o) : step;
 }
 
 /* The counting part of the step (SS_STEP_COUNT): in a function of the

@@ -60,6 +60,7 @@ static inline ssize_t send_go(enum ss_step step, int fd, const void *buf, size_t
     case SS_STEP_STAGES:
     case SS_STEP_COUNT:
     case SS_STEP_NAMED:
+    case SS_STEP_DESC:
         break;
     }
     return send_stages(fd, buf, len, flags);

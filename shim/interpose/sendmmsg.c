@@ -75,6 +75,7 @@ static inline int sendmmsg_go(enum ss_step step, int fd, struct mmsghdr *vec, un
     case SS_STEP_STAGES:
     case SS_STEP_COUNT:
     case SS_STEP_NAMED:
+    case SS_STEP_DESC:
         break;
     }
     return sendmmsg_stages(fd, vec, vlen, flags);

@@ -72,6 +72,7 @@ static inline ssize_t sendmsg_go(enum ss_step step, int fd, const struct msghdr 
     case SS_STEP_STAGES:
     case SS_STEP_COUNT:
     case SS_STEP_NAMED:
+    case SS_STEP_DESC:
         break;
     }
     return sendmsg_stages(fd, msg, flags);

@@ -78,6 +78,7 @@ static inline ssize_t sendto_go(enum ss_step step, int fd, const void *buf, size
     case SS_STEP_STAGES:
     case SS_STEP_COUNT:
     case SS_STEP_NAMED:
+    case SS_STEP_DESC:
         break;
     }
     return sendto_stages(fd, buf, len, flags, addr, addrlen);
@@ -107,17 +108,29 @@ static __attribute__((noinline)) ssize_t sendto_counted_named(int fd, const void
     return sendto_count(fd, buf, len, flags, addr, addrlen, addr);
 }
 
+/* The descriptor's part of the step (path.h): a function of its own, as
+ * sendto's six arguments leave it too few registers. */
+static __attribute__((noinline)) ssize_t sendto_desc(int fd, const void *buf, size_t len, int flags,
+                                                     const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct ss_step_out o = {0};
+    enum ss_step step = ss_path_step_desc(SS_CALL_SENDTO, fd, flags, addr && addrlen, &o);
+    if (step == SS_STEP_COUNT)
+        return sendto_counted_plain(fd, buf, len, flags, addr, addrlen);
+    if (step == SS_STEP_NAMED)
+        return sendto_counted_named(fd, buf, len, flags, addr, addrlen);
+    return sendto_go(step, fd, buf, len, flags, addr, addrlen, o, 0);
+}
+
 /* The path past the front word (path.h), apart so the early exit needs no
  * stack frame. Every way out is a jump. */
 static __attribute__((noinline)) ssize_t sendto_step(int fd, const void *buf, size_t len, int flags,
                                                      const struct sockaddr *addr, socklen_t addrlen)
 {
     struct ss_step_out o = {0};
-    enum ss_step step = ss_path_step(SS_CALL_SENDTO, fd, flags, 1, addr && addrlen, &o);
-    if (step == SS_STEP_COUNT)
-        return sendto_counted_plain(fd, buf, len, flags, addr, addrlen);
-    if (step == SS_STEP_NAMED)
-        return sendto_counted_named(fd, buf, len, flags, addr, addrlen);
+    enum ss_step step = ss_path_step_front(SS_CALL_SENDTO, flags, 1, &o);
+    if (step == SS_STEP_DESC)
+        return sendto_desc(fd, buf, len, flags, addr, addrlen);
     return sendto_go(step, fd, buf, len, flags, addr, addrlen, o, 0);
 }
 
