@@ -45,8 +45,8 @@ static inline unsigned ss_batch_plain(const struct mmsghdr *vec, unsigned n)
     return k;
 }
 /* Whether the normalizer leaves all of vec's first n messages alone: the
- * same test, OR-ed over the batch without a branch a message (the descriptor
- * step's, which every batch pays for). */
+ * same test, in a loop unrolled for the descriptor step, which every batch
+ * pays for (about 8 instructions a message). */
 static inline int ss_batch_all_plain(const struct mmsghdr *vec, unsigned n)
 {
 #pragma GCC unroll 4

@@ -190,23 +190,19 @@ int ss_path_named_find(int fd, uint64_t st, uint64_t verdict, const struct socka
 static uint64_t named_verdict(const struct ss_fault_plan *p, int fd, uint64_t st, uint64_t v,
                               uint64_t kind_ok, const struct sockaddr *dest, socklen_t len)
 {
-    const uint64_t kind = st & SS_FD_KIND_BITS;
     const uint64_t low = 0xffffffffu, named = p->named & low;
     uint64_t key[3], out;
-    if (!named_key(dest, len, key))
-        return ((uint32_t)v & ~named) |
-               ss_path_place_slow(p, kind_ok & named, kind_ok & named, fd, dest, len);
-    struct named_entry *e = named_entry_of(key);
-    unsigned seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
-    if (named_hit(e, seq, fd, kind, v, key, &out))
+    struct named_entry *e = named_key(dest, len, key) ? named_entry_of(key) : NULL; /* NULL: not kept */
+    unsigned seq = e ? __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) : 1;
+    if (e && named_hit(e, seq, fd, st & SS_FD_KIND_BITS, v, key, &out))
         return out;
     out = ((uint32_t)v & ~named) | ss_path_place_slow(p, kind_ok & named, kind_ok & named, fd, dest, len);
-    if (!(seq & 1) &&
+    if (e && !(seq & 1) &&
         __atomic_compare_exchange_n(&e->seq, &seq, seq + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
         __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd sequence before the fields */
         __atomic_store_n(&e->verdict, v, __ATOMIC_RELAXED);
         __atomic_store_n(&e->fd, fd, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->kind, kind, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->kind, st & SS_FD_KIND_BITS, __ATOMIC_RELAXED);
         for (int i = 0; i < 3; i++)
             __atomic_store_n(&e->key[i], key[i], __ATOMIC_RELAXED);
         __atomic_store_n(&e->named, out, __ATOMIC_RELAXED);
