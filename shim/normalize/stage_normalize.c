@@ -128,14 +128,8 @@ static int copy_batch(struct ss_request *rq, struct ss_norm_ctx *ctx, unsigned k
         struct ss_norm_result res;
         ctx->index = i;
         enum ss_norm_status st = ss_normalize(&rq->vec[i].msg_hdr, ctx, &scratch[i - k], NULL, 0, &res);
-        if (st == SS_NORM_NEED_BUF && i == 0) {
+        if (st == SS_NORM_NEED_BUF && i == 0) /* the first: a mapping of its own (rq->norm->map) */
             st = normalize_one(rq, &rq->vec[0].msg_hdr, ctx, &scratch[0], &res);
-            if (st != SS_NORM_ERROR) {
-                copy[0].msg_hdr = *res.msg;
-                count_normalized(res.applied);
-                sent = 1;
-            }
-        }
         if (st == SS_NORM_NEED_BUF || st == SS_NORM_ERROR) {
             if (st == SS_NORM_ERROR && ctx->diag[0])
                 log_diag(rq, ctx->diag);

@@ -57,6 +57,17 @@ static const struct norm_case cases[] = {
      "16 'through "
      "the pipe'\nreceived 2 bytes: m2\n",
      "sendmmsg 1", NULL},
+    /* The first message gathered into a mapping of its own: the batch is
+     * still the program's 3 messages (it once became 4, the fourth read
+     * from the library's scratch). */
+    {"mmsg-iov-1100-first", "linux",
+     "sendmmsg 3\nmsg_len 44c 2 2\nreceived 1100 bytes\nreceived 2 bytes: m1\nreceived 2 bytes: m2\nreceived "
+     "nothing\n",
+     "sendmmsg -1 EMSGSIZE", NULL},
+    /* The kernel alone sends message 0 too; the library says why it stopped. */
+    {"mmsg-null-iov-second", "linux",
+     "sendmmsg 1\nmsg_len 2 dead dead\nreceived 2 bytes: m0\nreceived nothing\nreceived nothing\n",
+     "sendmmsg 1", "sendmmsg(fd=3): message 1: msg_iov is NULL with msg_iovlen 1\n"},
 };
 
 Test(normalize_e2e, every_case_with_and_without_the_library)

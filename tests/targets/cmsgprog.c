@@ -22,6 +22,8 @@
  *   fds-254          254 descriptors in one SCM_RIGHTS
  *   mmsg-bad-second  sendmmsg of 3 where message 1 has cmsg_len 15
  *   mmsg-bsd-second  sendmmsg of 3 where message 1 has a FreeBSD SCM_RIGHTS
+ *   mmsg-iov-1100-first   sendmmsg of 3 where message 0 has 1100 one-byte iovecs
+ *   mmsg-null-iov-second  sendmmsg of 3 where message 1 has msg_iov NULL, msg_iovlen 1
  *   upper-ctl        an SCM_RIGHTS whose cmsg_len and msg_controllen carry
  *                    garbage in their upper 32 bits
  *   junk-ttl         UDP: a control message of an unknown level with cmsg_len
@@ -295,7 +297,17 @@ int main(int argc, char **argv)
             mm[i].msg_len = 0xdead;
         }
         mm[1].msg_hdr.msg_control = c1.b;
-        if (!strcmp(c, "mmsg-bad-second")) {
+        if (!strcmp(c, "mmsg-iov-1100-first")) {
+            static struct iovec many[1100];
+            for (int i = 0; i < 1100; i++)
+                many[i] = (struct iovec){(char *)"x", 1};
+            mm[1].msg_hdr.msg_control = NULL;
+            mm[0].msg_hdr.msg_iov = many;
+            mm[0].msg_hdr.msg_iovlen = 1100;
+        } else if (!strcmp(c, "mmsg-null-iov-second")) {
+            mm[1].msg_hdr.msg_control = NULL;
+            mm[1].msg_hdr.msg_iov = NULL;
+        } else if (!strcmp(c, "mmsg-bad-second")) {
             mm[1].msg_hdr.msg_controllen = put_linux(c1.b, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd);
             c1.a.cmsg_len = 15;
         } else {
@@ -304,7 +316,8 @@ int main(int argc, char **argv)
         errno = 0;
         show("sendmmsg", sendmmsg(s[0], mm, 3, 0));
         printf("msg_len %x %x %x\n", mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
-        for (int i = 0; i < 3; i++)
+        /* A fourth receive: a batch must not send more than it has. */
+        for (int i = 0; i < 3 + !strcmp(c, "mmsg-iov-1100-first"); i++)
             receive(s[1]);
         return 0;
     } else {
