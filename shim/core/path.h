@@ -48,7 +48,7 @@ struct ss_path {
     /* The slot holding the rules in force while a rule may still fire on
      * the call (until the fault stage has copied what it needs), and the
      * groups that may fire with the calls' counts. */
-    unsigned slot;
+    struct ss_fault_slot *slot;
     struct ss_fault_counts counts;
 };
 
@@ -176,10 +176,11 @@ _Static_assert(SS_FAULT_SLOTS <= 1 << (SS_HELD_CHOSEN_SHIFT - SS_HELD_SLOT_SHIFT
                "a slot fits below the chosen rule");
 _Static_assert(SS_MAX_RULES + 1 <= 1 << (SS_HELD_COUNT_SHIFT - SS_HELD_CHOSEN_SHIFT),
                "a rule number plus one fits below the count");
-static inline uint64_t ss_held_make(uint64_t before, unsigned slot, unsigned g, unsigned chosen1)
+static inline uint64_t ss_held_make(uint64_t before, const struct ss_fault_slot *slot, unsigned g,
+                                    unsigned chosen1)
 {
     return before << SS_HELD_COUNT_SHIFT | (uint64_t)chosen1 << SS_HELD_CHOSEN_SHIFT |
-           (uint64_t)slot << SS_HELD_SLOT_SHIFT | g;
+           (uint64_t)(slot - ss_fault_slots) << SS_HELD_SLOT_SHIFT | g;
 }
 
 /* The end of a step that lets the call go (SS_STEP_LEAVE, SS_STEP_FORWARD):
@@ -284,8 +285,8 @@ ss_path_step_count(enum ss_call call, int fd, int flags, struct ss_fd_entry *e, 
                 return ss_path_forward(call, flags, e, o);
         }
     }
-    unsigned slot;
-    const struct ss_fault_plan *p = ss_faults_hold(&slot);
+    struct ss_fault_slot *slot;
+    const struct ss_fault_plan *p = ss_faults_hold_slot(&slot);
     if (p) {
         uint64_t m = 0;
         if (p->calls[call]) {

@@ -88,7 +88,7 @@ static const struct ss_fault_plan *count_call(struct ss_request *rq, struct ss_p
     /* A NULL msghdr or vector goes to the kernel, which says EFAULT. */
     if ((rq->call == SS_CALL_SENDMSG && !rq->msg) || (rq->call == SS_CALL_SENDMMSG && !rq->vec && rq->vlen))
         return NULL;
-    unsigned slot;
+    struct ss_fault_slot *slot;
     const struct ss_fault_plan *p = ss_faults_hold(&slot);
     if (!p)
         return NULL;
@@ -140,12 +140,12 @@ ssize_t ss_process_fire(struct ss_request *rq, uint64_t held, struct ss_step_out
     pa.opts = (unsigned)(front >> SS_FRONT_OPT_SHIFT) & 0xfu;
     ss_fd_ref_init(&pa.fd, rq->fd);
     pa.add = (int)((front >> 32) & SS_FRONT_ADD_MASK) | (int)((pa.fd.st & SS_FD_NOSIGPIPE) << 12);
-    pa.slot =
-        (unsigned)(held >> SS_HELD_SLOT_SHIFT) & ((1u << (SS_HELD_CHOSEN_SHIFT - SS_HELD_SLOT_SHIFT)) - 1);
+    pa.slot = &ss_fault_slots[(held >> SS_HELD_SLOT_SHIFT) &
+                              ((1u << (SS_HELD_CHOSEN_SHIFT - SS_HELD_SLOT_SHIFT)) - 1)];
     unsigned g = (unsigned)held & ((1u << SS_HELD_SLOT_SHIFT) - 1);
     unsigned chosen1 =
         (unsigned)(held >> SS_HELD_CHOSEN_SHIFT) & ((1u << (SS_HELD_COUNT_SHIFT - SS_HELD_CHOSEN_SHIFT)) - 1);
-    const struct ss_fault_plan *p = __atomic_load_n(&ss_fault_slots[pa.slot].plan, __ATOMIC_ACQUIRE);
+    const struct ss_fault_plan *p = __atomic_load_n(&pa.slot->plan, __ATOMIC_ACQUIRE);
     pa.counts.pending = 1ull << g;
     pa.counts.count[g] = (held >> SS_HELD_COUNT_SHIFT) + 1;
     uint64_t above = ~((2ull << g) - 1);

@@ -136,7 +136,7 @@ void ss_stage_faults_init(void);
  * returns -1; f->saved_errno holds it as it was when the rule fired. */
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                              const struct ss_fault_counts *counts, const struct ss_fault_plan *p,
-                             unsigned slot, int chosen);
+                             struct ss_fault_slot *slot, int chosen);
 
 /* The facts of SS_NEED_SOCK and SS_NEED_SENT, and sendmmsg's batch size
  * (vlen, read for sendmmsg only); c->call and c->fd are set, the rest zero. */

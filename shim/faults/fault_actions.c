@@ -203,7 +203,7 @@ static inline void gather_facts(const struct ss_request *rq, struct ss_fd_ref *f
  * themselves. */
 ssize_t ss_stage_faults_fire(struct ss_request *rq, struct ss_fd_ref *fd, struct ss_fault *f,
                              const struct ss_fault_counts *counts, const struct ss_fault_plan *p,
-                             unsigned slot, int chosen)
+                             struct ss_fault_slot *slot, int chosen)
 {
     struct ss_fault_call *c = &f->call;
     unsigned needs = p->needs[rq->call];
@@ -325,7 +325,7 @@ void ss_stage_faults_done_full(struct ss_request *rq, struct ss_fd_ref *fd, stru
 void ss_faults_teardown(unsigned bit, int fd, struct ss_teardown *t)
 {
     t->rule = -1;
-    unsigned slot;
+    struct ss_fault_slot *slot;
     const struct ss_fault_plan *p = ss_faults_hold(&slot);
     if (__builtin_expect(!p, 1))
         return;

@@ -6,7 +6,7 @@
  *
  * Rule sets and readers. The rules in force can be replaced at any time by
  * sendshim_set_faults() while other threads (and signal handlers) send, and
- * the send path may take no lock. The sets live in a few slots; `ss_fault_cur` names
+ * the send path may take no lock. The sets live in a few slots; `ss_fault_cur` points to
  * the slot in force. A reader (one call's decision) announces itself in the
  * slot's reader count, then checks that the slot is still the current one
  * (if not, it backs off and retries), reads, and leaves. A writer (serialized
@@ -84,10 +84,10 @@ struct ss_rtset {
 };
 
 struct ss_fault_slot ss_fault_slots[SS_FAULT_SLOTS] = {[0] = {.initial = 1}};
-unsigned ss_fault_cur;                                /* the slot in force */
-static struct ss_rule_state initial_st[SS_MAX_RULES]; /* counters of ss_cfg.rules */
-static struct ss_fault_plan initial_plan;             /* of ss_cfg.rules, made by the constructor */
-static int initial_ready;                             /* initial_plan is made */
+struct ss_fault_slot *ss_fault_cur = &ss_fault_slots[0]; /* the slot in force */
+static struct ss_rule_state initial_st[SS_MAX_RULES];    /* counters of ss_cfg.rules */
+static struct ss_fault_plan initial_plan;                /* of ss_cfg.rules, made by the constructor */
+static int initial_ready;                                /* initial_plan is made */
 /* Once a set was given at run time, ss_cfg.rules no longer counts. */
 static int replaced;
 /* The set in force, as the send path's first look sees it: its number of
@@ -244,7 +244,7 @@ static void atfork_child(void)
      * the child's own slot takes over (or its own memory, when it has none),
      * before restarting zeroes the counters. */
     ss_control_atfork_child();
-    unsigned current = __atomic_load_n(&ss_fault_cur, __ATOMIC_RELAXED);
+    unsigned current = (unsigned)(__atomic_load_n(&ss_fault_cur, __ATOMIC_RELAXED) - ss_fault_slots);
     for (unsigned i = 0; i < SS_FAULT_SLOTS; i++) {
         struct ss_rtset *set = __atomic_load_n(&ss_fault_slots[i].set, __ATOMIC_ACQUIRE);
         if (!set)
@@ -276,7 +276,7 @@ static void free_slot(unsigned i)
 /* A slot that is not current and has no reader, or -1 after waiting. */
 static int free_slot_index(long max_tries)
 {
-    unsigned current = __atomic_load_n(&ss_fault_cur, __ATOMIC_SEQ_CST);
+    unsigned current = (unsigned)(__atomic_load_n(&ss_fault_cur, __ATOMIC_SEQ_CST) - ss_fault_slots);
     for (long tries = 0; tries < max_tries; tries++) {
         for (unsigned i = 0; i < SS_FAULT_SLOTS; i++)
             if (i != current && !__atomic_load_n(&ss_fault_slots[i].readers, __ATOMIC_SEQ_CST))
@@ -312,9 +312,9 @@ static void report_set(unsigned slot, const char *suffix)
 
 void ss_faults_stats_report(void)
 {
-    unsigned slot;
+    struct ss_fault_slot *slot;
     if (ss_faults_hold(&slot)) {
-        report_set(slot, "");
+        report_set((unsigned)(slot - ss_fault_slots), "");
         ss_faults_leave(slot);
     }
 }
@@ -397,9 +397,9 @@ static int replace(const char *text, uint64_t gen, char *err, size_t errlen)
 
     __atomic_store_n(&ss_fault_slots[j].set, set, __ATOMIC_RELEASE);
     __atomic_store_n(&ss_fault_slots[j].plan, n ? &set->plan : NULL, __ATOMIC_RELEASE);
-    unsigned old = __atomic_load_n(&ss_fault_cur, __ATOMIC_RELAXED);
+    unsigned old = (unsigned)(__atomic_load_n(&ss_fault_cur, __ATOMIC_RELAXED) - ss_fault_slots);
     __atomic_store_n(&replaced, 1, __ATOMIC_RELEASE);
-    __atomic_store_n(&ss_fault_cur, (unsigned)j, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&ss_fault_cur, &ss_fault_slots[j], __ATOMIC_SEQ_CST);
     set_in_force(set->rs.rule, n, &set->plan);
     /* The front words follow the rules in force: their calls take the
      * descriptor step from now on, and a set of no rules lets them leave

@@ -502,8 +502,8 @@ struct ss_fault_slot {
     const struct ss_fault_plan *plan; /* the plan to read, or NULL */
 } __attribute__((aligned(32)));       /* 32 bytes: an index is a shift */
 extern struct ss_fault_slot ss_fault_slots[SS_FAULT_SLOTS];
-extern unsigned ss_fault_cur;        /* the slot in force */
-extern unsigned ss_fault_in_force_n; /* rules in force: 0 and no slot is taken */
+extern struct ss_fault_slot *ss_fault_cur; /* the slot in force (a pointer: the hold's one load) */
+extern unsigned ss_fault_in_force_n;       /* rules in force: 0 and no slot is taken */
 /* Per send-family call (SS_CALL_SEND .. SS_CALL_SENDMMSG): the id of the
  * plan in force (high 32 bits) and the groups that name the call (low 32
  * bits); 0 when no plan is in force (no verdict has an id of 0 but a fresh
@@ -524,27 +524,35 @@ extern uint64_t ss_fault_named[4];
  * reader announces itself in the slot in force and checks it still is (a
  * writer frees a set only once no reader is in its slot). The announce and
  * the check are sequentially consistent. Lock-free, async-signal-safe. */
-static inline const struct ss_fault_plan *ss_faults_hold(unsigned *slot)
+static inline const struct ss_fault_plan *ss_faults_hold_slot(struct ss_fault_slot **slot);
+static inline const struct ss_fault_plan *ss_faults_hold(struct ss_fault_slot **slot)
 {
     if (!__atomic_load_n(&ss_fault_in_force_n, __ATOMIC_ACQUIRE))
-        return 0;
-    unsigned i;
+        return 0; /* the common case: no slot is touched */
+    return ss_faults_hold_slot(slot);
+}
+/* The same past the "no rules" early exit, for the descriptor step, which
+ * comes here only when ss_fault_quick said rules are in force (a set of no
+ * rules published since holds a NULL plan: the same answer). */
+static inline const struct ss_fault_plan *ss_faults_hold_slot(struct ss_fault_slot **slot)
+{
+    struct ss_fault_slot *s;
     for (;;) {
-        i = __atomic_load_n(&ss_fault_cur, __ATOMIC_SEQ_CST);
-        __atomic_add_fetch(&ss_fault_slots[i].readers, 1, __ATOMIC_SEQ_CST);
-        if (__builtin_expect(__atomic_load_n(&ss_fault_cur, __ATOMIC_SEQ_CST) == i, 1))
+        s = __atomic_load_n(&ss_fault_cur, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&s->readers, 1, __ATOMIC_SEQ_CST);
+        if (__builtin_expect(__atomic_load_n(&ss_fault_cur, __ATOMIC_SEQ_CST) == s, 1))
             break;
-        __atomic_sub_fetch(&ss_fault_slots[i].readers, 1, __ATOMIC_SEQ_CST);
+        __atomic_sub_fetch(&s->readers, 1, __ATOMIC_SEQ_CST);
     }
-    const struct ss_fault_plan *p = __atomic_load_n(&ss_fault_slots[i].plan, __ATOMIC_ACQUIRE);
+    const struct ss_fault_plan *p = __atomic_load_n(&s->plan, __ATOMIC_ACQUIRE);
     if (!p)
-        __atomic_sub_fetch(&ss_fault_slots[i].readers, 1, __ATOMIC_RELEASE);
-    *slot = i;
+        __atomic_sub_fetch(&s->readers, 1, __ATOMIC_RELEASE);
+    *slot = s;
     return p;
 }
-static inline void ss_faults_leave(unsigned slot)
+static inline void ss_faults_leave(struct ss_fault_slot *slot)
 {
-    __atomic_sub_fetch(&ss_fault_slots[slot].readers, 1, __ATOMIC_RELEASE);
+    __atomic_sub_fetch(&slot->readers, 1, __ATOMIC_RELEASE);
 }
 
 /* SENDSHIM_STATS: one line per rule in force, "stats: rule 1 (TEXT)
